@@ -1,0 +1,56 @@
+// Retries with exponential backoff and full jitter, for transient backend
+// faults only. Validation, not-found and conflict errors are never retried.
+import { BackendError } from "./errors.ts";
+
+/** How transient faults are retried. */
+export interface RetryOptions {
+  /** Total attempts, the first included. Default 5; 1 turns retries off. */
+  attempts?: number;
+  /** Delay before the first retry, in ms; doubles each time. Default 25. */
+  baseDelayMs?: number;
+  /** Upper bound of one delay, in ms. Default 1000. */
+  maxDelayMs?: number;
+  /** No retry starts after this many ms since the first attempt. Default 10000. */
+  timeoutMs?: number;
+}
+
+/** Whether an error is worth retrying. */
+export function isTransient(error: unknown): boolean {
+  return error instanceof BackendError && error.transient;
+}
+
+/** Runs `fn`, retrying transient failures by `options`; `beforeRetry` may decide the outcome itself. */
+export async function withRetry<T>(
+  options: Required<RetryOptions>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const start = Date.now();
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      const delay = Math.random() *
+        Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (attempt - 1));
+      if (
+        !isTransient(error) || attempt >= options.attempts ||
+        Date.now() - start + delay > options.timeoutMs
+      ) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** Fills in the defaults. */
+export function retryPolicy(
+  options: RetryOptions | false | undefined,
+): Required<RetryOptions> {
+  if (options === false) {
+    return { attempts: 1, baseDelayMs: 0, maxDelayMs: 0, timeoutMs: 0 };
+  }
+  return {
+    attempts: options?.attempts ?? 5,
+    baseDelayMs: options?.baseDelayMs ?? 25,
+    maxDelayMs: options?.maxDelayMs ?? 1000,
+    timeoutMs: options?.timeoutMs ?? 10_000,
+  };
+}

@@ -1,0 +1,427 @@
+/**
+ * The SQLite backend: one database file holds every namespace, in WAL mode,
+ * with each write in a `BEGIN IMMEDIATE` transaction. Uses `node:sqlite`
+ * (built into Deno and Node >= 22.13) unless you pass an open database
+ * (node:sqlite, @db/sqlite and better-sqlite3 all fit {@linkcode SqliteDatabase}).
+ *
+ * @example
+ * ```ts
+ * import { StateManager } from "../mod.ts";
+ * import { SqliteBackend } from "./sqlite.ts";
+ *
+ * const backend = new SqliteBackend({ path: ":memory:" });
+ * await using state = await StateManager.open({ backend, namespace: "wf" });
+ * await state.save("phase", "build");
+ * await backend.close();
+ * ```
+ *
+ * @module
+ */
+import { mkdirSync, openSync, closeSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { compareKeys } from "../_keys.ts";
+import { BackendError, CheckpointExistsError, ClosedError, StateError } from "../errors.ts";
+import type {
+  Backend,
+  BackendCapabilities,
+  CheckpointInfo,
+  CheckpointRequest,
+  CommitOp,
+  CommitResult,
+  JsonValue,
+  KeyPage,
+  ListOptions,
+  RecoveryReport,
+  StoredEntry,
+} from "../types.ts";
+
+/** A prepared statement, as node:sqlite, @db/sqlite and better-sqlite3 provide it. */
+export interface SqliteStatement {
+  /** Runs it; the return value is not used (drivers differ). */
+  run(...params: SqliteParam[]): unknown;
+  /** The first row, or undefined. */
+  get(...params: SqliteParam[]): unknown;
+  /** All rows. */
+  all(...params: SqliteParam[]): unknown[];
+}
+
+/** A parameter value. */
+export type SqliteParam = string | number | null;
+
+/** The part of a SQLite driver's database object this backend uses. */
+export interface SqliteDatabase {
+  /** Runs SQL without results. */
+  exec(sql: string): unknown;
+  /** Prepares a statement. */
+  prepare(sql: string): SqliteStatement;
+  /** Closes the database. */
+  close(): unknown;
+}
+
+/** Options of {@linkcode SqliteBackend}. */
+export interface SqliteOptions {
+  /** Database file (created with mode 0600), or ":memory:". */
+  path?: string;
+  /** An open database instead of `path`; you close it. */
+  database?: SqliteDatabase;
+  /** How long a writer waits for another process's lock, in ms. Default 5000. */
+  busyTimeoutMs?: number;
+  /**
+   * "NORMAL" (default) survives any process crash; "FULL" also survives
+   * power loss, at several times the cost per write.
+   */
+  synchronous?: "NORMAL" | "FULL";
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS ms_entries (
+  ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  version TEXT NOT NULL, expires_at INTEGER,
+  PRIMARY KEY (ns, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ms_checkpoints (
+  ns TEXT NOT NULL, name TEXT NOT NULL, created_at INTEGER NOT NULL,
+  auto INTEGER NOT NULL, metadata TEXT NOT NULL,
+  key_count INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  PRIMARY KEY (ns, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ms_checkpoint_entries (
+  ns TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  version TEXT NOT NULL, expires_at INTEGER,
+  PRIMARY KEY (ns, name, key)) WITHOUT ROWID;`;
+
+const LIVE = "(expires_at IS NULL OR expires_at > ?)";
+
+// Commits made through each database object, so managers sharing one
+// connection see each other's writes (data_version only counts other connections).
+const localCommits = new WeakMap<SqliteDatabase, number>();
+
+/** Stores every namespace in one SQLite database. */
+export class SqliteBackend implements Backend {
+  /** Always "sqlite". */
+  readonly name = "sqlite";
+  /** Persistent and safe for many processes (unless ":memory:"). */
+  readonly capabilities: BackendCapabilities;
+  readonly #db: SqliteDatabase;
+  readonly #owns: boolean;
+  readonly #statements = new Map<string, SqliteStatement>();
+  #closed = false;
+
+  /** Opens (and creates) the database; throws a BackendError if it cannot. */
+  constructor(options: SqliteOptions) {
+    const path = options.path ?? ":memory:";
+    const persistent = options.database !== undefined || path !== ":memory:";
+    this.capabilities = { persistent, multiProcess: persistent };
+    this.#owns = options.database === undefined;
+    try {
+      if (options.database) {
+        this.#db = options.database;
+      } else {
+        if (path !== ":memory:") createPrivateFile(path);
+        this.#db = new DatabaseSync(path) as unknown as SqliteDatabase;
+      }
+      this.#db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      this.#db.exec("PRAGMA journal_mode = WAL");
+      this.#db.exec(`PRAGMA synchronous = ${options.synchronous ?? "NORMAL"}`);
+      this.#tx(() => this.#db.exec(SCHEMA));
+    } catch (error) {
+      throw mapError(error, `open SQLite database ${JSON.stringify(path)}`);
+    }
+  }
+
+  #stmt(sql: string): SqliteStatement {
+    if (this.#closed) throw new ClosedError();
+    let stmt = this.#statements.get(sql);
+    if (!stmt) {
+      stmt = this.#db.prepare(sql);
+      this.#statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  #tx<T>(fn: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = fn();
+      this.#db.exec("COMMIT");
+      localCommits.set(this.#db, (localCommits.get(this.#db) ?? 0) + 1);
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  #run<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(mapError(error, what));
+    }
+  }
+
+  /** Reads keys; missing or expired ones are null. */
+  get(ns: string, keys: string[]): Promise<(StoredEntry | null)[]> {
+    return this.#run("read", () => {
+      const stmt = this.#stmt(
+        `SELECT value, version, expires_at FROM ms_entries WHERE ns = ? AND key = ? AND ${LIVE}`,
+      );
+      const now = Date.now();
+      return keys.map((key) => {
+        const row = stmt.get(ns, key, now) as Row | undefined;
+        return row
+          ? { key, value: row.value, version: row.version, expiresAt: row.expires_at ?? null }
+          : null;
+      });
+    });
+  }
+
+  /** Applies a commit in one transaction. */
+  commit(ns: string, op: CommitOp): Promise<CommitResult> {
+    return this.#run("write", () => {
+      const now = Date.now();
+      const upsert = this.#stmt(
+        `INSERT INTO ms_entries (ns, key, value, version, expires_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
+         version = excluded.version, expires_at = excluded.expires_at`,
+      );
+      const apply = (): CommitResult => {
+        const version = this.#stmt(
+          `SELECT version FROM ms_entries WHERE ns = ? AND key = ? AND ${LIVE}`,
+        );
+        for (const check of op.checks) {
+          const row = version.get(ns, check.key, now) as { version: string } | undefined;
+          if ((row?.version ?? null) !== check.version) return { ok: false };
+        }
+        const del = this.#stmt("DELETE FROM ms_entries WHERE ns = ? AND key = ?");
+        for (const key of op.deletes) del.run(ns, key);
+        for (const s of op.sets) upsert.run(ns, s.key, s.value, op.version, s.expiresAt);
+        return { ok: true, version: op.version };
+      };
+      // A single write is atomic on its own; skip the explicit transaction.
+      if (op.checks.length === 0 && op.deletes.length === 0 && op.sets.length === 1) {
+        const s = op.sets[0]!;
+        upsert.run(ns, s.key, s.value, op.version, s.expiresAt);
+        localCommits.set(this.#db, (localCommits.get(this.#db) ?? 0) + 1);
+        return { ok: true, version: op.version };
+      }
+      return this.#tx(apply);
+    });
+  }
+
+  /** Lists live keys in UTF-8 byte order (SQLite's BINARY collation). */
+  list(ns: string, options: ListOptions): Promise<KeyPage> {
+    return this.#run("list keys", () => {
+      const prefix = options.prefix ?? "";
+      const start = options.cursor !== undefined && compareKeys(options.cursor, prefix) >= 0
+        ? options.cursor
+        : prefix;
+      const op = start === options.cursor ? ">" : ">=";
+      const end = prefixEnd(prefix);
+      const limit = options.limit ?? -1;
+      const rows = this.#stmt(
+        `SELECT key FROM ms_entries WHERE ns = ? AND key ${op} ? AND (? IS NULL OR key < ?)
+         AND ${LIVE} ORDER BY key LIMIT ?`,
+      ).all(ns, start, end, end, Date.now(), limit === -1 ? -1 : limit + 1) as { key: string }[];
+      const more = limit !== -1 && rows.length > limit;
+      const keys = rows.slice(0, more ? limit : undefined).map((r) => r.key);
+      return { keys, cursor: more ? keys[keys.length - 1]! : null };
+    });
+  }
+
+  /** Copies the live keys into checkpoint tables in one transaction. */
+  checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
+    return this.#run("take checkpoint", () =>
+      this.#tx(() => {
+        const exists = this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?")
+          .get(ns, request.name);
+        if (exists && !request.overwrite) throw new CheckpointExistsError(ns, request.name);
+        this.#deleteCheckpoint(ns, request.name);
+        const now = Date.now();
+        this.#stmt(
+          `INSERT INTO ms_checkpoint_entries (ns, name, key, value, version, expires_at)
+           SELECT ns, ?, key, value, version, expires_at FROM ms_entries WHERE ns = ? AND ${LIVE}`,
+        ).run(request.name, ns, now);
+        const stats = this.#stmt(
+          `SELECT count(*) AS n, coalesce(sum(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0) AS bytes
+           FROM ms_checkpoint_entries WHERE ns = ? AND name = ?`,
+        ).get(ns, request.name) as { n: number; bytes: number };
+        const info: CheckpointInfo = {
+          name: request.name,
+          createdAt: request.createdAt,
+          keyCount: Number(stats.n),
+          bytes: Number(stats.bytes),
+          auto: request.auto,
+          metadata: request.metadata,
+        };
+        this.#stmt(
+          `INSERT INTO ms_checkpoints (ns, name, created_at, auto, metadata, key_count, bytes)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        ).run(ns, info.name, info.createdAt, info.auto ? 1 : 0, JSON.stringify(info.metadata), info.keyCount, info.bytes);
+        return info;
+      }));
+  }
+
+  /** Lists checkpoints, newest first. */
+  listCheckpoints(ns: string): Promise<CheckpointInfo[]> {
+    return this.#run("list checkpoints", () => {
+      const rows = this.#stmt(
+        `SELECT name, created_at, auto, metadata, key_count, bytes FROM ms_checkpoints
+         WHERE ns = ? ORDER BY created_at DESC, name DESC`,
+      ).all(ns) as CheckpointRow[];
+      return rows.map((r) => ({
+        name: r.name,
+        createdAt: Number(r.created_at),
+        keyCount: Number(r.key_count),
+        bytes: Number(r.bytes),
+        auto: Number(r.auto) === 1,
+        metadata: JSON.parse(r.metadata) as Record<string, JsonValue>,
+      }));
+    });
+  }
+
+  /** Reads a checkpoint's entries. */
+  readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
+    return this.#run("read checkpoint", () => {
+      if (!this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name)) {
+        return null;
+      }
+      const rows = this.#stmt(
+        `SELECT key, value, version, expires_at FROM ms_checkpoint_entries
+         WHERE ns = ? AND name = ? ORDER BY key`,
+      ).all(ns, name) as (Row & { key: string })[];
+      return rows.map((r) => ({
+        key: r.key,
+        value: r.value,
+        version: r.version,
+        expiresAt: r.expires_at ?? null,
+      }));
+    });
+  }
+
+  /** Replaces the namespace's keys with the checkpoint's, in one transaction. */
+  restore(ns: string, name: string): Promise<boolean> {
+    return this.#run("restore checkpoint", () =>
+      this.#tx(() => {
+        if (!this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name)) {
+          return false;
+        }
+        this.#stmt("DELETE FROM ms_entries WHERE ns = ?").run(ns);
+        this.#stmt(
+          `INSERT INTO ms_entries (ns, key, value, version, expires_at)
+           SELECT ns, key, value, version, expires_at FROM ms_checkpoint_entries
+           WHERE ns = ? AND name = ? AND ${LIVE}`,
+        ).run(ns, name, Date.now());
+        return true;
+      }));
+  }
+
+  /** Deletes a checkpoint. */
+  deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+    return this.#run("delete checkpoint", () => this.#tx(() => this.#deleteCheckpoint(ns, name)));
+  }
+
+  #deleteCheckpoint(ns: string, name: string): boolean {
+    const found = this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name);
+    this.#stmt("DELETE FROM ms_checkpoint_entries WHERE ns = ? AND name = ?").run(ns, name);
+    this.#stmt("DELETE FROM ms_checkpoints WHERE ns = ? AND name = ?").run(ns, name);
+    return found !== undefined;
+  }
+
+  /** Namespaces that hold keys or checkpoints. */
+  namespaces(): Promise<string[]> {
+    return this.#run("list namespaces", () =>
+      (this.#stmt(
+        `SELECT ns FROM ms_entries WHERE ${LIVE} UNION SELECT ns FROM ms_checkpoints ORDER BY 1`,
+      ).all(Date.now()) as { ns: string }[]).map((r) => r.ns));
+  }
+
+  /** Deletes the namespace's keys and checkpoints in one transaction. */
+  clear(ns: string): Promise<void> {
+    return this.#run("clear namespace", () =>
+      this.#tx(() => {
+        for (const table of ["ms_entries", "ms_checkpoints", "ms_checkpoint_entries"]) {
+          this.#stmt(`DELETE FROM ${table} WHERE ns = ?`).run(ns);
+        }
+      }));
+  }
+
+  /** `PRAGMA data_version` (other connections' commits) plus this connection's commits. */
+  changeToken(_ns: string): Promise<string> {
+    return this.#run("read change token", () => {
+      const row = this.#stmt("PRAGMA data_version").get() as { data_version: number };
+      return `${row.data_version}:${localCommits.get(this.#db) ?? 0}`;
+    });
+  }
+
+  /** Purges expired keys and checkpoints a WAL checkpoint; SQLite recovers its own journal. */
+  recover(ns: string): Promise<RecoveryReport> {
+    return this.#run("recover", () => {
+      const before = this.#stmt("SELECT count(*) AS n FROM ms_entries WHERE ns = ?").get(ns) as { n: number };
+      this.#tx(() =>
+        this.#stmt("DELETE FROM ms_entries WHERE ns = ? AND expires_at <= ?").run(ns, Date.now())
+      );
+      const after = this.#stmt("SELECT count(*) AS n FROM ms_entries WHERE ns = ?").get(ns) as { n: number };
+      const check = this.#stmt("PRAGMA quick_check").get() as Record<string, string>;
+      const ok = Object.values(check)[0] === "ok";
+      const actions = [`quick_check: ${Object.values(check)[0]}`];
+      const purged = Number(before.n) - Number(after.n);
+      if (purged > 0) actions.push(`purged ${purged} expired keys`);
+      return { actions, quarantined: [], ok };
+    });
+  }
+
+  /** Closes the database if this backend opened it. */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    this.#statements.clear();
+    if (this.#owns) this.#db.close();
+    return Promise.resolve();
+  }
+}
+
+interface Row {
+  value: string;
+  version: string;
+  expires_at: number | null;
+}
+
+interface CheckpointRow {
+  name: string;
+  created_at: number;
+  auto: number;
+  metadata: string;
+  key_count: number;
+  bytes: number;
+}
+
+/** The smallest string greater than every string that starts with `prefix` (byte order), or null. */
+function prefixEnd(prefix: string): string | null {
+  const chars = [...prefix];
+  while (chars.length > 0) {
+    const cp = chars.pop()!.codePointAt(0)!;
+    if (cp < 0x10ffff) {
+      const next = cp + 1 === 0xd800 ? 0xe000 : cp + 1;
+      return chars.join("") + String.fromCodePoint(next);
+    }
+  }
+  return null;
+}
+
+function createPrivateFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, "a", 0o600));
+}
+
+/** Maps a driver error to a StateError; busy/locked are transient. */
+function mapError(error: unknown, what: string): StateError {
+  if (error instanceof StateError) return error;
+  const e = error as { message?: string; errcode?: number; code?: string };
+  const message = String(e?.message ?? error);
+  const busy = e?.errcode === 5 || e?.errcode === 6 || /SQLITE_BUSY|SQLITE_LOCKED/.test(String(e?.code)) ||
+    /database is locked|database table is locked|busy/i.test(message);
+  return new BackendError(
+    `SQLite could not ${what}: ${message}${busy ? " (another process holds the lock; retrying may help)" : ""}`,
+    { cause: error, transient: busy },
+  );
+}

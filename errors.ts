@@ -1,0 +1,146 @@
+/**
+ * Typed errors with stable `code`s. Every error the library throws is a
+ * {@linkcode StateError}; callers branch on the subclass or on `code`.
+ *
+ * @example Catch a missing key
+ * ```ts
+ * import { KeyNotFoundError, StateManager } from "./mod.ts";
+ *
+ * await using state = await StateManager.open({ backend: "memory", namespace: "wf-1" });
+ * try {
+ *   await state.load("phase");
+ * } catch (error) {
+ *   if (!(error instanceof KeyNotFoundError)) throw error;
+ * }
+ * ```
+ *
+ * @module
+ */
+
+/** Stable error codes; part of the public contract. */
+export type StateErrorCode =
+  | "KEY_NOT_FOUND"
+  | "CHECKPOINT_NOT_FOUND"
+  | "CHECKPOINT_EXISTS"
+  | "VALIDATION"
+  | "CONFLICT"
+  | "BACKEND"
+  | "STATE_DAMAGED"
+  | "CLOSED";
+
+/** Base class of every error this library throws. */
+export class StateError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: StateErrorCode;
+
+  /** Creates an error with a stable code. */
+  constructor(code: StateErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A key that does not exist (or has expired) was loaded without a default. */
+export class KeyNotFoundError extends StateError {
+  /** The key that was asked for. */
+  readonly key: string;
+  /** The namespace that was searched. */
+  readonly namespace: string;
+
+  /** Creates the error for `key` in `namespace`. */
+  constructor(namespace: string, key: string) {
+    super(
+      "KEY_NOT_FOUND",
+      `Key ${JSON.stringify(key)} not found in namespace ${
+        JSON.stringify(namespace)
+      }: save it first or pass a default to load()`,
+    );
+    this.key = key;
+    this.namespace = namespace;
+  }
+}
+
+/** A checkpoint that does not exist was restored, read or deleted. */
+export class CheckpointNotFoundError extends StateError {
+  /** The checkpoint that was asked for. */
+  readonly checkpoint: string;
+  /** The namespace that was searched. */
+  readonly namespace: string;
+
+  /** Creates the error for `checkpoint` in `namespace`. */
+  constructor(namespace: string, checkpoint: string, action = "find") {
+    super(
+      "CHECKPOINT_NOT_FOUND",
+      `Cannot ${action} checkpoint ${JSON.stringify(checkpoint)} in namespace ${
+        JSON.stringify(namespace)
+      }: not found (listCheckpoints() shows the existing ones)`,
+    );
+    this.checkpoint = checkpoint;
+    this.namespace = namespace;
+  }
+}
+
+/** A checkpoint name is taken and `overwrite` was not set. */
+export class CheckpointExistsError extends StateError {
+  /** The checkpoint name that is taken. */
+  readonly checkpoint: string;
+
+  /** Creates the error for `checkpoint` in `namespace`. */
+  constructor(namespace: string, checkpoint: string) {
+    super(
+      "CHECKPOINT_EXISTS",
+      `Checkpoint ${JSON.stringify(checkpoint)} already exists in namespace ${
+        JSON.stringify(namespace)
+      }: pick another name or pass { overwrite: true }`,
+    );
+    this.checkpoint = checkpoint;
+  }
+}
+
+/** Input was refused before anything was written. */
+export class ValidationError extends StateError {
+  /** Creates a validation error; the message says what is wrong and where. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("VALIDATION", message, options);
+  }
+}
+
+/** An optimistic check failed too often (see `update()`), or a write lost a race. */
+export class ConflictError extends StateError {
+  /** Creates a conflict error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("CONFLICT", message, options);
+  }
+}
+
+/** The storage failed. `transient` faults (busy, connection lost) may be retried. */
+export class BackendError extends StateError {
+  /** Whether retrying the same operation later may succeed. */
+  readonly transient: boolean;
+
+  /** Creates a backend error; `cause` should carry the driver's error. */
+  constructor(
+    message: string,
+    options: ErrorOptions & { transient?: boolean } = {},
+  ) {
+    super("BACKEND", message, options);
+    this.transient = options.transient ?? false;
+  }
+}
+
+/** Stored data cannot be read; `recover()` repairs it. */
+export class StateDamagedError extends StateError {
+  /** Creates the error; the message names the damaged file or record. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("STATE_DAMAGED", message, options);
+  }
+}
+
+/** The manager or backend was used after `close()`. */
+export class ClosedError extends StateError {
+  /** Creates the error. */
+  constructor() {
+    super("CLOSED", "The state manager is closed: open a new one");
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * managing-state: workflow state that survives crashes. Save and load JSON
+ * values in a namespace, update them safely from many processes, take named
+ * checkpoints and restore them, on memory, JSON files or SQLite (Redis and
+ * Deno KV through their own subpath exports).
+ *
+ * @example
+ * ```ts
+ * import { StateManager } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using state = await StateManager.open({ backend: "memory", namespace: "workflow-123" });
+ * await state.save("current_phase", "building");
+ * assert.equal(await state.load("current_phase"), "building");
+ * assert.equal(await state.load("missing", 0), 0);
+ * const name = await state.checkpoint();
+ * assert.match(name, /^auto-/);
+ * ```
+ *
+ * @module
+ */
+export {
+  type CheckpointDiff,
+  type CheckpointOptions,
+  type Entry,
+  type OpenOptions,
+  type SaveOptions,
+  StateManager,
+} from "./state_manager.ts";
+export { AtomicOperation } from "./atomic.ts";
+export * from "./errors.ts";
+export type * from "./types.ts";
+export type { CacheOptions } from "./_cache.ts";
+export type { RetryOptions } from "./_retry.ts";
+export { type BackendLocation, type BackendName, BACKEND_NAMES, DEFAULT_DIR } from "./backends/_open.ts";
+export { MemoryBackend } from "./backends/memory.ts";

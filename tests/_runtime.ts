@@ -1,0 +1,67 @@
+// Runtime helpers for tests that spawn child processes, so the same test
+// files run under `deno test` and under Node.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+
+/** Whether these tests run under Deno. */
+export const isDeno = "Deno" in globalThis;
+
+/** The command and leading arguments that run a TypeScript file in this runtime. */
+export function runtimeCommand(script: string): [string, string[]] {
+  return isDeno
+    ? [process.execPath, ["run", "--allow-all", "--unstable-kv", "--quiet", script]]
+    : [process.execPath, [script]];
+}
+
+/** A fresh temporary folder; remove it with {@linkcode removeDir}. */
+export function tempDir(prefix = "ms-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Removes a folder tree, ignoring a missing one. */
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** The result of a finished child process. */
+export interface ChildResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a script to completion and collects its output. */
+export function runScript(
+  script: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; input?: string } = {},
+): Promise<ChildResult> {
+  const [cmd, lead] = runtimeCommand(script);
+  return runCommand(cmd, [...lead, ...args], options);
+}
+
+/** Runs a command to completion and collects its output. */
+export function runCommand(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; input?: string } = {},
+): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      cwd: options.cwd,
+      env: { ...process.env, NO_COLOR: "1", ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.stdin.end(options.input ?? "");
+  });
+}

@@ -1,0 +1,181 @@
+/**
+ * The backend contract. A backend stores encoded values (JSON text) with a
+ * version per key; the {@linkcode StateManager} does validation, encoding,
+ * caching, retries and read-modify-write on top, the same for every backend.
+ *
+ * Every method takes the namespace explicitly, so one backend instance can
+ * serve many namespaces (migration and `listNamespaces()` need that).
+ *
+ * @module
+ */
+
+/** A JSON value: what can be saved. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** One stored key as the backend holds it. */
+export interface StoredEntry {
+  /** The key. */
+  key: string;
+  /** The value as JSON text. */
+  value: string;
+  /** Opaque version: the id of the commit that wrote it; never reused. */
+  version: string;
+  /** Expiry time in ms since the epoch, or null for no expiry. */
+  expiresAt: number | null;
+}
+
+/** A version check: the commit fails unless `key` is at `version` (null: must not exist). */
+export interface Check {
+  /** The key to check. */
+  key: string;
+  /** The expected version, or null when the key must be absent. */
+  version: string | null;
+}
+
+/** One key to write in a commit; its version is the commit's `version`. */
+export interface SetOp {
+  /** The key. */
+  key: string;
+  /** The value as JSON text. */
+  value: string;
+  /** Expiry time in ms since the epoch, or null for no expiry. */
+  expiresAt: number | null;
+}
+
+/**
+ * An atomic commit: all checks pass and all writes apply, or nothing does.
+ * The manager makes `version` unique per commit, so after a lost reply it can
+ * tell whether the commit landed by reading a written key's version.
+ */
+export interface CommitOp {
+  /** The version every key in `sets` gets. */
+  version: string;
+  /** Version checks; any failure aborts the commit. */
+  checks: Check[];
+  /** Keys to write. */
+  sets: SetOp[];
+  /** Keys to delete (absent keys are fine). */
+  deletes: string[];
+}
+
+/** What a commit returns. */
+export type CommitResult = { ok: true; version: string } | { ok: false };
+
+/** Paging options for listing keys; keys come in ascending UTF-8 byte order. */
+export interface ListOptions {
+  /** Only keys starting with this prefix. */
+  prefix?: string;
+  /** Only keys after this cursor (the last key of the previous page). */
+  cursor?: string;
+  /** At most this many keys. */
+  limit?: number;
+}
+
+/** One page of keys. */
+export interface KeyPage {
+  /** The keys, in ascending UTF-8 byte order. */
+  keys: string[];
+  /** Pass as `cursor` to get the next page; null when there is none. */
+  cursor: string | null;
+}
+
+/** What is known about a checkpoint. */
+export interface CheckpointInfo {
+  /** The checkpoint's name. */
+  name: string;
+  /** When it was taken (ms since the epoch). */
+  createdAt: number;
+  /** How many keys it holds. */
+  keyCount: number;
+  /** The total size in bytes of its keys and values as stored (UTF-8). */
+  bytes: number;
+  /** Whether the name was generated (retention prunes only these by default). */
+  auto: boolean;
+  /** Caller-supplied metadata. */
+  metadata: Record<string, JsonValue>;
+}
+
+/** What a backend needs to take a checkpoint. */
+export interface CheckpointRequest {
+  /** The checkpoint's name (validated). */
+  name: string;
+  /** Creation time, ms since the epoch. */
+  createdAt: number;
+  /** Whether the name was generated. */
+  auto: boolean;
+  /** Caller metadata. */
+  metadata: Record<string, JsonValue>;
+  /** Replace an existing checkpoint of the same name. */
+  overwrite: boolean;
+}
+
+/** What a backend declares it can do; the conformance suite reads this. */
+export interface BackendCapabilities {
+  /** Data survives closing and reopening the backend. */
+  persistent: boolean;
+  /** Several OS processes may use the same storage at once. */
+  multiProcess: boolean;
+}
+
+/** What `recover()` did. */
+export interface RecoveryReport {
+  /** One line per action taken, e.g. "removed stale lock held by pid 123". */
+  actions: string[];
+  /** Files moved aside because they were damaged (never deleted). */
+  quarantined: string[];
+  /** Whether the namespace is readable now. */
+  ok: boolean;
+}
+
+/**
+ * The contract every backend implements. Methods throw {@linkcode StateError}s
+ * (native driver errors are mapped at this boundary).
+ */
+export interface Backend {
+  /** Short name: "memory", "json", "sqlite", "redis", "kv". */
+  readonly name: string;
+  /** What this backend can do. */
+  readonly capabilities: BackendCapabilities;
+
+  /** Reads keys; a missing or expired key is null. Same order as `keys`. */
+  get(ns: string, keys: string[]): Promise<(StoredEntry | null)[]>;
+  /** Applies a commit atomically. */
+  commit(ns: string, op: CommitOp): Promise<CommitResult>;
+  /** Lists live keys in ascending UTF-8 byte order. */
+  list(ns: string, options: ListOptions): Promise<KeyPage>;
+
+  /**
+   * Takes an atomic snapshot of the namespace. Throws CheckpointExistsError
+   * when the name is taken and `overwrite` is false (checked atomically).
+   */
+  checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo>;
+  /** Lists checkpoints, newest first. */
+  listCheckpoints(ns: string): Promise<CheckpointInfo[]>;
+  /** Reads a checkpoint's entries, or null when it does not exist. */
+  readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null>;
+  /** Makes the namespace exactly the checkpoint, atomically; false if it does not exist. */
+  restore(ns: string, name: string): Promise<boolean>;
+  /** Deletes a checkpoint; false if it did not exist. */
+  deleteCheckpoint(ns: string, name: string): Promise<boolean>;
+
+  /** Namespaces that hold keys or checkpoints. */
+  namespaces(): Promise<string[]>;
+  /** Deletes every key and checkpoint of the namespace. */
+  clear(ns: string): Promise<void>;
+  /**
+   * A cheap token that changes whenever the namespace may have changed, in
+   * any process. The manager's cache drops everything when it moves.
+   * Backends without one are not cached.
+   */
+  changeToken?(ns: string): Promise<string>;
+  /** Repairs what a crashed process left behind. */
+  recover?(ns: string): Promise<RecoveryReport>;
+  /** Releases files and connections. */
+  close(): Promise<void>;
+}
