@@ -53,6 +53,11 @@ export interface OpenOptions extends BackendLocation {
   maxCheckpointAgeMs?: number;
   /** Let retention prune named checkpoints too. Default false. */
   pruneNamedCheckpoints?: boolean;
+  /**
+   * Run `recover()` while opening. Without it, opening a namespace whose
+   * files are damaged throws StateDamagedError.
+   */
+  recover?: boolean;
   /** Most attempts `update()` makes when other writers keep winning. Default 1000. */
   maxUpdateAttempts?: number;
 }
@@ -160,7 +165,16 @@ export class StateManager implements AsyncDisposable {
     const backend = typeof given === "object" && given !== null
       ? given
       : await openBackend(given ?? "json", options);
-    return new StateManager(backend, typeof given !== "object", namespace, options);
+    const owns = typeof given !== "object";
+    try {
+      if (options.recover) await backend.recover?.(namespace);
+      // Reading nothing still loads the namespace, so damage shows up now, not mid-workflow.
+      await backend.get(namespace, []);
+    } catch (error) {
+      if (owns) await backend.close();
+      throw error;
+    }
+    return new StateManager(backend, owns, namespace, options);
   }
 
   /**

@@ -1,0 +1,291 @@
+// On-disk formats of the JSON backend: the snapshot (state.json), the
+// append-only journal (journal.jsonl) and checkpoint files. Values are
+// embedded as JSON, so every file stays human-readable.
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { StateDamagedError } from "../errors.ts";
+import type { CheckpointInfo, StoredEntry } from "../types.ts";
+import { isNotFound } from "./_files.ts";
+
+/** A stored value as the JSON backend keeps it in memory. */
+export interface Rec {
+  value: string;
+  version: string;
+  expiresAt: number | null;
+}
+
+/** File names inside a namespace folder. */
+export const FILES = {
+  snapshot: "state.json",
+  journal: "journal.jsonl",
+  snapshotBackup: "state.bak.json",
+  journalBackup: "journal.bak.jsonl",
+  lock: "lock",
+  checkpoints: "checkpoints",
+} as const;
+
+/** The snapshot's format tag. */
+export const SNAPSHOT_FORMAT = "managing-state/json@1";
+/** The journal header's format tag. */
+export const JOURNAL_FORMAT = "managing-state/journal@1";
+/** The checkpoint header's format tag. */
+export const CHECKPOINT_FORMAT = "managing-state/checkpoint@1";
+
+/** Serialises a snapshot; one entry per line, values embedded as JSON. */
+export function formatSnapshot(generation: number, entries: Map<string, Rec>): string {
+  const lines: string[] = [];
+  for (const [key, r] of entries) {
+    lines.push(
+      `    ${JSON.stringify(key)}: {"value": ${r.value}, "version": ${
+        JSON.stringify(r.version)
+      }, "expiresAt": ${r.expiresAt}}`,
+    );
+  }
+  const body = lines.length ? `{\n${lines.join(",\n")}\n  }` : "{}";
+  return `{\n  "format": "${SNAPSHOT_FORMAT}",\n  "generation": ${generation},\n  "entries": ${body}\n}\n`;
+}
+
+/** A parsed snapshot. */
+export interface Snapshot {
+  generation: number;
+  entries: Map<string, Rec>;
+  bytes: number;
+}
+
+/** Reads a snapshot; null if the file does not exist; StateDamagedError if it cannot be parsed. */
+export function readSnapshot(path: string): Snapshot | null {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
+  try {
+    const doc = JSON.parse(text);
+    if (doc?.format !== SNAPSHOT_FORMAT || !Number.isInteger(doc.generation)) {
+      throw new Error("not a managing-state snapshot");
+    }
+    const entries = new Map<string, Rec>();
+    for (const [key, r] of Object.entries(doc.entries as Record<string, Record<string, unknown>>)) {
+      entries.set(key, toRec(r));
+    }
+    return { generation: doc.generation, entries, bytes: text.length };
+  } catch (error) {
+    throw damaged(path, error);
+  }
+}
+
+function toRec(r: Record<string, unknown>): Rec {
+  if (typeof r?.version !== "string" || !("value" in r)) throw new Error("malformed entry");
+  const expiresAt = r.expiresAt === null ? null : Number(r.expiresAt);
+  return { value: JSON.stringify(r.value), version: r.version, expiresAt };
+}
+
+/** The journal's first line. */
+export function formatJournalHeader(generation: number): string {
+  return `${JSON.stringify({ format: JOURNAL_FORMAT, generation })}\n`;
+}
+
+/** One journal line: a commit's sets and deletes. */
+export function formatCommit(
+  version: string,
+  sets: { key: string; value: string; expiresAt: number | null }[],
+  deletes: string[],
+): string {
+  const parts = sets.map((s) =>
+    `${JSON.stringify(s.key)}: {"value": ${s.value}, "expiresAt": ${s.expiresAt}}`
+  );
+  return `{"version": ${JSON.stringify(version)}, "set": {${parts.join(", ")}}, "delete": ${
+    JSON.stringify(deletes)
+  }}\n`;
+}
+
+/** What reading journal bytes found. */
+export interface JournalRead {
+  /** Generation from the header (only when the bytes start at offset 0). */
+  generation?: number;
+  /** Bytes of complete lines consumed. */
+  consumed: number;
+  /** Complete lines that could not be parsed (damage), with their 1-based line numbers. */
+  bad: number[];
+}
+
+/**
+ * Applies complete journal lines from `bytes` to `entries`. A last line
+ * without its newline is a write in progress or torn by a crash: not consumed.
+ */
+export function applyJournal(
+  bytes: Uint8Array,
+  entries: Map<string, Rec>,
+  fromStart: boolean,
+  firstLine = 1,
+): JournalRead {
+  const decoder = new TextDecoder();
+  const result: JournalRead = { consumed: 0, bad: [] };
+  let start = 0;
+  let line = firstLine;
+  for (let nl = bytes.indexOf(10, start); nl !== -1; nl = bytes.indexOf(10, start)) {
+    const text = decoder.decode(bytes.subarray(start, nl));
+    try {
+      const rec = JSON.parse(text);
+      if (fromStart && start === 0) {
+        if (rec?.format !== JOURNAL_FORMAT || !Number.isInteger(rec.generation)) {
+          throw new Error("bad header");
+        }
+        result.generation = rec.generation;
+      } else {
+        if (typeof rec?.version !== "string" || typeof rec.set !== "object") {
+          throw new Error("bad record");
+        }
+        for (const key of rec.delete as string[]) entries.delete(key);
+        for (const [key, s] of Object.entries(rec.set as Record<string, Record<string, unknown>>)) {
+          entries.set(key, toRec({ ...s, version: rec.version }));
+        }
+      }
+    } catch {
+      result.bad.push(line);
+    }
+    start = nl + 1;
+    line++;
+  }
+  result.consumed = start;
+  return result;
+}
+
+/**
+ * Reads a journal from `offset` to its end, with its inode and the generation
+ * its header names (undefined if the header is unreadable); null when there is no file.
+ */
+export function readBytes(
+  path: string,
+  offset = 0,
+): { bytes: Uint8Array; ino: number; generation: number | undefined } | null {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
+  try {
+    const st = fstatSync(fd);
+    const size = Math.max(0, st.size - offset);
+    const bytes = new Uint8Array(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, bytes, got, size - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    const head = new Uint8Array(Math.min(256, st.size));
+    const n = readSync(fd, head, 0, head.length, 0);
+    const nl = head.subarray(0, n).indexOf(10);
+    const generation = nl === -1
+      ? undefined
+      : applyJournal(head.subarray(0, nl + 1), new Map(), true).generation;
+    return { bytes: bytes.subarray(0, got), ino: st.ino, generation };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The file name a checkpoint is stored under (hashed when the name is not file-safe). */
+export function checkpointFile(name: string): string {
+  return /^[A-Za-z0-9_][A-Za-z0-9._-]{0,150}$/.test(name)
+    ? `${name}.jsonl`
+    : `~${createHash("sha256").update(name).digest("hex").slice(0, 40)}.jsonl`;
+}
+
+/** Serialises a checkpoint: a header line, then one line per entry. */
+export function formatCheckpoint(info: CheckpointInfo, entries: StoredEntry[]): string {
+  const lines = [JSON.stringify({ format: CHECKPOINT_FORMAT, ...info })];
+  for (const e of entries) {
+    lines.push(
+      `{"key": ${JSON.stringify(e.key)}, "value": ${e.value}, "version": ${
+        JSON.stringify(e.version)
+      }, "expiresAt": ${e.expiresAt}}`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Reads a checkpoint's header; StateDamagedError when unreadable. */
+export function readCheckpointInfo(path: string): CheckpointInfo {
+  const fd = openSync(path, "r");
+  try {
+    const chunk = new Uint8Array(64 * 1024);
+    const parts: Uint8Array[] = [];
+    let pos = 0;
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, pos);
+      const nl = chunk.subarray(0, n).indexOf(10);
+      parts.push(chunk.slice(0, nl === -1 ? n : nl));
+      if (nl !== -1 || n === 0) break;
+      pos += n;
+    }
+    const text = new TextDecoder().decode(concat(parts));
+    return parseCheckpointHeader(path, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads a whole checkpoint; StateDamagedError when any line is unreadable. */
+export function readCheckpointFile(path: string): { info: CheckpointInfo; entries: StoredEntry[] } {
+  const lines = readFileSync(path, "utf8").split("\n");
+  if (lines.at(-1) !== "") throw damaged(path, new Error("truncated"));
+  const info = parseCheckpointHeader(path, lines[0]!);
+  const entries: StoredEntry[] = [];
+  for (let i = 1; i < lines.length - 1; i++) {
+    try {
+      const e = JSON.parse(lines[i]!);
+      entries.push({ key: String(e.key), ...toRec(e) });
+    } catch (error) {
+      throw damaged(`${path} line ${i + 1}`, error);
+    }
+  }
+  if (entries.length !== info.keyCount) {
+    throw damaged(path, new Error(`${entries.length} entries, header says ${info.keyCount}`));
+  }
+  return { info, entries };
+}
+
+function parseCheckpointHeader(path: string, text: string): CheckpointInfo {
+  try {
+    const h = JSON.parse(text);
+    if (h?.format !== CHECKPOINT_FORMAT || typeof h.name !== "string") {
+      throw new Error("not a managing-state checkpoint");
+    }
+    return {
+      name: h.name,
+      createdAt: Number(h.createdAt),
+      keyCount: Number(h.keyCount),
+      bytes: Number(h.bytes),
+      auto: h.auto === true,
+      metadata: h.metadata ?? {},
+    };
+  } catch (error) {
+    throw damaged(path, error);
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** The error for a file that cannot be parsed. */
+export function damaged(what: string, cause: unknown): StateDamagedError {
+  return new StateDamagedError(
+    `State file ${what} is damaged (${
+      (cause as Error)?.message ?? cause
+    }): run recover() (CLI: "recover") to restore it from its last good copy`,
+    { cause },
+  );
+}

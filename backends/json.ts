@@ -1,0 +1,487 @@
+/**
+ * The JSON backend: human-readable files under `<dir>/<namespace>/`. A
+ * snapshot (`state.json`) plus an append-only journal (`journal.jsonl`, one
+ * line per commit, fsynced) make a save cost independent of the namespace's
+ * size; the journal is folded into a new snapshot (temp file, fsync, rename,
+ * fsync of the folder) once it outgrows it. A lock file serialises writers
+ * across processes; a lock left by a dead process is broken. Readers never
+ * lock and never see a torn file.
+ *
+ * @example
+ * ```ts
+ * import { StateManager } from "../mod.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await using state = await StateManager.open({ backend: "json", dir, namespace: "wf" });
+ * await state.save("phase", "build");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+} from "node:fs";
+import { join } from "node:path";
+import { compareKeys, pageSorted } from "../_keys.ts";
+import { BackendError, CheckpointExistsError, ClosedError, StateError } from "../errors.ts";
+import type {
+  Backend,
+  BackendCapabilities,
+  CheckpointInfo,
+  CheckpointRequest,
+  CommitOp,
+  CommitResult,
+  KeyPage,
+  ListOptions,
+  RecoveryReport,
+  StoredEntry,
+} from "../types.ts";
+import {
+  atomicWrite,
+  ensurePrivateDir,
+  fsyncDir,
+  isNotFound,
+  listDir,
+  tempPathFor,
+  writeAll,
+} from "./_files.ts";
+import {
+  applyJournal,
+  checkpointFile,
+  damaged,
+  FILES,
+  formatCheckpoint,
+  formatCommit,
+  formatJournalHeader,
+  formatSnapshot,
+  readBytes,
+  readCheckpointFile,
+  readCheckpointInfo,
+  readSnapshot,
+  type Rec,
+} from "./_json_format.ts";
+import { recoverNamespace } from "./_json_recover.ts";
+import { acquireLock, type LockOptions } from "./_lock.ts";
+import { entryBytes, newestFirst } from "./_shared.ts";
+
+/** Options of {@linkcode JsonBackend}. */
+export interface JsonOptions {
+  /** The state folder; each namespace is a subfolder. */
+  dir: string;
+  /** Lock timing for writers. */
+  lock?: LockOptions;
+  /** Fold the journal into the snapshot past this many bytes (and past the snapshot's size). Default 1 MiB. */
+  compactBytes?: number;
+}
+
+/** What the backend knows about one namespace. */
+export interface Space {
+  dir: string;
+  entries: Map<string, Rec>;
+  sorted: string[] | null;
+  generation: number;
+  snapshotBytes: number;
+  /** Identity of the journal as last read: a change means there is more to read. */
+  journal: { ino: number; size: number; mtimeMs: number } | null;
+  offset: number;
+}
+
+/** Stores each namespace as JSON files in its own folder. */
+export class JsonBackend implements Backend {
+  /** Always "json". */
+  readonly name = "json";
+  /** Persistent and safe for many processes. */
+  readonly capabilities: BackendCapabilities = { persistent: true, multiProcess: true };
+  readonly #dir: string;
+  readonly #lock: LockOptions;
+  readonly #compactBytes: number;
+  readonly #spaces = new Map<string, Space>();
+  #closed = false;
+
+  /** Creates the backend; nothing is read or written until it is used. */
+  constructor(options: JsonOptions) {
+    this.#dir = options.dir;
+    this.#lock = options.lock ?? {};
+    this.#compactBytes = options.compactBytes ?? 1024 * 1024;
+  }
+
+  #space(ns: string): Space {
+    if (this.#closed) throw new ClosedError();
+    let space = this.#spaces.get(ns);
+    if (!space) {
+      space = {
+        dir: join(this.#dir, ns),
+        entries: new Map(),
+        sorted: null,
+        generation: 0,
+        snapshotBytes: 0,
+        journal: null,
+        offset: 0,
+      };
+      this.#spaces.set(ns, space);
+    }
+    return space;
+  }
+
+  /** Brings the in-memory copy up to date with the files (cheap when nothing changed). */
+  #sync(space: Space): void {
+    const path = join(space.dir, FILES.journal);
+    let st;
+    try {
+      st = statSync(path);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      return this.#load(space);
+    }
+    const j = space.journal;
+    if (j && st.ino === j.ino && st.size === j.size && st.mtimeMs === j.mtimeMs) return;
+    if (j && st.ino === j.ino && st.size > space.offset) {
+      const read = readBytes(path, space.offset);
+      // The same inode number could be a new journal; its header says which generation it is.
+      if (read && read.generation === space.generation) {
+        const r = applyJournal(read.bytes, space.entries, false);
+        if (r.bad.length) throw damaged(`${path} at byte ${space.offset}`, new Error("bad line"));
+        space.offset += r.consumed;
+        space.sorted = null;
+        space.journal = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+        return;
+      }
+    }
+    this.#load(space);
+  }
+
+  /** Reads the snapshot and the whole journal. */
+  #load(space: Space): void {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const snap = readSnapshot(join(space.dir, FILES.snapshot));
+      const path = join(space.dir, FILES.journal);
+      const raw = readBytes(path);
+      const entries = snap?.entries ?? new Map<string, Rec>();
+      let offset = 0;
+      let journal: Space["journal"] = null;
+      if (raw) {
+        const header = applyJournal(raw.bytes.subarray(0, raw.bytes.indexOf(10) + 1), new Map(), true);
+        if (header.bad.length) throw damaged(path, new Error("bad header"));
+        if (header.generation !== undefined && header.generation > (snap?.generation ?? 0)) {
+          continue; // a writer replaced both files between our two reads
+        }
+        if (header.generation === snap?.generation) {
+          const r = applyJournal(raw.bytes, entries, true);
+          if (r.bad.length) throw damaged(`${path} line ${r.bad[0]}`, new Error("unreadable line"));
+          offset = r.consumed;
+        }
+        const st = statSync(path);
+        journal = st.ino === raw.ino && st.size === raw.bytes.length
+          ? { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs }
+          : null;
+      }
+      Object.assign(space, {
+        entries,
+        sorted: null,
+        generation: snap?.generation ?? 0,
+        snapshotBytes: snap?.bytes ?? 0,
+        journal,
+        offset,
+      });
+      return;
+    }
+    throw new BackendError(`Namespace folder ${space.dir} kept changing while being read`, {
+      transient: true,
+    });
+  }
+
+  /** Runs `fn` holding the namespace's lock, with the in-memory copy up to date. */
+  async #locked<T>(ns: string, fn: (space: Space) => T): Promise<T> {
+    const space = this.#space(ns);
+    try {
+      ensurePrivateDir(space.dir);
+      const lock = await acquireLock(join(space.dir, FILES.lock), this.#lock);
+      try {
+        this.#sync(space);
+        this.#prepareJournal(space);
+        return fn(space);
+      } finally {
+        lock.release();
+      }
+    } catch (error) {
+      throw mapError(error, `write namespace ${JSON.stringify(ns)}`);
+    }
+  }
+
+  /** Under the lock: make sure a snapshot and a journal of its generation exist, with no torn tail. */
+  #prepareJournal(space: Space): void {
+    if (space.generation === 0) return this.#compact(space, space.entries);
+    const path = join(space.dir, FILES.journal);
+    if (space.journal === null || space.offset === 0) {
+      atomicWrite(path, formatJournalHeader(space.generation));
+      space.offset = formatJournalHeader(space.generation).length;
+      space.journal = identity(path);
+    } else if (space.journal.size > space.offset) {
+      truncateSync(path, space.offset); // a crashed writer's partial line
+      space.journal = identity(path);
+    }
+  }
+
+  /** Under the lock: writes `entries` as a new snapshot generation and starts a new journal. */
+  #compact(space: Space, entries: Map<string, Rec>): void {
+    const now = Date.now();
+    const live = new Map([...entries].filter(([, r]) => r.expiresAt === null || r.expiresAt > now));
+    const generation = space.generation + 1;
+    const snapPath = join(space.dir, FILES.snapshot);
+    const journalPath = join(space.dir, FILES.journal);
+    const text = formatSnapshot(generation, live);
+    const temp = tempPathFor(snapPath);
+    atomicWrite(temp, text, false);
+    // Keep the previous generation (snapshot + journal) as the last good copy.
+    keepBackup(snapPath, join(space.dir, FILES.snapshotBackup));
+    keepBackup(journalPath, join(space.dir, FILES.journalBackup));
+    renameSync(temp, snapPath);
+    atomicWrite(journalPath, formatJournalHeader(generation), false);
+    fsyncDir(space.dir);
+    Object.assign(space, {
+      entries: live,
+      sorted: null,
+      generation,
+      snapshotBytes: text.length,
+      offset: formatJournalHeader(generation).length,
+      journal: identity(journalPath),
+    });
+  }
+
+  #read(ns: string): Space {
+    const space = this.#space(ns);
+    try {
+      this.#sync(space);
+    } catch (error) {
+      throw mapError(error, `read namespace ${JSON.stringify(ns)}`);
+    }
+    return space;
+  }
+
+  /** Reads keys; missing or expired ones are null. */
+  get(ns: string, keys: string[]): Promise<(StoredEntry | null)[]> {
+    try {
+      const space = this.#read(ns);
+      const now = Date.now();
+      return Promise.resolve(keys.map((key) => {
+        const r = space.entries.get(key);
+        return r && (r.expiresAt === null || r.expiresAt > now) ? { key, ...r } : null;
+      }));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Appends one journal line under the lock (checks first). */
+  commit(ns: string, op: CommitOp): Promise<CommitResult> {
+    return this.#locked(ns, (space) => {
+      const now = Date.now();
+      for (const check of op.checks) {
+        const r = space.entries.get(check.key);
+        const live = r && (r.expiresAt === null || r.expiresAt > now) ? r : undefined;
+        if ((live?.version ?? null) !== check.version) return { ok: false };
+      }
+      const line = formatCommit(op.version, op.sets, op.deletes);
+      const path = join(space.dir, FILES.journal);
+      const fd = openSync(path, "a", 0o600);
+      try {
+        writeAll(fd, line);
+        fsyncSync(fd); // not fdatasync: the journal grows, so its size must reach the disk too
+        const st = fstatSync(fd);
+        space.journal = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+        space.offset = st.size;
+      } finally {
+        closeSync(fd);
+      }
+      for (const key of op.deletes) space.entries.delete(key);
+      for (const s of op.sets) {
+        space.entries.set(s.key, { value: s.value, version: op.version, expiresAt: s.expiresAt });
+      }
+      space.sorted = null;
+      if (space.offset > this.#compactBytes && space.offset > space.snapshotBytes) {
+        this.#compact(space, space.entries);
+      }
+      return { ok: true, version: op.version };
+    });
+  }
+
+  /** Lists live keys in UTF-8 byte order. */
+  list(ns: string, options: ListOptions): Promise<KeyPage> {
+    try {
+      const space = this.#read(ns);
+      space.sorted ??= [...space.entries.keys()].sort(compareKeys);
+      const now = Date.now();
+      const isLive = (key: string) => {
+        const r = space.entries.get(key);
+        return r !== undefined && (r.expiresAt === null || r.expiresAt > now);
+      };
+      return Promise.resolve(pageSorted(space.sorted, options, isLive));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Writes the live keys to a checkpoint file under the lock. */
+  checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
+    return this.#locked(ns, (space) => {
+      const dir = join(space.dir, FILES.checkpoints);
+      ensurePrivateDir(dir);
+      const path = join(dir, checkpointFile(request.name));
+      if (!request.overwrite && exists(path)) throw new CheckpointExistsError(ns, request.name);
+      const now = Date.now();
+      const entries: StoredEntry[] = [];
+      for (const [key, r] of space.entries) {
+        if (r.expiresAt === null || r.expiresAt > now) entries.push({ key, ...r });
+      }
+      const info: CheckpointInfo = {
+        name: request.name,
+        createdAt: request.createdAt,
+        keyCount: entries.length,
+        bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
+        auto: request.auto,
+        metadata: request.metadata,
+      };
+      atomicWrite(path, formatCheckpoint(info, entries));
+      return info;
+    });
+  }
+
+  /** Lists checkpoints, newest first. */
+  listCheckpoints(ns: string): Promise<CheckpointInfo[]> {
+    try {
+      const dir = join(this.#space(ns).dir, FILES.checkpoints);
+      const infos = listDir(dir)
+        .filter((f) => f.endsWith(".jsonl") && !f.startsWith("."))
+        .map((f) => readCheckpointInfo(join(dir, f)));
+      return Promise.resolve(infos.sort(newestFirst));
+    } catch (error) {
+      return Promise.reject(mapError(error, `list checkpoints of ${JSON.stringify(ns)}`));
+    }
+  }
+
+  /** Reads a checkpoint's entries. */
+  readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
+    try {
+      const path = join(this.#space(ns).dir, FILES.checkpoints, checkpointFile(name));
+      return Promise.resolve(exists(path) ? readCheckpointFile(path).entries : null);
+    } catch (error) {
+      return Promise.reject(mapError(error, `read checkpoint ${JSON.stringify(name)}`));
+    }
+  }
+
+  /** Makes the checkpoint the new snapshot generation, atomically. */
+  restore(ns: string, name: string): Promise<boolean> {
+    return this.#locked(ns, (space) => {
+      const path = join(space.dir, FILES.checkpoints, checkpointFile(name));
+      if (!exists(path)) return false;
+      const { entries } = readCheckpointFile(path);
+      this.#compact(space, new Map(entries.map((e) => [e.key, e])));
+      return true;
+    });
+  }
+
+  /** Deletes a checkpoint file. */
+  deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+    return this.#locked(ns, (space) => {
+      const dir = join(space.dir, FILES.checkpoints);
+      try {
+        unlinkSync(join(dir, checkpointFile(name)));
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw error;
+      }
+      fsyncDir(dir);
+      return true;
+    });
+  }
+
+  /** Namespaces (subfolders) that hold live keys or checkpoints. */
+  async namespaces(): Promise<string[]> {
+    if (this.#closed) throw new ClosedError();
+    const out: string[] = [];
+    for (const ns of listDir(this.#dir).sort(compareKeys)) {
+      if (!exists(join(this.#dir, ns, FILES.snapshot))) continue;
+      const [keys, cps] = await Promise.all([this.list(ns, { limit: 1 }), this.listCheckpoints(ns)]);
+      if (keys.keys.length > 0 || cps.length > 0) out.push(ns);
+    }
+    return out;
+  }
+
+  /** Deletes every key and checkpoint of the namespace. */
+  async clear(ns: string): Promise<void> {
+    await this.#locked(ns, (space) => {
+      const dir = join(space.dir, FILES.checkpoints);
+      for (const f of listDir(dir)) unlinkSync(join(dir, f));
+      this.#compact(space, new Map());
+    });
+  }
+
+  /** Removes stale locks and temp files and repairs damaged files; see `recover()`. */
+  async recover(ns: string): Promise<RecoveryReport> {
+    const space = this.#space(ns);
+    try {
+      const report = await recoverNamespace(space.dir, this.#lock, (entries, generation) => {
+        space.generation = generation - 1;
+        this.#compact(space, entries);
+      });
+      this.#load(space);
+      return report;
+    } catch (error) {
+      throw mapError(error, `recover namespace ${JSON.stringify(ns)}`);
+    }
+  }
+
+  /** Forgets cached state; nothing stays open between calls. */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#spaces.clear();
+    return Promise.resolve();
+  }
+}
+
+/** Current identity of a journal file. */
+function identity(path: string): Space["journal"] {
+  const st = statSync(path);
+  return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+}
+
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
+/** Hard-links `path` to `backup` (replacing it), so the old file survives the rename over `path`. */
+function keepBackup(path: string, backup: string): void {
+  const temp = tempPathFor(backup);
+  try {
+    linkSync(path, temp);
+  } catch (error) {
+    if (isNotFound(error)) return;
+    throw error;
+  }
+  renameSync(temp, backup);
+}
+
+function mapError(error: unknown, what: string): StateError {
+  if (error instanceof StateError) return error;
+  const code = (error as { code?: string })?.code;
+  const transient = code === "EBUSY" || code === "EAGAIN" || code === "EMFILE" || code === "ENFILE";
+  return new BackendError(`Could not ${what}: ${(error as Error)?.message ?? error}`, {
+    cause: error,
+    transient,
+  });
+}
