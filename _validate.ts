@@ -175,9 +175,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function pathPart(key: string): string {
-  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)
-    ? `.${key}`
-    : `[${JSON.stringify(key)}]`;
+  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
 /** A short description of a value's type for error messages. */

@@ -32,5 +32,10 @@ export * from "./errors.ts";
 export type * from "./types.ts";
 export type { CacheOptions } from "./_cache.ts";
 export type { RetryOptions } from "./_retry.ts";
-export { type BackendLocation, type BackendName, BACKEND_NAMES, DEFAULT_DIR } from "./backends/_open.ts";
+export {
+  BACKEND_NAMES,
+  type BackendLocation,
+  type BackendName,
+  DEFAULT_DIR,
+} from "./backends/_open.ts";
 export { MemoryBackend } from "./backends/memory.ts";

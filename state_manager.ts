@@ -10,12 +10,7 @@ import { type CacheOptions, ReadCache } from "./_cache.ts";
 import * as checkpoints from "./_checkpoints.ts";
 import { newVersion } from "./_ids.ts";
 import { isTransient, type RetryOptions, retryPolicy, withRetry } from "./_retry.ts";
-import {
-  ClosedError,
-  ConflictError,
-  KeyNotFoundError,
-  ValidationError,
-} from "./errors.ts";
+import { ClosedError, ConflictError, KeyNotFoundError, ValidationError } from "./errors.ts";
 import type {
   Backend,
   CheckpointInfo,
@@ -27,12 +22,7 @@ import type {
   RecoveryReport,
   StoredEntry,
 } from "./types.ts";
-import {
-  encodeValue,
-  expiryFrom,
-  validateKey,
-  validateNamespace,
-} from "./_validate.ts";
+import { encodeValue, expiryFrom, validateKey, validateNamespace } from "./_validate.ts";
 
 /** Options of {@linkcode StateManager.open}. */
 export interface OpenOptions extends BackendLocation {
@@ -215,6 +205,7 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   load<T = JsonValue>(key: string): Promise<T>;
+  /** Loads the value of `key`, or returns `fallback` when it is missing. */
   load<T = JsonValue, D = T>(key: string, fallback: D): Promise<T | D>;
   async load(key: string, ...fallback: unknown[]): Promise<unknown> {
     const entry = await this.#read(key);

@@ -101,7 +101,9 @@ function recoverState(
   let journalGeneration = 0;
   if (raw) {
     const check = applyJournal(raw.bytes, new Map(), true);
-    if (check.bad.length > 0 || check.consumed < raw.bytes.length && check.generation === undefined) {
+    if (
+      check.bad.length > 0 || check.consumed < raw.bytes.length && check.generation === undefined
+    ) {
       report.quarantined.push(quarantine(journalPath, true));
       report.actions.push(
         `journal had ${check.bad.length} unreadable lines (${check.bad.join(", ")}); kept the rest`,

@@ -49,9 +49,7 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
     const holder = readHolder(path);
     if (holder === undefined) continue; // released just now
     // An unreadable lock is being written, or was torn by a crash: give it 2 s.
-    const stale = holder === null
-      ? (lockFileAgeMs(path) ?? 0) > 2000
-      : isStale(holder, staleMs);
+    const stale = holder === null ? (lockFileAgeMs(path) ?? 0) > 2000 : isStale(holder, staleMs);
     if (stale) {
       breakLock(path, holder);
       continue;

@@ -46,9 +46,7 @@ export async function openBackend(
     }
     default:
       throw new ValidationError(
-        `Unknown backend ${JSON.stringify(name)}: use one of ${
-          BACKEND_NAMES.join(", ")
-        }`,
+        `Unknown backend ${JSON.stringify(name)}: use one of ${BACKEND_NAMES.join(", ")}`,
       );
   }
 }

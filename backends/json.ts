@@ -71,6 +71,8 @@ import {
 } from "./_json_format.ts";
 import { recoverNamespace } from "./_json_recover.ts";
 import { acquireLock, type LockOptions } from "./_lock.ts";
+
+export type { LockOptions };
 import { entryBytes, newestFirst } from "./_shared.ts";
 
 /** Options of {@linkcode JsonBackend}. */
@@ -84,7 +86,7 @@ export interface JsonOptions {
 }
 
 /** What the backend knows about one namespace. */
-export interface Space {
+interface Space {
   dir: string;
   entries: Map<string, Rec>;
   sorted: string[] | null;
@@ -169,7 +171,11 @@ export class JsonBackend implements Backend {
       let offset = 0;
       let journal: Space["journal"] = null;
       if (raw) {
-        const header = applyJournal(raw.bytes.subarray(0, raw.bytes.indexOf(10) + 1), new Map(), true);
+        const header = applyJournal(
+          raw.bytes.subarray(0, raw.bytes.indexOf(10) + 1),
+          new Map(),
+          true,
+        );
         if (header.bad.length) throw damaged(path, new Error("bad header"));
         if (header.generation !== undefined && header.generation > (snap?.generation ?? 0)) {
           continue; // a writer replaced both files between our two reads
@@ -410,7 +416,10 @@ export class JsonBackend implements Backend {
     const out: string[] = [];
     for (const ns of listDir(this.#dir).sort(compareKeys)) {
       if (!exists(join(this.#dir, ns, FILES.snapshot))) continue;
-      const [keys, cps] = await Promise.all([this.list(ns, { limit: 1 }), this.listCheckpoints(ns)]);
+      const [keys, cps] = await Promise.all([
+        this.list(ns, { limit: 1 }),
+        this.listCheckpoints(ns),
+      ]);
       if (keys.keys.length > 0 || cps.length > 0) out.push(ns);
     }
     return out;

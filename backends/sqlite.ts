@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { mkdirSync, openSync, closeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { compareKeys } from "../_keys.ts";
@@ -256,7 +256,15 @@ export class SqliteBackend implements Backend {
         this.#stmt(
           `INSERT INTO ms_checkpoints (ns, name, created_at, auto, metadata, key_count, bytes)
            VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        ).run(ns, info.name, info.createdAt, info.auto ? 1 : 0, JSON.stringify(info.metadata), info.keyCount, info.bytes);
+        ).run(
+          ns,
+          info.name,
+          info.createdAt,
+          info.auto ? 1 : 0,
+          JSON.stringify(info.metadata),
+          info.keyCount,
+          info.bytes,
+        );
         return info;
       }));
   }
@@ -321,7 +329,10 @@ export class SqliteBackend implements Backend {
   }
 
   #deleteCheckpoint(ns: string, name: string): boolean {
-    const found = this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name);
+    const found = this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(
+      ns,
+      name,
+    );
     this.#stmt("DELETE FROM ms_checkpoint_entries WHERE ns = ? AND name = ?").run(ns, name);
     this.#stmt("DELETE FROM ms_checkpoints WHERE ns = ? AND name = ?").run(ns, name);
     return found !== undefined;
@@ -356,11 +367,15 @@ export class SqliteBackend implements Backend {
   /** Purges expired keys and checkpoints a WAL checkpoint; SQLite recovers its own journal. */
   recover(ns: string): Promise<RecoveryReport> {
     return this.#run("recover", () => {
-      const before = this.#stmt("SELECT count(*) AS n FROM ms_entries WHERE ns = ?").get(ns) as { n: number };
+      const before = this.#stmt("SELECT count(*) AS n FROM ms_entries WHERE ns = ?").get(ns) as {
+        n: number;
+      };
       this.#tx(() =>
         this.#stmt("DELETE FROM ms_entries WHERE ns = ? AND expires_at <= ?").run(ns, Date.now())
       );
-      const after = this.#stmt("SELECT count(*) AS n FROM ms_entries WHERE ns = ?").get(ns) as { n: number };
+      const after = this.#stmt("SELECT count(*) AS n FROM ms_entries WHERE ns = ?").get(ns) as {
+        n: number;
+      };
       const check = this.#stmt("PRAGMA quick_check").get() as Record<string, string>;
       const ok = Object.values(check)[0] === "ok";
       const actions = [`quick_check: ${Object.values(check)[0]}`];
@@ -418,10 +433,13 @@ function mapError(error: unknown, what: string): StateError {
   if (error instanceof StateError) return error;
   const e = error as { message?: string; errcode?: number; code?: string };
   const message = String(e?.message ?? error);
-  const busy = e?.errcode === 5 || e?.errcode === 6 || /SQLITE_BUSY|SQLITE_LOCKED/.test(String(e?.code)) ||
+  const busy = e?.errcode === 5 || e?.errcode === 6 ||
+    /SQLITE_BUSY|SQLITE_LOCKED/.test(String(e?.code)) ||
     /database is locked|database table is locked|busy/i.test(message);
   return new BackendError(
-    `SQLite could not ${what}: ${message}${busy ? " (another process holds the lock; retrying may help)" : ""}`,
+    `SQLite could not ${what}: ${message}${
+      busy ? " (another process holds the lock; retrying may help)" : ""
+    }`,
     { cause: error, transient: busy },
   );
 }

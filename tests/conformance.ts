@@ -8,7 +8,7 @@ import {
   CheckpointNotFoundError,
   KeyNotFoundError,
   type OpenOptions,
-  StateManager,
+  type StateManager,
   ValidationError,
 } from "../mod.ts";
 import { runScript } from "./_runtime.ts";
@@ -140,7 +140,14 @@ export function testBackend(
   });
 
   withState("lists by prefix", async (s) => {
-    await s.saveMany({ "task:1": 1, "task:2": 2, "task:10": 10, "tasks": 0, "phase": "x", "tas": 0 });
+    await s.saveMany({
+      "task:1": 1,
+      "task:2": 2,
+      "task:10": 10,
+      "tasks": 0,
+      "phase": "x",
+      "tas": 0,
+    });
     assert.deepEqual((await s.listKeys({ prefix: "task:" })).keys, ["task:1", "task:10", "task:2"]);
     const first = await s.listKeys({ prefix: "task:", limit: 2 });
     assert.deepEqual(first.keys, ["task:1", "task:10"]);
@@ -408,7 +415,10 @@ export function testBackend(
       });
     }
     await assert.rejects(s.saveMany({ good: 1, bad: NaN }), ValidationError);
-    await assert.rejects(s.checkpoint("cp", { metadata: { when: new Date() as unknown as string } }), ValidationError);
+    await assert.rejects(
+      s.checkpoint("cp", { metadata: { when: new Date() as unknown as string } }),
+      ValidationError,
+    );
     assert.equal(await s.load("k"), "before");
     assert.deepEqual((await s.listKeys()).keys, ["k"]);
     assert.deepEqual(await s.listCheckpoints(), []);

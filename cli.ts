@@ -1,0 +1,180 @@
+/**
+ * The `managing-state` command line: save, load, checkpoint and restore
+ * workflow state from a shell.
+ *
+ * ```sh
+ * deno run -A cli.ts init --backend json --namespace workflow-123
+ * deno run -A cli.ts save --key phase --value building
+ * deno run -A cli.ts load --key phase
+ * ```
+ *
+ * Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 not found (key or
+ * checkpoint), 4 conflict.
+ *
+ * @example Run a command in-process
+ * ```ts
+ * import { run } from "./cli.ts";
+ *
+ * const lines: string[] = [];
+ * const code = await run(["load", "--backend", "memory", "--key", "x", "--default", "0"], {
+ *   out: (t) => lines.push(t),
+ *   err: () => {},
+ *   stdin: () => Promise.resolve(""),
+ *   stderrIsTty: false,
+ * });
+ * console.assert(code === 0 && lines[0] === "0");
+ * ```
+ *
+ * @module
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { COMMANDS, type Io } from "./cli/_commands.ts";
+import { resolveSettings } from "./cli/_config.ts";
+import { EXIT, GLOBAL_OPTIONS, optionLines, UsageError } from "./cli/_usage.ts";
+import {
+  CheckpointExistsError,
+  CheckpointNotFoundError,
+  ConflictError,
+  KeyNotFoundError,
+  StateError,
+} from "./errors.ts";
+
+export type { Io } from "./cli/_commands.ts";
+
+/** Runs one CLI invocation and returns its exit code. */
+export async function run(args: string[], io: Io): Promise<number> {
+  const [name, ...rest] = args;
+  let debug = rest.includes("--debug");
+  try {
+    if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+      io.out(mainHelp());
+      return name === undefined ? EXIT.usage : EXIT.ok;
+    }
+    const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+    if (!command) {
+      throw new UsageError(
+        `Unknown command ${JSON.stringify(name)}: run "--help" to list commands`,
+      );
+    }
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: rest,
+        options: { ...GLOBAL_OPTIONS, ...command.options },
+        strict: true,
+        allowPositionals: false,
+      });
+    } catch (error) {
+      throw new UsageError(`${(error as Error).message.split("\n")[0]} (see "${name} --help")`);
+    }
+    const values = parsed.values as Record<string, string | boolean | undefined>;
+    debug = values.debug === true;
+    if (values.help) {
+      io.out(commandHelp(name));
+      return EXIT.ok;
+    }
+    const str = (k: string) => (typeof values[k] === "string" ? values[k] as string : undefined);
+    const settings = resolveSettings({
+      backend: str("backend"),
+      namespace: str("namespace"),
+      dir: str("dir"),
+      url: str("url"),
+      path: str("path"),
+    });
+    await command.run({ settings, values, json: values.json === true, io });
+    return EXIT.ok;
+  } catch (error) {
+    io.err(`error: ${describeError(error)}`);
+    if (debug && error instanceof Error && error.stack) io.err(error.stack);
+    return exitCode(error);
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof KeyNotFoundError) {
+    return `Key ${JSON.stringify(error.key)} not found in namespace ${
+      JSON.stringify(error.namespace)
+    }. Run "keys" to list keys.`;
+  }
+  if (error instanceof CheckpointNotFoundError) {
+    return `${error.message.split(" (")[0]}. Run "checkpoints" to list them.`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The exit code for an error. */
+export function exitCode(error: unknown): number {
+  if (error instanceof UsageError) return EXIT.usage;
+  if (error instanceof KeyNotFoundError || error instanceof CheckpointNotFoundError) {
+    return EXIT.notFound;
+  }
+  if (error instanceof ConflictError || error instanceof CheckpointExistsError) {
+    return EXIT.conflict;
+  }
+  if (error instanceof StateError && error.code === "VALIDATION") return EXIT.usage;
+  return EXIT.error;
+}
+
+function mainHelp(): string {
+  const names = Object.keys(COMMANDS);
+  const width = Math.max(...names.map((n) => n.length));
+  return [
+    "managing-state: workflow state that survives crashes",
+    "",
+    "Usage: managing-state <command> [options]",
+    "",
+    "Commands:",
+    ...names.map((n) => `  ${n.padEnd(width)}  ${COMMANDS[n]!.summary}`),
+    "",
+    "Options for every command:",
+    optionLines(GLOBAL_OPTIONS),
+    "",
+    "Settings come from flags, then MANAGING_STATE_BACKEND / _NAMESPACE / _DIR / _URL / _PATH,",
+    'then what "init" saved, then defaults.',
+    "Exit codes: 0 ok, 1 error, 2 usage error, 3 not found, 4 conflict.",
+    'Run "<command> --help" for a command\'s options.',
+  ].join("\n");
+}
+
+function commandHelp(name: string): string {
+  const c = COMMANDS[name]!;
+  return [
+    `${c.summary}`,
+    "",
+    `Usage: managing-state ${c.usage}`,
+    ...(Object.keys(c.options).length ? ["", "Options:", optionLines(c.options)] : []),
+    "",
+    "Options for every command:",
+    optionLines(GLOBAL_OPTIONS),
+  ].join("\n");
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Uint8Array);
+  return new TextDecoder().decode(concatBytes(chunks));
+}
+
+function concatBytes(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** Runs the CLI with this process's arguments and exits. */
+export async function main(): Promise<void> {
+  const code = await run(process.argv.slice(2), {
+    out: (text) => process.stdout.write(text + "\n"),
+    err: (text) => process.stderr.write(text + "\n"),
+    stdin: readStdin,
+    stderrIsTty: process.stderr.isTTY === true,
+  });
+  process.exitCode = code;
+}
+
+if (import.meta.main) await main();

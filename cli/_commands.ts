@@ -1,0 +1,402 @@
+// The CLI's commands. Each takes parsed options and an output sink and
+// returns nothing; errors are thrown and mapped to exit codes by cli.ts.
+import { readFileSync } from "node:fs";
+import { StateManager } from "../mod.ts";
+import { type BackendLocation, openBackend } from "../backends/_open.ts";
+import { validateNamespace } from "../_validate.ts";
+import { type Settings, writeConfig } from "./_config.ts";
+import { UsageError } from "./_usage.ts";
+import type { JsonValue } from "../types.ts";
+
+/** Where a command writes. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  stdin(): Promise<string>;
+  stderrIsTty: boolean;
+}
+
+/** Parsed options of one command. */
+export type Values = Record<string, string | boolean | undefined>;
+
+/** What a command gets. */
+export interface Ctx {
+  settings: Settings;
+  values: Values;
+  json: boolean;
+  io: Io;
+}
+
+/** A command: its options (beyond the global ones), help text and action. */
+export interface Command {
+  summary: string;
+  usage: string;
+  options: Record<string, { type: "string" | "boolean"; help: string }>;
+  run(ctx: Ctx): Promise<void>;
+}
+
+/** Where the settings say the data is. */
+function locationOf(settings: Settings): BackendLocation {
+  const location: Record<string, string> = { dir: settings.dir };
+  if (settings.path !== undefined) location.path = settings.path;
+  if (settings.url !== undefined) location.url = settings.url;
+  return location;
+}
+
+/** Opens a manager on the resolved settings. */
+export function openState(settings: Settings): Promise<StateManager> {
+  return StateManager.open({
+    ...locationOf(settings),
+    backend: settings.backend,
+    namespace: settings.namespace,
+  });
+}
+
+function required(values: Values, name: string): string {
+  const v = values[name];
+  if (typeof v !== "string" || v === "") throw new UsageError(`Missing --${name}`);
+  return v;
+}
+
+async function readValue(ctx: Ctx): Promise<unknown> {
+  const { values, io } = ctx;
+  const sources = ["value", "value-file"].filter((n) => values[n] !== undefined);
+  if (sources.length !== 1) {
+    throw new UsageError("Give the value with exactly one of --value or --value-file");
+  }
+  let text: string;
+  const file = values["value-file"];
+  if (typeof file === "string") {
+    if (file === "-") text = await io.stdin();
+    else {
+      try {
+        text = readFileSync(file, "utf8");
+      } catch (error) {
+        throw new UsageError(`Cannot read --value-file ${file}: ${(error as Error).message}`);
+      }
+    }
+  } else {
+    text = String(values.value);
+    if (text === "-") text = await io.stdin();
+  }
+  if (values.string) return text;
+  if (typeof file === "string") {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new UsageError(
+        `--value-file ${file} is not valid JSON (${
+          (error as Error).message
+        }): fix it or add --string`,
+      );
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text; // not JSON: a plain string, as the seed's CLI examples expect
+  }
+}
+
+function ttl(values: Values): { ttlMs?: number } {
+  const t = values["ttl-ms"];
+  if (t === undefined) return {};
+  const n = Number(t);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--ttl-ms must be a positive number`);
+  return { ttlMs: n };
+}
+
+function print(ctx: Ctx, human: string, json: unknown): void {
+  ctx.io.out(ctx.json ? JSON.stringify(json, null, 2) : human);
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+}
+
+/** Every command, by name. */
+export const COMMANDS: Record<string, Command> = {
+  init: {
+    summary: "Choose the backend and namespace for later commands",
+    usage: "init --backend json --namespace workflow-123",
+    options: {},
+    async run(ctx) {
+      await (await openState(ctx.settings)).close();
+      const path = writeConfig(ctx.settings);
+      print(
+        ctx,
+        `Initialized ${ctx.settings.backend} backend for ${ctx.settings.namespace}`,
+        { backend: ctx.settings.backend, namespace: ctx.settings.namespace, config: path },
+      );
+    },
+  },
+  save: {
+    summary: "Save a value (JSON, or a plain string when it is not JSON)",
+    usage: "save --key phase --value building",
+    options: {
+      key: { type: "string", help: "the key" },
+      value: { type: "string", help: 'the value: JSON, else a string; "-" reads stdin' },
+      "value-file": { type: "string", help: 'read the value (JSON) from a file; "-" is stdin' },
+      string: { type: "boolean", help: "store the value as a string even if it looks like JSON" },
+      "ttl-ms": { type: "string", help: "delete the key after this many milliseconds" },
+    },
+    async run(ctx) {
+      const key = required(ctx.values, "key");
+      const value = await readValue(ctx);
+      await using state = await openState(ctx.settings);
+      await state.save(key, value, ttl(ctx.values));
+      print(ctx, `Saved ${key}`, { key, saved: true });
+    },
+  },
+  load: {
+    summary: "Print a value as JSON",
+    usage: "load --key phase",
+    options: {
+      key: { type: "string", help: "the key" },
+      default: {
+        type: "string",
+        help: "print this (JSON or string) instead of failing when missing",
+      },
+    },
+    async run(ctx) {
+      const key = required(ctx.values, "key");
+      await using state = await openState(ctx.settings);
+      const fallback = ctx.values.default;
+      const value = typeof fallback === "string"
+        ? await state.load(key, parseLoose(fallback))
+        : await state.load(key);
+      ctx.io.out(JSON.stringify(value, null, 2));
+    },
+  },
+  delete: {
+    summary: "Delete a key, or a checkpoint with --checkpoint",
+    usage: "delete --key phase | delete --checkpoint after_planning",
+    options: {
+      key: { type: "string", help: "the key to delete" },
+      checkpoint: { type: "string", help: "the checkpoint to delete" },
+    },
+    async run(ctx) {
+      const { key, checkpoint } = ctx.values;
+      if ((typeof key === "string") === (typeof checkpoint === "string")) {
+        throw new UsageError("Give exactly one of --key or --checkpoint");
+      }
+      await using state = await openState(ctx.settings);
+      if (typeof key === "string") {
+        await state.delete(key);
+        print(ctx, `Deleted ${key}`, { key, deleted: true });
+      } else {
+        await state.deleteCheckpoint(String(checkpoint));
+        print(ctx, `Deleted checkpoint: ${checkpoint}`, { checkpoint, deleted: true });
+      }
+    },
+  },
+  keys: {
+    summary: "List keys, one per line",
+    usage: "keys [--prefix task:] [--limit 100 --cursor LAST]",
+    options: {
+      prefix: { type: "string", help: "only keys starting with this" },
+      limit: { type: "string", help: "at most this many keys" },
+      cursor: { type: "string", help: "continue after this key (printed by a limited listing)" },
+    },
+    async run(ctx) {
+      await using state = await openState(ctx.settings);
+      const { prefix, limit, cursor } = ctx.values;
+      const page = await state.listKeys({
+        ...(typeof prefix === "string" ? { prefix } : {}),
+        ...(typeof cursor === "string" ? { cursor } : {}),
+        ...(typeof limit === "string" ? { limit: positiveInt(limit, "--limit") } : {}),
+      });
+      if (ctx.json) return print(ctx, "", page);
+      if (page.keys.length) ctx.io.out(page.keys.join("\n"));
+      if (page.cursor !== null) {
+        ctx.io.err(`more keys: add --cursor ${JSON.stringify(page.cursor)}`);
+      }
+    },
+  },
+  checkpoint: {
+    summary: "Take a checkpoint (auto-named without --name)",
+    usage: 'checkpoint --name after_planning [--metadata \'{"phase":"plan"}\']',
+    options: {
+      name: { type: "string", help: "the checkpoint's name" },
+      metadata: { type: "string", help: "a JSON object stored with it" },
+      overwrite: { type: "boolean", help: "replace a checkpoint of the same name" },
+    },
+    async run(ctx) {
+      const { name, metadata, overwrite } = ctx.values;
+      let meta: Record<string, JsonValue> | undefined;
+      if (typeof metadata === "string") {
+        try {
+          meta = JSON.parse(metadata);
+        } catch {
+          throw new UsageError("--metadata must be a JSON object");
+        }
+      }
+      await using state = await openState(ctx.settings);
+      const created = await state.checkpoint(typeof name === "string" ? name : undefined, {
+        ...(meta === undefined ? {} : { metadata: meta }),
+        overwrite: overwrite === true,
+      });
+      print(ctx, `Created checkpoint: ${created}`, { name: created });
+    },
+  },
+  checkpoints: {
+    summary: "List checkpoints, newest first",
+    usage: "checkpoints",
+    options: {},
+    async run(ctx) {
+      await using state = await openState(ctx.settings);
+      const list = await state.listCheckpoints();
+      if (ctx.json) return print(ctx, "", list);
+      if (list.length === 0) return ctx.io.err("no checkpoints");
+      ctx.io.out(table([
+        ["NAME", "CREATED", "KEYS", "SIZE"],
+        ...list.map((c) => [
+          c.name,
+          new Date(c.createdAt).toISOString(),
+          String(c.keyCount),
+          formatBytes(c.bytes),
+        ]),
+      ]));
+    },
+  },
+  restore: {
+    summary: "Make the namespace exactly what it was at a checkpoint",
+    usage: "restore --checkpoint after_planning",
+    options: { checkpoint: { type: "string", help: "the checkpoint to restore" } },
+    async run(ctx) {
+      const name = required(ctx.values, "checkpoint");
+      await using state = await openState(ctx.settings);
+      await state.restoreCheckpoint(name);
+      print(ctx, `Restored from: ${name}`, { restored: name });
+    },
+  },
+  diff: {
+    summary: "Show keys added (+), removed (-) and changed (~) since a checkpoint",
+    usage: "diff --from after_planning [--to after_build]",
+    options: {
+      from: { type: "string", help: "the older checkpoint" },
+      to: { type: "string", help: "the newer checkpoint (default: the current state)" },
+    },
+    async run(ctx) {
+      const from = required(ctx.values, "from");
+      const to = ctx.values.to;
+      await using state = await openState(ctx.settings);
+      const d = await state.diffCheckpoint(from, typeof to === "string" ? to : undefined);
+      const lines = [
+        ...d.added.map((k) => `+ ${k}`),
+        ...d.removed.map((k) => `- ${k}`),
+        ...d.changed.map((k) => `~ ${k}`),
+      ];
+      if (ctx.json) return print(ctx, "", d);
+      if (lines.length) ctx.io.out(lines.join("\n"));
+      else ctx.io.err("no differences");
+    },
+  },
+  recover: {
+    summary: "Clean up after a crash and repair damaged files",
+    usage: "recover",
+    options: {},
+    async run(ctx) {
+      // Not through StateManager.open(): opening a damaged namespace fails, which is the point here.
+      const { settings } = ctx;
+      validateNamespace(settings.namespace);
+      const backend = await openBackend(settings.backend, locationOf(settings));
+      let report;
+      try {
+        report = await backend.recover?.(settings.namespace) ??
+          { actions: [], quarantined: [], ok: true };
+      } finally {
+        await backend.close();
+      }
+      print(
+        ctx,
+        report.actions.length ? report.actions.join("\n") : "nothing to recover",
+        report,
+      );
+    },
+  },
+  namespaces: {
+    summary: "List namespaces that hold keys or checkpoints",
+    usage: "namespaces",
+    options: {},
+    async run(ctx) {
+      await using state = await openState(ctx.settings);
+      const names = await state.listNamespaces();
+      if (ctx.json) return print(ctx, "", names);
+      if (names.length) ctx.io.out(names.join("\n"));
+    },
+  },
+  info: {
+    summary: "Show the backend, location and size of the namespace",
+    usage: "info",
+    options: {},
+    async run(ctx) {
+      await using state = await openState(ctx.settings);
+      const keys = (await state.listKeys()).keys;
+      const values = await state.loadMany(keys);
+      const bytes = Object.entries(values).reduce(
+        (n, [k, v]) => n + new TextEncoder().encode(k + JSON.stringify(v)).length,
+        0,
+      );
+      const checkpoints = await state.listCheckpoints();
+      const s = ctx.settings;
+      const location = s.url
+        ? redact(s.url)
+        : s.backend === "sqlite"
+        ? s.path ?? `${s.dir}/state.db`
+        : s.backend === "memory"
+        ? "(memory)"
+        : `${s.dir}/${s.namespace}`;
+      const info = {
+        backend: s.backend,
+        namespace: s.namespace,
+        location,
+        keys: keys.length,
+        bytes,
+        checkpoints: checkpoints.length,
+      };
+      print(
+        ctx,
+        table(
+          Object.entries(info).map((
+            [k, v],
+          ) => [`${k}:`, k === "bytes" ? formatBytes(bytes) : String(v)]),
+        ),
+        info,
+      );
+    },
+  },
+};
+
+/** JSON if it parses, else the text itself. */
+function parseLoose(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer`);
+  return n;
+}
+
+/** Hides the password in a URL. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(unparseable URL)";
+  }
+}
