@@ -8,6 +8,7 @@ import type { RecoveryReport } from "../types.ts";
 import { isNotFound, listDir, TEMP_PREFIX } from "./_files.ts";
 import {
   applyJournal,
+  damaged,
   FILES,
   readBytes,
   readCheckpointFile,
@@ -86,8 +87,10 @@ function recoverState(
   const journalPath = join(dir, FILES.journal);
   let base: Snapshot | null;
   let repaired = false;
+  const raw = readBytes(journalPath);
   try {
     base = readSnapshot(snapPath);
+    if (!base && raw) throw damaged(snapPath, new Error("missing"));
   } catch (error) {
     if (!(error instanceof StateDamagedError)) throw error;
     report.quarantined.push(quarantine(snapPath));
@@ -97,16 +100,17 @@ function recoverState(
   }
   const generation = base?.generation ?? 0;
   const entries = base?.entries ?? new Map<string, Rec>();
-  const raw = readBytes(journalPath);
   let journalGeneration = 0;
   if (raw) {
     const check = applyJournal(raw.bytes, new Map(), true);
     if (
-      check.bad.length > 0 || check.consumed < raw.bytes.length && check.generation === undefined
+      check.bad.length > 0 || check.generation === undefined
     ) {
       report.quarantined.push(quarantine(journalPath, true));
       report.actions.push(
-        `journal had ${check.bad.length} unreadable lines (${check.bad.join(", ")}); kept the rest`,
+        check.generation === undefined
+          ? "journal had no header: its changes since the last snapshot are lost"
+          : `journal had ${check.bad.length} unreadable lines (${check.bad.join(", ")}); kept the rest`,
       );
       repaired = true;
     }

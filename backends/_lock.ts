@@ -48,7 +48,7 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
     if (held) return held;
     const holder = readHolder(path);
     if (holder === undefined) continue; // released just now
-    // An unreadable lock is being written, or was torn by a crash: give it 2 s.
+    // Lock files are written whole, so an unreadable one was damaged: give it 2 s.
     const stale = holder === null ? (lockFileAgeMs(path) ?? 0) > 2000 : isStale(holder, staleMs);
     if (stale) {
       breakLock(path, holder);
@@ -66,20 +66,27 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
   }
 }
 
-/** Takes the lock if it is free; undefined if someone holds it. */
+/**
+ * Takes the lock if it is free; undefined if someone holds it. The holder
+ * record is written to a temp file first and hard-linked into place, so a
+ * lock file is never seen half-written, even if its writer is killed.
+ */
 export function tryAcquire(path: string): HeldLock | undefined {
   const token = crypto.randomUUID();
-  let fd: number;
-  try {
-    fd = openSync(path, "wx", 0o600);
-  } catch (error) {
-    if ((error as { code?: string }).code === "EEXIST") return undefined;
-    throw error;
-  }
+  const temp = tempPathFor(path);
+  const fd = openSync(temp, "wx", 0o600);
   try {
     writeAll(fd, JSON.stringify({ pid: process.pid, host: HOST, token, at: Date.now() }));
   } finally {
     closeSync(fd);
+  }
+  try {
+    linkSync(temp, path);
+  } catch (error) {
+    if ((error as { code?: string }).code === "EEXIST") return undefined;
+    throw error;
+  } finally {
+    unlinkSync(temp);
   }
   return {
     release() {

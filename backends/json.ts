@@ -171,16 +171,14 @@ export class JsonBackend implements Backend {
       let offset = 0;
       let journal: Space["journal"] = null;
       if (raw) {
-        const header = applyJournal(
-          raw.bytes.subarray(0, raw.bytes.indexOf(10) + 1),
-          new Map(),
-          true,
-        );
-        if (header.bad.length) throw damaged(path, new Error("bad header"));
-        if (header.generation !== undefined && header.generation > (snap?.generation ?? 0)) {
+        // Journals are created whole (temp file + rename) after their snapshot:
+        // a missing header or a journal without a snapshot is damage.
+        if (raw.generation === undefined) throw damaged(path, new Error("no header line"));
+        if (!snap) throw damaged(join(space.dir, FILES.snapshot), new Error("missing"));
+        if (raw.generation > snap.generation) {
           continue; // a writer replaced both files between our two reads
         }
-        if (header.generation === snap?.generation) {
+        if (raw.generation === snap.generation) {
           const r = applyJournal(raw.bytes, entries, true);
           if (r.bad.length) throw damaged(`${path} line ${r.bad[0]}`, new Error("unreadable line"));
           offset = r.consumed;
