@@ -283,16 +283,17 @@ export function mapRedisError(
   let hint: string;
   let transient = false;
   if (AUTH.test(reason)) {
-    hint = "check the user name and password in the URL or options";
+    hint = "Check the user name and password in the URL or options";
   } else if (PROTOCOL.test(reason)) {
-    hint = "the server did not answer like Redis: check the host and port";
+    hint = "The server did not answer like Redis: check the host and port";
   } else if (TRANSIENT_REPLY.test(reason) || TRANSIENT_NET.test(reason)) {
     transient = true;
-    hint = "check that the server is running and reachable; retrying later may succeed";
+    hint = "Check that the server is running and reachable; retrying later may succeed";
   } else {
-    hint = "see the cause for details";
+    hint = "See the cause for details";
   }
-  return new BackendError(`Redis could not ${what} (${where}): ${message}; ${hint}`, {
+  message = message.replace(/\s*Please report this\.?/, "").replace(/[.\s]+$/, "");
+  return new BackendError(`Redis could not ${what} (${where}): ${message}. ${hint}.`, {
     cause: error,
     transient,
   });
