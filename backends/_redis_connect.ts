@@ -279,6 +279,9 @@ export function mapRedisError(
     ? String((lastError as Error)?.message ?? lastError)
     : message;
   if (reason !== message) message = `${reason} (${message})`;
+  else if (/max retries per request/i.test(message)) {
+    message = "the connection was lost before the reply arrived (the command may have run)";
+  }
   if (secret) message = message.split(secret).join("***");
   let hint: string;
   let transient = false;

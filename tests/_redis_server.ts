@@ -3,7 +3,9 @@
 // and stop it by its pid afterwards. When no server can be found or started,
 // the tests fail when CI is set and are skipped loudly otherwise.
 import { type ChildProcess, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
+import { join } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
 import { Cluster, Redis } from "ioredis";
@@ -258,4 +260,54 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     await stop();
     throw error;
   }
+}
+
+/** A master and one Sentinel watching it as "mymaster". */
+export interface RedisSentinel {
+  /** ioredis options that reach the master through the Sentinel. */
+  redisOptions: { sentinels: { host: string; port: number }[]; name: string };
+  master: RedisServer;
+  stop(): Promise<void>;
+}
+
+/** Starts a master and a Sentinel (`redis-server <conf> --sentinel`); throws if it cannot. */
+export async function startRedisSentinel(): Promise<RedisSentinel> {
+  const master = await startRedisServer();
+  const dir = tempDir("ms-sentinel-");
+  const port = await freePort();
+  const conf = join(dir, "sentinel.conf");
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      "bind 127.0.0.1",
+      `dir ${dir}`,
+      `sentinel monitor mymaster 127.0.0.1 ${master.port} 1`,
+      "",
+    ].join("\n"),
+  );
+  const child = spawn("redis-server", [conf, "--sentinel"], { stdio: "ignore" });
+  const exited = new Promise<void>((resolve) => {
+    child.on("error", () => resolve());
+    child.on("exit", () => resolve());
+  });
+  const stop = async () => {
+    child.kill("SIGTERM");
+    await exited;
+    removeDir(dir);
+    await master.stop();
+  };
+  const deadline = Date.now() + 5000;
+  while (!(await ping(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`could not start a Sentinel on port ${port}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    redisOptions: { sentinels: [{ host: "127.0.0.1", port }], name: "mymaster" },
+    master,
+    stop,
+  };
 }
