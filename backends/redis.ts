@@ -61,71 +61,16 @@ import {
   DEFAULT_PREFIX,
   Layout,
   lexRange,
-  namespaceOf,
-  namespacePattern,
   pack,
   splitInfo,
   unpack,
   validatePrefix,
 } from "./_redis_layout.ts";
+import type { RedisClient, RedisConnectionOptions } from "./_redis_options.ts";
+import { scanNamespaces } from "./_redis_scan.ts";
 import * as lua from "./_redis_scripts.ts";
 
-/**
- * An ioredis `Redis` (standalone or Sentinel) or `Cluster` instance. Typed by
- * the few members every such client has, so this module's types do not
- * depend on the ioredis version; other objects are refused at construction.
- *
- * @example
- * ```ts
- * import { Redis } from "ioredis";
- * import type { RedisClient } from "./redis.ts";
- *
- * const client: RedisClient = new Redis({ lazyConnect: true, maxRetriesPerRequest: 0 });
- * client.disconnect();
- * ```
- */
-export interface RedisClient {
-  /** The connection status ("wait", "ready", ...). */
-  readonly status: string;
-  /** The client's options. */
-  readonly options: object;
-  /** Closes the connection at once. */
-  disconnect(): void;
-}
-
-/**
- * ioredis connection options, passed through as given (see the ioredis
- * documentation for all of them); the common ones are listed.
- *
- * @example
- * ```ts
- * import type { RedisConnectionOptions } from "./redis.ts";
- *
- * const options: RedisConnectionOptions = { connectTimeout: 2000, commandTimeout: 2000 };
- * ```
- */
-export interface RedisConnectionOptions {
-  /** Sentinels to ask for the master's address. */
-  sentinels?: { host: string; port: number }[];
-  /** The Sentinel master group name. */
-  name?: string;
-  /** Password for the Sentinels. */
-  sentinelPassword?: string;
-  /** ACL user name (overrides the URL's). */
-  username?: string;
-  /** Password (overrides the URL's). */
-  password?: string;
-  /** Database number (overrides the URL's). */
-  db?: number;
-  /** TLS options for node:tls; `{}` turns TLS on. */
-  tls?: Record<string, unknown>;
-  /** How long a connection may take, in ms. Default 5000. */
-  connectTimeout?: number;
-  /** How long a command may take, in ms. Default 5000. */
-  commandTimeout?: number;
-  /** Any other ioredis option. */
-  [option: string]: unknown;
-}
+export type { RedisClient, RedisConnectionOptions } from "./_redis_options.ts";
 
 /**
  * Options of {@linkcode RedisBackend}.
@@ -391,34 +336,7 @@ export class RedisBackend implements Backend {
 
   /** Namespaces with live keys or checkpoints, found with SCAN on every master. */
   async namespaces(): Promise<string[]> {
-    return await this.#run("list namespaces", async (client) => {
-      const nodes = isCluster(client) ? client.nodes("master") : [client];
-      const pattern = namespacePattern(this.#prefix);
-      const found = new Map<string, boolean>();
-      for (const node of nodes) {
-        let cursor = "0";
-        do {
-          const [next, keys] = await node.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-          for (const key of keys) {
-            const ns = namespaceOf(this.#prefix, key);
-            if (ns !== null) found.set(ns, found.get(ns) === true || key.endsWith("}:cps"));
-          }
-          cursor = next;
-        } while (cursor !== "0");
-      }
-      // A namespace with only an index is listed if a key in it is still live.
-      const now = Date.now();
-      const live = await Promise.all([...found].map(async ([ns, hasCheckpoints]) => {
-        if (hasCheckpoints) return true;
-        const l = this.#layout(ns);
-        const [all, expired] = await Promise.all([
-          client.zcard(l.idx),
-          client.zcount(l.ttl, "-inf", now),
-        ]);
-        return all > expired;
-      }));
-      return [...found.keys()].filter((_, i) => live[i]).sort(compareKeys);
-    });
+    return await this.#run("list namespaces", (c) => scanNamespaces(c, this.#prefix));
   }
 
   /** Deletes every key and checkpoint of the namespace, in one script. */
