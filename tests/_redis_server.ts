@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
 import process from "node:process";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { Cluster, Redis } from "ioredis";
 import { removeDir, runCommand, tempDir } from "./_runtime.ts";
 
@@ -176,6 +176,14 @@ export function reportUnavailable(what: string, reason: string): void {
     console.warn(`WARNING: skipping ${message}`);
     test(`${what}: skipped, no Redis server`, { skip: message }, () => {});
   }
+}
+
+/** Inside a test: fails when CI is set, else warns and marks the test skipped. */
+export function skipUnavailable(t: TestContext, what: string, reason: string): void {
+  const message = `${what} needs a redis-server it can start (${reason})`;
+  if (process.env.CI) throw new Error(`${message}. CI is set, so this is a failure.`);
+  console.warn(`WARNING: skipping: ${message}`);
+  t.skip(message);
 }
 
 /** Deletes every key matching `pattern` on every master (SCAN, never KEYS). */
