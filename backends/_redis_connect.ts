@@ -121,6 +121,19 @@ const DEFAULTS: NodeOptions = { connectTimeout: 5000, commandTimeout: 5000 };
 export function createClient(
   options: ConnectOptions,
 ): { client: IoRedisClient; where: string; secret: string | undefined } {
+  if (options.cluster !== undefined && typeof options.cluster !== "boolean") {
+    throw new ValidationError(
+      `The cluster option must be a boolean, got ${typeof options.cluster}`,
+    );
+  }
+  for (const name of ["redisOptions", "clusterOptions"] as const) {
+    const value = options[name];
+    if (
+      value !== undefined && (typeof value !== "object" || value === null || Array.isArray(value))
+    ) {
+      throw new ValidationError(`The ${name} option must be an object of ioredis options`);
+    }
+  }
   // The backend reads replies in ioredis' default ("legacy") shapes.
   const { replyMapping: _mapping, ...extra } = (options.redisOptions ?? {}) as RedisOptions;
   if (extra.keyPrefix !== undefined || options.clusterOptions?.keyPrefix !== undefined) {
@@ -273,6 +286,9 @@ export function mapRedisError(
 ): StateError {
   if (error instanceof StateError) return error;
   let message = String((error as Error)?.message ?? error);
+  // ioredis Cluster errors carry the last node's own error.
+  const nodeError = (error as { lastNodeError?: Error } | null)?.lastNodeError;
+  if (nodeError?.message) message = `${message}: ${nodeError.message}`;
   // A flushed queue says little; the connection's own error says why.
   const reason = lastError !== undefined && lastError !== error &&
       /max retries per request|Connection is closed|isn't writeable|ready connection/i.test(message)
