@@ -51,10 +51,10 @@ export interface RedisUrl {
 export const DEFAULT_URL = "redis://127.0.0.1:6379";
 
 /** Parses a Redis URL; throws ValidationError (without the password) if it is malformed. */
-export function parseRedisUrl(url: string): RedisUrl {
+export function parseRedisUrl(url: string, source = "Redis URL"): RedisUrl {
   const bad = (why: string) =>
     new ValidationError(
-      `Redis URL ${redactUrl(url)} is invalid: ${why}. ` +
+      `${source} ${redactUrl(url)} is invalid: ${why}. ` +
         `Use redis://[user:password@]host[:port][/db] or rediss://... for TLS`,
     );
   if (typeof url !== "string") throw bad("it must be a string");
@@ -142,8 +142,11 @@ export function createClient(
     );
   }
   const sentinel = extra.sentinels !== undefined;
-  const url = options.url ?? (sentinel ? undefined : envUrl() ?? DEFAULT_URL);
-  const parsed = url === undefined ? undefined : parseRedisUrl(url);
+  const fromEnv = options.url === undefined && !sentinel ? envUrl() : undefined;
+  const url = options.url ?? fromEnv ?? (sentinel ? undefined : DEFAULT_URL);
+  const parsed = url === undefined
+    ? undefined
+    : parseRedisUrl(url, fromEnv === undefined ? "Redis URL" : "REDIS_URL");
   const fromUrl: NodeOptions = {};
   if (parsed) {
     fromUrl.host = parsed.host;
