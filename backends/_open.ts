@@ -3,9 +3,10 @@
 import { ValidationError } from "../errors.ts";
 import type { Backend } from "../types.ts";
 import type { SqliteDatabase } from "./sqlite.ts";
+import type { RedisBackendOptions } from "./redis.ts";
 
 /** Backend names that `StateManager.open()` accepts. */
-export const BACKEND_NAMES = ["memory", "json", "sqlite"] as const;
+export const BACKEND_NAMES = ["memory", "json", "sqlite", "redis"] as const;
 
 /** A backend name. */
 export type BackendName = typeof BACKEND_NAMES[number];
@@ -18,7 +19,28 @@ export interface BackendLocation {
   path?: string;
   /** An open SQLite database (node:sqlite, @db/sqlite or better-sqlite3); the caller closes it. */
   database?: SqliteDatabase;
+  /** Redis URL (`redis://`, `rediss://`, with password and db). Default: `REDIS_URL`. */
+  url?: string;
+  /** An ioredis client or Cluster you opened; the caller closes it. */
+  client?: RedisBackendOptions["client"];
+  /** Redis: treat `url` as one node of a Redis Cluster. */
+  cluster?: boolean;
+  /** Redis: first part of every key name. Default "ms". */
+  prefix?: string;
+  /** Redis: extra ioredis options (Sentinel `sentinels` and `name`, `tls`, timeouts). */
+  redisOptions?: RedisBackendOptions["redisOptions"];
+  /** Redis: extra ioredis Cluster options. */
+  clusterOptions?: RedisBackendOptions["clusterOptions"];
 }
+
+const REDIS_FIELDS = [
+  "url",
+  "client",
+  "cluster",
+  "prefix",
+  "redisOptions",
+  "clusterOptions",
+] as const;
 
 /** Default state folder, as the seed has it. */
 export const DEFAULT_DIR = ".claude/state";
@@ -43,6 +65,14 @@ export async function openBackend(
       return location.database
         ? new SqliteBackend({ database: location.database })
         : new SqliteBackend({ path: location.path ?? `${dir}/state.db` });
+    }
+    case "redis": {
+      const { RedisBackend } = await import("./redis.ts");
+      const options: RedisBackendOptions = {};
+      for (const name of REDIS_FIELDS) {
+        if (location[name] !== undefined) Object.assign(options, { [name]: location[name] });
+      }
+      return new RedisBackend(options);
     }
     default:
       throw new ValidationError(

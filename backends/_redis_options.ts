@@ -1,0 +1,60 @@
+// Public option types of the Redis backend, re-exported by redis.ts. They
+// describe ioredis objects structurally, so the public types do not depend
+// on the ioredis version.
+
+/**
+ * An ioredis `Redis` (standalone or Sentinel) or `Cluster` instance. Typed by
+ * the few members every such client has, so this module's types do not
+ * depend on the ioredis version; other objects are refused at construction.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis";
+ * import type { RedisClient } from "./redis.ts";
+ *
+ * const client: RedisClient = new Redis({ lazyConnect: true, maxRetriesPerRequest: 0 });
+ * client.disconnect();
+ * ```
+ */
+export interface RedisClient {
+  /** The connection status ("wait", "ready", ...). */
+  readonly status: string;
+  /** The client's options. */
+  readonly options: object;
+  /** Closes the connection at once. */
+  disconnect(): void;
+}
+
+/**
+ * ioredis connection options, passed through as given (see the ioredis
+ * documentation for all of them); the common ones are listed.
+ *
+ * @example
+ * ```ts
+ * import type { RedisConnectionOptions } from "./redis.ts";
+ *
+ * const options: RedisConnectionOptions = { connectTimeout: 2000, commandTimeout: 2000 };
+ * ```
+ */
+export interface RedisConnectionOptions {
+  /** Sentinels to ask for the master's address. */
+  sentinels?: { host: string; port: number }[];
+  /** The Sentinel master group name. */
+  name?: string;
+  /** Password for the Sentinels. */
+  sentinelPassword?: string;
+  /** ACL user name (overrides the URL's). */
+  username?: string;
+  /** Password (overrides the URL's). */
+  password?: string;
+  /** Database number (overrides the URL's). */
+  db?: number;
+  /** TLS options for node:tls; `{}` turns TLS on. */
+  tls?: Record<string, unknown>;
+  /** How long a connection may take, in ms. Default 5000. */
+  connectTimeout?: number;
+  /** How long a command may take, in ms. Default 5000. */
+  commandTimeout?: number;
+  /** Any other ioredis option. */
+  [option: string]: unknown;
+}

@@ -1,0 +1,288 @@
+// Lua scripts of the Redis backend. Every write (commit, checkpoint, restore,
+// clear) runs as one script, so it is atomic on the server, and every key a
+// script touches carries the namespace's hash tag, so it lives in one Cluster
+// slot. Scripts are sent with EVALSHA; after NOSCRIPT (a restarted or flushed
+// server) the full text is sent once with EVAL, which also caches it again.
+//
+// A stored entry is one string: "1:<expiresAt>:<version bytes>:<version><value>"
+// (see _redis_layout.ts); META below reads its header without copying the value.
+import { createHash } from "node:crypto";
+
+/** A Lua script and its SHA1, for EVALSHA. */
+export interface LuaScript {
+  /** Short name, for error messages. */
+  readonly name: string;
+  /** The source. */
+  readonly lua: string;
+  /** SHA1 of the source, hex. */
+  readonly sha: string;
+}
+
+function script(name: string, body: string): LuaScript {
+  const lua = META + body;
+  return { name, lua, sha: createHash("sha1").update(lua).digest("hex") };
+}
+
+// meta(s) -> expiresAt (number or nil), version, index of the value's first byte.
+const META = `
+local function meta(s)
+  local a = string.find(s, ':', 3, true)
+  local b = string.find(s, ':', a + 1, true)
+  local n = tonumber(string.sub(s, a + 1, b - 1))
+  local e = string.sub(s, 3, a - 1)
+  return tonumber(e), string.sub(s, b + 1, b + n), b + n + 1
+end
+local function at(ms)
+  return string.format('%.0f', math.ceil(ms))
+end
+`;
+
+/**
+ * Checks versions, then deletes and sets keys, and bumps the change counter.
+ * KEYS: idx, ttl, chg, then the data keys of the checks, deletes and sets.
+ * ARGV: now, #checks, #deletes, #sets, data key prefix, then per check
+ * "-" (must be absent) or "=<version>", then per set expiresAt ("" for none)
+ * and the packed entry. Returns 1, or 0 when a check failed (nothing written).
+ */
+export const COMMIT: LuaScript = script(
+  "commit",
+  `
+local now = tonumber(ARGV[1])
+local nc, nd, ns = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local plen = #ARGV[5]
+local a = 6
+for i = 1, nc do
+  local want = ARGV[a]
+  a = a + 1
+  local have = nil
+  local cur = redis.call('GET', KEYS[3 + i])
+  if cur then
+    local exp, ver = meta(cur)
+    if not exp or exp > now then have = ver end
+  end
+  if want == '-' then
+    if have then return 0 end
+  elseif have ~= string.sub(want, 2) then
+    return 0
+  end
+end
+local k = 3 + nc
+for i = 1, nd do
+  local key = KEYS[k + i]
+  local m = string.sub(key, plen + 1)
+  redis.call('DEL', key)
+  redis.call('ZREM', KEYS[1], m)
+  redis.call('ZREM', KEYS[2], m)
+end
+k = k + nd
+for i = 1, ns do
+  local key = KEYS[k + i]
+  local m = string.sub(key, plen + 1)
+  local exp, packed = ARGV[a], ARGV[a + 1]
+  a = a + 2
+  if exp == '' then
+    redis.call('SET', key, packed)
+    redis.call('ZREM', KEYS[2], m)
+    redis.call('ZADD', KEYS[1], 0, m)
+  elseif tonumber(exp) <= now then
+    redis.call('DEL', key)
+    redis.call('ZREM', KEYS[1], m)
+    redis.call('ZREM', KEYS[2], m)
+  else
+    redis.call('SET', key, packed, 'PXAT', at(tonumber(exp)))
+    redis.call('ZADD', KEYS[2], exp, m)
+    redis.call('ZADD', KEYS[1], 0, m)
+  end
+end
+-- Drop a few expired keys from the index so it cannot grow without bound.
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 64)
+for _, m in ipairs(old) do
+  redis.call('ZREM', KEYS[1], m)
+  redis.call('ZREM', KEYS[2], m)
+  redis.call('DEL', ARGV[5] .. m)
+end
+redis.call('INCR', KEYS[3])
+return 1
+`,
+);
+
+/**
+ * Lists live keys in byte order between two ZRANGEBYLEX bounds, skipping
+ * keys that expired by the caller's clock or the server's.
+ * KEYS: idx, ttl. ARGV: min, max, most keys (0 = all), now, data key prefix.
+ */
+export const LIST: LuaScript = script(
+  "list",
+  `
+local want, now = tonumber(ARGV[3]), tonumber(ARGV[4])
+if redis.call('ZCARD', KEYS[2]) == 0 then
+  if want > 0 then
+    return redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, want)
+  end
+  return redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2])
+end
+local out, min = {}, ARGV[1]
+local batch = math.max(want, 256)
+while true do
+  local page = redis.call('ZRANGEBYLEX', KEYS[1], min, ARGV[2], 'LIMIT', 0, batch)
+  for _, m in ipairs(page) do
+    local exp = redis.call('ZSCORE', KEYS[2], m)
+    if not exp or (tonumber(exp) > now and redis.call('EXISTS', ARGV[5] .. m) == 1) then
+      out[#out + 1] = m
+      if want > 0 and #out >= want then return out end
+    end
+  end
+  if #page < batch then return out end
+  min = '(' .. page[#page]
+end
+`,
+);
+
+/**
+ * Copies the live keys into a checkpoint hash and records its info.
+ * KEYS: idx, cps, checkpoint hash. ARGV: now, data key prefix, name,
+ * overwrite ("1"/"0"), info JSON. Returns {keyCount, bytes}, or nil when the
+ * name is taken and overwrite is "0".
+ */
+export const CHECKPOINT: LuaScript = script(
+  "checkpoint",
+  `
+local now = tonumber(ARGV[1])
+if ARGV[4] ~= '1' and redis.call('HEXISTS', KEYS[2], ARGV[3]) == 1 then return false end
+redis.call('DEL', KEYS[3])
+local count, bytes = 0, 0
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local s = redis.call('GET', ARGV[2] .. m)
+  if s then
+    local exp, _, start = meta(s)
+    if not exp or exp > now then
+      redis.call('HSET', KEYS[3], m, s)
+      count = count + 1
+      bytes = bytes + #m + #s - start + 1
+    end
+  end
+end
+redis.call('HSET', KEYS[2], ARGV[3], count .. ':' .. bytes .. ':' .. ARGV[5])
+return {count, bytes}
+`,
+);
+
+/**
+ * Makes the namespace exactly the checkpoint's live entries.
+ * KEYS: idx, ttl, chg, cps, checkpoint hash. ARGV: now, data key prefix,
+ * name. Returns 1, or 0 when the checkpoint does not exist.
+ */
+export const RESTORE: LuaScript = script(
+  "restore",
+  `
+local now = tonumber(ARGV[1])
+if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 0 then return 0 end
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  redis.call('DEL', ARGV[2] .. m)
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+local flat = redis.call('HGETALL', KEYS[5])
+for i = 1, #flat, 2 do
+  local m, s = flat[i], flat[i + 1]
+  local exp = meta(s)
+  if not exp then
+    redis.call('SET', ARGV[2] .. m, s)
+    redis.call('ZADD', KEYS[1], 0, m)
+  elseif exp > now then
+    redis.call('SET', ARGV[2] .. m, s, 'PXAT', at(exp))
+    redis.call('ZADD', KEYS[2], exp, m)
+    redis.call('ZADD', KEYS[1], 0, m)
+  end
+end
+redis.call('INCR', KEYS[3])
+return 1
+`,
+);
+
+/** Reads a checkpoint: nil if absent, else its hash as a flat list. KEYS: cps, hash. ARGV: name. */
+export const READ_CHECKPOINT: LuaScript = script(
+  "read checkpoint",
+  `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
+return redis.call('HGETALL', KEYS[2])
+`,
+);
+
+/** Deletes a checkpoint; 1 if it existed. KEYS: cps, hash. ARGV: name. */
+export const DELETE_CHECKPOINT: LuaScript = script(
+  "delete checkpoint",
+  `
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[2])
+return 1
+`,
+);
+
+/**
+ * Deletes every key and checkpoint of a namespace and bumps the change
+ * counter (kept, so a cache never mistakes a new state for an old one).
+ * KEYS: idx, ttl, chg, cps. ARGV: data key prefix, checkpoint key prefix.
+ */
+export const CLEAR: LuaScript = script(
+  "clear",
+  `
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  redis.call('DEL', ARGV[1] .. m)
+end
+for _, n in ipairs(redis.call('HKEYS', KEYS[4])) do
+  redis.call('DEL', ARGV[2] .. n)
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
+redis.call('INCR', KEYS[3])
+return 1
+`,
+);
+
+/**
+ * Repairs the index: drops expired members and members whose data key is
+ * gone (evicted, or deleted by hand). KEYS: idx, ttl, chg. ARGV: now, data
+ * key prefix. Returns {expired, dangling}.
+ */
+export const RECOVER: LuaScript = script(
+  "recover",
+  `
+local now = tonumber(ARGV[1])
+local expired, dangling = 0, 0
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+  redis.call('ZREM', KEYS[1], m)
+  redis.call('ZREM', KEYS[2], m)
+  redis.call('DEL', ARGV[2] .. m)
+  expired = expired + 1
+end
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if redis.call('EXISTS', ARGV[2] .. m) == 0 then
+    redis.call('ZREM', KEYS[1], m)
+    redis.call('ZREM', KEYS[2], m)
+    dangling = dangling + 1
+  end
+end
+if expired + dangling > 0 then redis.call('INCR', KEYS[3]) end
+return {expired, dangling}
+`,
+);
+
+/** The commands of an ioredis client (standalone or Cluster) that scripts need. */
+export interface ScriptRunner {
+  evalsha(sha: string, numKeys: number, ...args: string[]): Promise<unknown>;
+  eval(lua: string, numKeys: number, ...args: string[]): Promise<unknown>;
+}
+
+/** Runs a script by SHA, sending its source once if the server does not have it. */
+export async function runScript(
+  client: ScriptRunner,
+  s: LuaScript,
+  keys: string[],
+  args: string[],
+): Promise<unknown> {
+  try {
+    return await client.evalsha(s.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
+    return await client.eval(s.lua, keys.length, ...keys, ...args);
+  }
+}

@@ -1,0 +1,387 @@
+/**
+ * The Redis backend: standalone, Sentinel and Cluster through ioredis. Every
+ * write is one Lua script (atomic on the server); every key of a namespace
+ * carries the namespace as its hash tag (`ms:{workflow-123}:...`), so a
+ * namespace lives in one Cluster slot. The key layout is documented in
+ * `references/backends.md`.
+ *
+ * Nothing connects until the first operation. Commands are never queued while
+ * the server is unreachable: an operation then fails with a transient
+ * {@linkcode BackendError} within the connect timeout, and works again as soon
+ * as the server is back.
+ *
+ * @example Open by name (the URL defaults to `REDIS_URL`)
+ * ```ts ignore
+ * import { StateManager } from "@adw/managing-state";
+ *
+ * await using state = await StateManager.open({
+ *   backend: "redis",
+ *   namespace: "workflow-123",
+ *   url: "redis://:secret@127.0.0.1:6379/0",
+ * });
+ * await state.save("current_phase", "building");
+ * ```
+ *
+ * @example Construct a backend (connects lazily)
+ * ```ts
+ * import { RedisBackend } from "./redis.ts";
+ *
+ * const backend = new RedisBackend({ url: "redis://127.0.0.1:6379/0", prefix: "ms" });
+ * await backend.close();
+ * ```
+ *
+ * @module
+ */
+import { compareKeys } from "../_keys.ts";
+import { CheckpointExistsError, ClosedError } from "../errors.ts";
+import type {
+  Backend,
+  BackendCapabilities,
+  CheckpointInfo,
+  CheckpointRequest,
+  CommitOp,
+  CommitResult,
+  JsonValue,
+  KeyPage,
+  ListOptions,
+  RecoveryReport,
+  StoredEntry,
+} from "../types.ts";
+import { newestFirst } from "./_shared.ts";
+import {
+  createClient,
+  describeClient,
+  type IoRedisClient,
+  isCluster,
+  mapRedisError,
+  ReadyGate,
+  toClient,
+} from "./_redis_connect.ts";
+import {
+  DEFAULT_PREFIX,
+  Layout,
+  lexRange,
+  pack,
+  splitInfo,
+  unpack,
+  validatePrefix,
+} from "./_redis_layout.ts";
+import type { RedisClient, RedisConnectionOptions } from "./_redis_options.ts";
+import { scanNamespaces } from "./_redis_scan.ts";
+import * as lua from "./_redis_scripts.ts";
+
+export type { RedisClient, RedisConnectionOptions } from "./_redis_options.ts";
+
+/**
+ * Options of {@linkcode RedisBackend}.
+ *
+ * @example Sentinel
+ * ```ts
+ * import type { RedisBackendOptions } from "./redis.ts";
+ *
+ * const options: RedisBackendOptions = {
+ *   redisOptions: { sentinels: [{ host: "127.0.0.1", port: 26379 }], name: "mymaster" },
+ * };
+ * ```
+ */
+export interface RedisBackendOptions {
+  /**
+   * `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS.
+   * Default: the `REDIS_URL` environment variable, then `redis://127.0.0.1:6379`
+   * (with Sentinel `redisOptions`, the URL only supplies password and db).
+   */
+  url?: string;
+  /**
+   * An ioredis client or Cluster you created; the backend uses it and leaves
+   * it open on `close()`. For at-most-once writes give it
+   * `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false`.
+   */
+  client?: RedisClient;
+  /** Treat `url` as one node of a Redis Cluster. Default false. */
+  cluster?: boolean;
+  /** First part of every key name (no braces). Default "ms". */
+  prefix?: string;
+  /**
+   * Extra ioredis options (Sentinel `sentinels` and `name`, `tls`,
+   * `connectTimeout`, `commandTimeout`, ...); in Cluster mode they apply to
+   * every node. Queueing is always off: `enableOfflineQueue: false`,
+   * `maxRetriesPerRequest: 0`, `autoResendUnfulfilledCommands: false`.
+   */
+  redisOptions?: RedisConnectionOptions;
+  /** Extra ioredis Cluster options (with `cluster: true`). */
+  clusterOptions?: Record<string, unknown>;
+}
+
+/**
+ * Stores namespaces in Redis. Safe for many processes and machines at once.
+ *
+ * @example
+ * ```ts
+ * import { StateManager } from "../mod.ts";
+ * import { RedisBackend } from "./redis.ts";
+ *
+ * const backend = new RedisBackend({ url: "redis://127.0.0.1:6379" });
+ * const state = await StateManager.open({ backend, namespace: "workflow-123" });
+ * await state.close();
+ * await backend.close();
+ * ```
+ */
+export class RedisBackend implements Backend {
+  /** Always "redis". */
+  readonly name = "redis";
+  /** Persistent (as the server is configured) and shared by many processes. */
+  readonly capabilities: BackendCapabilities = { persistent: true, multiProcess: true };
+  readonly #client: IoRedisClient;
+  readonly #owns: boolean;
+  readonly #prefix: string;
+  readonly #where: string;
+  readonly #secret: string | undefined;
+  readonly #gate: ReadyGate;
+  #closed = false;
+
+  /** Creates the backend; nothing connects until the first operation. */
+  constructor(options: RedisBackendOptions = {}) {
+    const prefix = options.prefix ?? DEFAULT_PREFIX;
+    validatePrefix(prefix);
+    this.#prefix = prefix;
+    if (options.client !== undefined) {
+      this.#client = toClient(options.client);
+      this.#owns = false;
+      this.#where = describeClient(this.#client);
+      this.#secret = undefined;
+    } else {
+      const opened = createClient(options);
+      this.#client = opened.client;
+      this.#owns = true;
+      this.#where = opened.where;
+      this.#secret = opened.secret;
+      // Connection errors reach callers through the gate; without a listener
+      // ioredis would print them.
+      this.#client.on("error", () => {});
+    }
+    const client = this.#client;
+    const timeout = isCluster(client)
+      ? client.options.redisOptions?.connectTimeout
+      : client.options.connectTimeout;
+    this.#gate = new ReadyGate(this.#client, timeout ?? 5000);
+  }
+
+  async #run<T>(what: string, fn: (client: IoRedisClient) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new ClosedError();
+    try {
+      await this.#gate.ready();
+      return await fn(this.#client);
+    } catch (error) {
+      throw mapRedisError(error, what, this.#where, this.#secret, this.#gate.lastError);
+    }
+  }
+
+  #layout(ns: string): Layout {
+    return new Layout(this.#prefix, ns);
+  }
+
+  /** Reads keys with one MGET; missing or expired ones are null. */
+  async get(ns: string, keys: string[]): Promise<(StoredEntry | null)[]> {
+    if (keys.length === 0) return [];
+    const l = this.#layout(ns);
+    const names = keys.map((key) => l.data + key);
+    const texts = await this.#run(`read keys of namespace "${ns}"`, (c) => c.mget(...names));
+    const now = Date.now();
+    return texts.map((text, i) => {
+      if (text === null || text === undefined) return null;
+      const entry = unpack(keys[i]!, text, names[i]!);
+      return entry.expiresAt !== null && entry.expiresAt <= now ? null : entry;
+    });
+  }
+
+  /** Checks versions and writes, in one script. */
+  async commit(ns: string, op: CommitOp): Promise<CommitResult> {
+    const l = this.#layout(ns);
+    const keys = [
+      l.idx,
+      l.ttl,
+      l.chg,
+      ...op.checks.map((c) => l.data + c.key),
+      ...op.deletes.map((key) => l.data + key),
+      ...op.sets.map((s) => l.data + s.key),
+    ];
+    const args = [
+      String(Date.now()),
+      String(op.checks.length),
+      String(op.deletes.length),
+      String(op.sets.length),
+      l.data,
+      ...op.checks.map((c) => (c.version === null ? "-" : `=${c.version}`)),
+      ...op.sets.flatMap((s) => [
+        s.expiresAt === null ? "" : String(s.expiresAt),
+        pack(op.version, s.expiresAt, s.value),
+      ]),
+    ];
+    const done = await this.#run(
+      `write to namespace "${ns}"`,
+      (c) => lua.runScript(c, lua.COMMIT, keys, args),
+    );
+    return Number(done) === 1 ? { ok: true, version: op.version } : { ok: false };
+  }
+
+  /** Lists live keys in byte order from the namespace's sorted-set index. */
+  async list(ns: string, options: ListOptions): Promise<KeyPage> {
+    const l = this.#layout(ns);
+    const [min, max] = lexRange(options.prefix ?? "", options.cursor);
+    const limit = options.limit;
+    const want = limit === undefined ? 0 : limit + 1;
+    const keys = await this.#run(
+      `list keys of namespace "${ns}"`,
+      (c) =>
+        lua.runScript(c, lua.LIST, [l.idx, l.ttl], [
+          min,
+          max,
+          String(want),
+          String(Date.now()),
+          l.data,
+        ]),
+    ) as string[];
+    if (limit === undefined || keys.length <= limit) return { keys, cursor: null };
+    const page = keys.slice(0, limit);
+    return { keys: page, cursor: page[page.length - 1]! };
+  }
+
+  /** Copies the live keys into a checkpoint hash, in one script. */
+  async checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
+    const l = this.#layout(ns);
+    const info = JSON.stringify({
+      createdAt: request.createdAt,
+      auto: request.auto,
+      metadata: request.metadata,
+    });
+    const result = await this.#run(
+      `take checkpoint "${request.name}" of namespace "${ns}"`,
+      (c) =>
+        lua.runScript(c, lua.CHECKPOINT, [l.idx, l.cps, l.cp + request.name], [
+          String(Date.now()),
+          l.data,
+          request.name,
+          request.overwrite ? "1" : "0",
+          info,
+        ]),
+    ) as [number, number] | null;
+    if (!result) throw new CheckpointExistsError(ns, request.name);
+    return {
+      name: request.name,
+      createdAt: request.createdAt,
+      keyCount: Number(result[0]),
+      bytes: Number(result[1]),
+      auto: request.auto,
+      metadata: structuredClone(request.metadata),
+    };
+  }
+
+  /** Lists checkpoints, newest first. */
+  async listCheckpoints(ns: string): Promise<CheckpointInfo[]> {
+    const l = this.#layout(ns);
+    const all = await this.#run(
+      `list checkpoints of namespace "${ns}"`,
+      (c) => c.hgetall(l.cps),
+    );
+    return Object.entries(all).map(([name, text]) => {
+      const { keyCount, bytes, json } = splitInfo(text);
+      const info = JSON.parse(json) as {
+        createdAt: number;
+        auto: boolean;
+        metadata: Record<string, JsonValue>;
+      };
+      return { name, keyCount, bytes, ...info };
+    }).sort(newestFirst);
+  }
+
+  /** Reads a checkpoint's entries in key order. */
+  async readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
+    const l = this.#layout(ns);
+    const flat = await this.#run(
+      `read checkpoint "${name}" of namespace "${ns}"`,
+      (c) => lua.runScript(c, lua.READ_CHECKPOINT, [l.cps, l.cp + name], [name]),
+    ) as string[] | null;
+    if (!flat) return null;
+    const entries: StoredEntry[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      entries.push(unpack(flat[i]!, flat[i + 1]!, `${l.cp}${name} / ${flat[i]}`));
+    }
+    return entries.sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  /** Makes the namespace exactly the checkpoint, in one script. */
+  async restore(ns: string, name: string): Promise<boolean> {
+    const l = this.#layout(ns);
+    const done = await this.#run(
+      `restore checkpoint "${name}" of namespace "${ns}"`,
+      (c) =>
+        lua.runScript(c, lua.RESTORE, [l.idx, l.ttl, l.chg, l.cps, l.cp + name], [
+          String(Date.now()),
+          l.data,
+          name,
+        ]),
+    );
+    return Number(done) === 1;
+  }
+
+  /** Deletes a checkpoint. */
+  async deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+    const l = this.#layout(ns);
+    const done = await this.#run(
+      `delete checkpoint "${name}" of namespace "${ns}"`,
+      (c) => lua.runScript(c, lua.DELETE_CHECKPOINT, [l.cps, l.cp + name], [name]),
+    );
+    return Number(done) === 1;
+  }
+
+  /** Namespaces with live keys or checkpoints, found with SCAN on every master. */
+  async namespaces(): Promise<string[]> {
+    return await this.#run("list namespaces", (c) => scanNamespaces(c, this.#prefix));
+  }
+
+  /** Deletes every key and checkpoint of the namespace, in one script. */
+  async clear(ns: string): Promise<void> {
+    const l = this.#layout(ns);
+    await this.#run(
+      `clear namespace "${ns}"`,
+      (c) => lua.runScript(c, lua.CLEAR, [l.idx, l.ttl, l.chg, l.cps], [l.data, l.cp]),
+    );
+  }
+
+  /** The namespace's change counter (one GET); every write script increments it. */
+  async changeToken(ns: string): Promise<string> {
+    const l = this.#layout(ns);
+    const token = await this.#run(`read change token of namespace "${ns}"`, (c) => c.get(l.chg));
+    return token ?? "0";
+  }
+
+  /** Drops index entries whose keys expired or vanished (evicted, deleted by hand). */
+  async recover(ns: string): Promise<RecoveryReport> {
+    const l = this.#layout(ns);
+    const [expired, dangling] = await this.#run(
+      `recover namespace "${ns}"`,
+      (c) => lua.runScript(c, lua.RECOVER, [l.idx, l.ttl, l.chg], [String(Date.now()), l.data]),
+    ) as [number, number];
+    const actions: string[] = [];
+    if (expired > 0) actions.push(`purged ${expired} expired keys from the index`);
+    if (dangling > 0) actions.push(`dropped ${dangling} index entries whose keys were gone`);
+    return { actions, quarantined: [], ok: true };
+  }
+
+  /** Closes the connection if this backend opened it (QUIT, then disconnect). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.#owns) return;
+    const client = this.#client;
+    if (client.status === "ready") {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        client.quit().catch(() => {}),
+        new Promise((resolve) => (timer = setTimeout(resolve, 1000))),
+      ]);
+      clearTimeout(timer);
+    }
+    client.disconnect();
+  }
+}
