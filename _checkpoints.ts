@@ -26,7 +26,7 @@ export async function take(
   }
   const auto = name === undefined;
   const createdAt = Date.now();
-  const chosen = name ?? autoCheckpointName(createdAt);
+  const chosen = name === undefined ? autoCheckpointName(createdAt) : name;
   validateCheckpointName(chosen);
   const metadata = options.metadata ?? {};
   validateMetadata(metadata);

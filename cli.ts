@@ -151,19 +151,12 @@ function commandHelp(name: string): string {
 }
 
 async function readStdin(): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Uint8Array);
-  return new TextDecoder().decode(concatBytes(chunks));
-}
-
-function concatBytes(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of process.stdin) {
+    text += decoder.decode(chunk as Uint8Array, { stream: true });
   }
-  return out;
+  return text + decoder.decode();
 }
 
 /** Runs the CLI with this process's arguments and exits. */

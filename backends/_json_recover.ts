@@ -110,7 +110,9 @@ function recoverState(
       report.actions.push(
         check.generation === undefined
           ? "journal had no header: its changes since the last snapshot are lost"
-          : `journal had ${check.bad.length} unreadable lines (${check.bad.join(", ")}); kept the rest`,
+          : `journal had ${check.bad.length} unreadable lines (${
+            check.bad.join(", ")
+          }); kept the rest`,
       );
       repaired = true;
     }

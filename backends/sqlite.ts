@@ -21,7 +21,13 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { compareKeys } from "../_keys.ts";
-import { BackendError, CheckpointExistsError, ClosedError, StateError } from "../errors.ts";
+import {
+  BackendError,
+  CheckpointExistsError,
+  ClosedError,
+  StateDamagedError,
+  StateError,
+} from "../errors.ts";
 import type {
   Backend,
   BackendCapabilities,
@@ -436,6 +442,13 @@ function mapError(error: unknown, what: string): StateError {
   const busy = e?.errcode === 5 || e?.errcode === 6 ||
     /SQLITE_BUSY|SQLITE_LOCKED/.test(String(e?.code)) ||
     /database is locked|database table is locked|busy/i.test(message);
+  if (e?.errcode === 11 || e?.errcode === 26 || /malformed|not a database/i.test(message)) {
+    return new StateDamagedError(
+      `SQLite could not ${what}: ${message}. The database file is damaged: restore it from a ` +
+        `backup or an export (SQLite repairs interrupted writes itself; this is other damage)`,
+      { cause: error },
+    );
+  }
   return new BackendError(
     `SQLite could not ${what}: ${message}${
       busy ? " (another process holds the lock; retrying may help)" : ""
