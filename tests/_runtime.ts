@@ -9,11 +9,14 @@ import process from "node:process";
 /** Whether these tests run under Deno. */
 export const isDeno = "Deno" in globalThis;
 
-/** The command and leading arguments that run a TypeScript file in this runtime. */
+/**
+ * The command and leading arguments that run a test script in this runtime.
+ * Under Node the tests are compiled, so `x.ts` is run as the compiled `x.js`.
+ */
 export function runtimeCommand(script: string): [string, string[]] {
   return isDeno
     ? [process.execPath, ["run", "--allow-all", "--unstable-kv", "--quiet", script]]
-    : [process.execPath, [script]];
+    : [process.execPath, [script.replace(/\.ts$/, ".js")]];
 }
 
 /** A fresh temporary folder; remove it with {@linkcode removeDir}. */
