@@ -5,7 +5,7 @@ import type { Backend } from "../types.ts";
 import type { SqliteDatabase } from "./sqlite.ts";
 
 /** Backend names that `StateManager.open()` accepts. */
-export const BACKEND_NAMES = ["memory", "json", "sqlite"] as const;
+export const BACKEND_NAMES = ["memory", "json", "sqlite", "kv"] as const;
 
 /** A backend name. */
 export type BackendName = typeof BACKEND_NAMES[number];
@@ -14,7 +14,10 @@ export type BackendName = typeof BACKEND_NAMES[number];
 export interface BackendLocation {
   /** State folder for file backends. Default ".claude/state". */
   dir?: string;
-  /** SQLite database file. Default `<dir>/state.db`. */
+  /**
+   * SQLite database file (default `<dir>/state.db`), or Deno KV database: a
+   * file (default `<dir>/state.kv`), ":memory:" or a KV Connect URL.
+   */
   path?: string;
   /** An open SQLite database (node:sqlite, @db/sqlite or better-sqlite3); the caller closes it. */
   database?: SqliteDatabase;
@@ -44,11 +47,13 @@ export async function openBackend(
         ? new SqliteBackend({ database: location.database })
         : new SqliteBackend({ path: location.path ?? `${dir}/state.db` });
     }
+    case "kv": {
+      const { KvBackend } = await import("./kv.ts");
+      return new KvBackend({ path: location.path ?? `${dir}/state.kv` });
+    }
     default:
       throw new ValidationError(
-        `Unknown backend ${JSON.stringify(name)}: use one of ${
-          BACKEND_NAMES.join(", ")
-        }`,
+        `Unknown backend ${JSON.stringify(name)}: use one of ${BACKEND_NAMES.join(", ")}`,
       );
   }
 }
