@@ -50,14 +50,17 @@ export async function checkpoint(
   const live = ctx.layout.live(ns);
   // Optimistic first: read everything and keep it if nothing was written meanwhile.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const snap = await stable(ctx, ns, () => readArea(ctx, live), { changes: true, tries: 1 });
+    const snap = await stable(ctx, ns, () => readArea(ctx, live, true), {
+      changes: true,
+      tries: 1,
+    });
     if (snap === null) continue;
     const info = await publish(ctx, ns, request, snap.value, snap.vs);
     if (info !== null) return info;
   }
   // Writers keep winning: hold the namespace lock while reading.
   return await ctx.txns.run(ns, async (vs) => {
-    const entries = await readArea(ctx, live);
+    const entries = await readArea(ctx, live, true);
     const info = entries && await publish(ctx, ns, request, entries, vs);
     if (info === null) throw lostLock(ns);
     return { result: info };
@@ -98,7 +101,7 @@ async function publish(
       key: e.key,
       meta: { v: e.rec.meta.v, x: e.rec.meta.x },
       value: e.value,
-    });
+    }, true);
     await writer.set(recordKey(area, e.key), encodeRecord(r.meta, r.inline));
   }
   await writer.flush();
@@ -162,7 +165,7 @@ export async function readCheckpoint(
   for (let attempt = 0; attempt < 20; attempt++) {
     const [before] = await getAll(ctx.kv, [infoKey]);
     if (before!.versionstamp === null) return null;
-    const entries = await readArea(ctx, ctx.layout.snapshot(ns, parse(before!.value).id));
+    const entries = await readArea(ctx, ctx.layout.snapshot(ns, parse(before!.value).id), false);
     const [after] = await getAll(ctx.kv, [infoKey]);
     if (entries === null || after!.versionstamp !== before!.versionstamp) continue;
     return entries.map((e) => ({
@@ -188,7 +191,7 @@ export async function restore(ctx: Ctx, ns: string, name: string): Promise<boole
   return await ctx.txns.run(ns, async (vs) => {
     const [info] = await getAll(ctx.kv, [infoKey]);
     if (info!.versionstamp === null) return { result: false };
-    const entries = await readArea(ctx, ctx.layout.snapshot(ns, parse(info!.value).id));
+    const entries = await readArea(ctx, ctx.layout.snapshot(ns, parse(info!.value).id), false);
     if (entries === null) throw busy(ns, `restore checkpoint ${JSON.stringify(name)}`);
     const current = new Map<string, string>();
     for (const e of await listAll(ctx.kv, { prefix: recordsOf(live) })) {

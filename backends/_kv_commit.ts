@@ -109,9 +109,15 @@ async function commitSmall(
   const replaced = new Set([...op.sets.map((s) => s.key), ...op.deletes]);
   let written: Written | null = null;
   let writtenAt: string | null | undefined;
+  const started = Date.now();
   for (let attempt = 0; attempt < 500; attempt++) {
     if (attempt > 1) await sleep(Math.random() * Math.min(20, attempt));
-    const state = await ctx.txns.settled(ns, true);
+    const state = await ctx.txns.free(ns, started + 200);
+    if (state === null) {
+      // Namespace transactions keep running: queue for the lock like them.
+      await discard(ctx, ns, written);
+      return await commitLarge(ctx, ns, op, sets);
+    }
     if (written === null || writtenAt !== state.vs) {
       // A namespace transaction (clear, restore) may have removed chunks written before it.
       await discard(ctx, ns, written);

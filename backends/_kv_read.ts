@@ -1,6 +1,6 @@
 // Reads of the Deno KV backend that must not see a transaction half
 // applied: single keys, whole areas (the live keys or a checkpoint's).
-import { StateDamagedError } from "../errors.ts";
+import { BackendError, StateDamagedError } from "../errors.ts";
 import type { StoredEntry } from "../types.ts";
 import type { KvKey } from "./_kv_platform.ts";
 import {
@@ -15,7 +15,7 @@ import {
   recordKey,
   recordsOf,
 } from "./_kv_store.ts";
-import type { Ctx } from "./_kv_txn.ts";
+import { type Ctx, decodeHead } from "./_kv_txn.ts";
 
 /** A record of an area with its value text. */
 export interface AreaEntry {
@@ -27,12 +27,17 @@ export interface AreaEntry {
   value: string;
 }
 
-/** Reads every record of an area with its value; null if a value's chunks vanished meanwhile. */
-export async function readArea(ctx: Ctx, area: KvKey): Promise<AreaEntry[] | null> {
+/**
+ * Reads every record of an area with its value (of the live area, only the
+ * unexpired ones); null if a value's chunks vanished meanwhile.
+ */
+export async function readArea(ctx: Ctx, area: KvKey, live: boolean): Promise<AreaEntry[] | null> {
   const out: AreaEntry[] = [];
+  const now = Date.now();
   for (const entry of await listAll(ctx.kv, { prefix: recordsOf(area) })) {
     const key = entry.key[entry.key.length - 1] as string;
     const rec = decodeRecord(entry, key)!;
+    if (live && expired(rec.meta, now)) continue;
     const value = await readValue(ctx.kv, area, key, rec);
     if (value === null) return null;
     out.push({ key, rec, value });
@@ -54,16 +59,17 @@ export async function stable<T>(
 ): Promise<{ value: T; vs: string | null } | null> {
   const keys = [ctx.layout.head(ns), ctx.layout.changed(ns)];
   for (let attempt = 0; attempt < (options.tries ?? 100); attempt++) {
-    const settled = await ctx.txns.settled(ns, false);
+    await ctx.txns.settled(ns, false);
     const [h1, c1] = await getAll(ctx.kv, keys);
-    if (h1!.versionstamp !== settled.vs) continue;
+    const before = decodeHead(h1!);
+    if (before.lock?.committed) continue;
     const value = await read();
     if (value === null) continue;
     const [h2, c2] = await getAll(ctx.kv, keys);
-    if (
-      h2!.versionstamp === h1!.versionstamp &&
-      (!options.changes || c2!.versionstamp === c1!.versionstamp)
-    ) return { value, vs: h1!.versionstamp };
+    const same = options.changes
+      ? h2!.versionstamp === h1!.versionstamp && c2!.versionstamp === c1!.versionstamp
+      : decodeHead(h2!).seq === before.seq;
+    if (same) return { value, vs: h1!.versionstamp };
   }
   return null;
 }
@@ -76,18 +82,34 @@ export async function getEntries(
 ): Promise<(StoredEntry | null)[]> {
   const area = ctx.layout.live(ns);
   const head = ctx.layout.head(ns);
+  let missing = false;
   outer: for (let attempt = 0; attempt < 100; attempt++) {
     const settled = await ctx.txns.settled(ns, false);
-    const recs: (Rec | null)[] = [];
+    // Keys change under a transaction only between its commit point (which
+    // moves `seq`) and its release: the same seq without a committed lock in
+    // every batch means no transaction was applied in between.
+    const batches: string[][] = [];
     for (let i = 0; i < keys.length; i += LIMITS.getMany - 1) {
-      const batch = keys.slice(i, i + LIMITS.getMany - 1);
-      const [h, ...entries] = await kvCall(
-        "read keys",
-        () => ctx.kv.getMany([head, ...batch.map((k) => recordKey(area, k))]),
-      );
-      if (h!.versionstamp !== settled.vs) continue outer;
-      entries.forEach((e, j) => recs.push(decodeRecord(e, batch[j]!)));
+      batches.push(keys.slice(i, i + LIMITS.getMany - 1));
     }
+    const recs: (Rec | null)[] = [];
+    let whole = true;
+    // A few batches in flight at once: Deno KV serves them in parallel.
+    for (let i = 0; i < batches.length && whole; i += 16) {
+      const results = await Promise.all(
+        batches.slice(i, i + 16).map((batch) =>
+          kvCall("read keys", () => ctx.kv.getMany([head, ...batch.map((k) => recordKey(area, k))]))
+            .then(([h, ...entries]) => {
+              const state = decodeHead(h!);
+              if (state.seq !== settled.seq || state.lock?.committed) whole = false;
+              return entries.map((e, j) => decodeRecord(e, batch[j]!));
+            })
+        ),
+      );
+      for (const r of results) recs.push(...r);
+    }
+    missing = false;
+    if (!whole) continue;
     const now = Date.now();
     const out: (StoredEntry | null)[] = [];
     for (let i = 0; i < keys.length; i++) {
@@ -97,16 +119,23 @@ export async function getEntries(
         continue;
       }
       const value = await readValue(ctx.kv, area, keys[i]!, rec);
-      if (value === null) continue outer; // replaced meanwhile: read again
+      if (value === null) {
+        missing = true;
+        continue outer; // replaced meanwhile: read again
+      }
       out.push({ key: keys[i]!, value, version: rec.meta.v, expiresAt: rec.meta.x });
     }
     return out;
   }
-  throw new StateDamagedError(
-    `Deno KV could not read a consistent value of ${keys.length} key(s) in namespace ${
-      JSON.stringify(ns)
-    }: a large value's chunks are missing; run recover() or restore a checkpoint`,
-  );
+  const what = `Deno KV could not read ${keys.length} key(s) of namespace ${JSON.stringify(ns)}`;
+  if (missing) {
+    throw new StateDamagedError(
+      `${what}: a large value's chunks are missing; restore a checkpoint or save the key again`,
+    );
+  }
+  throw new BackendError(`${what}: namespace transactions kept changing them; retry`, {
+    transient: true,
+  });
 }
 
 /** Reads the head and change keys' versionstamps. */

@@ -60,7 +60,7 @@ export async function recover(ctx: Ctx, ns: string): Promise<RecoveryReport> {
   const logs = await deleteGroups(
     ctx,
     await listAll(ctx.kv, { prefix: ctx.layout.txns(ns) }),
-    4,
+    3,
     (id) => id !== lock?.id,
   );
   if (logs > 0) actions.push(`removed ${logs} abandoned redo logs`);
@@ -69,8 +69,8 @@ export async function recover(ctx: Ctx, ns: string): Promise<RecoveryReport> {
   const blobs = await deleteGroups(
     ctx,
     await listAll(ctx.kv, { prefix: blobsOf(live) }),
-    6,
-    (id, key) => records.get(key[4] as string) !== id && now - timeOf(id) > GRACE_MS,
+    4,
+    (id, key) => records.get(key[3] as string) !== id && now - timeOf(id) > GRACE_MS,
   );
   if (blobs > 0) actions.push(`removed ${blobs} unreferenced large-value chunk sets`);
 
@@ -82,7 +82,7 @@ export async function recover(ctx: Ctx, ns: string): Promise<RecoveryReport> {
   const areas = await deleteGroups(
     ctx,
     await listAll(ctx.kv, { prefix: ctx.layout.snapshots(ns) }),
-    4,
+    3,
     (id) => !named.has(id) && now - timeOf(id) > GRACE_MS,
   );
   if (areas > 0) actions.push(`removed ${areas} unreferenced checkpoint data sets`);

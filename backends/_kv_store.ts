@@ -131,6 +131,7 @@ export class Layout {
   snapshots = (ns: string): KvKey => [this.root, ns, "snapshots"];
   txn = (ns: string, id: string): KvKey => [this.root, ns, "txn", id];
   txns = (ns: string): KvKey => [this.root, ns, "txn"];
+  waiters = (ns: string): KvKey => [this.root, ns, "waiters"];
 }
 
 /** The record key of `key` in an area. */
@@ -275,11 +276,15 @@ export class BatchWriter {
   }
 }
 
-/** Splits value text into chunks and queues them under a new blob id; returns the header. */
+/**
+ * Splits value text into chunks and queues them under a new blob id; returns
+ * the header. Chunks of live keys expire with them; a checkpoint's (`keep`) never do.
+ */
 export async function writeBlob(
   writer: BatchWriter,
   area: KvKey,
   record: NewRecord,
+  keep = false,
 ): Promise<{ meta: Meta; inline: string | null }> {
   const bytes = utf8(record.value);
   if (bytes.length <= LIMITS.chunk) return { meta: record.meta, inline: record.value };
@@ -288,7 +293,7 @@ export async function writeBlob(
   const prefix = blobKey(area, record.key, blob);
   for (let i = 0; i < n; i++) {
     const chunk = bytes.subarray(i * LIMITS.chunk, (i + 1) * LIMITS.chunk);
-    await writer.set([...prefix, i], chunk, expireIn(record.meta));
+    await writer.set([...prefix, i], chunk, keep ? {} : expireIn(record.meta));
   }
   return { meta: { v: record.meta.v, x: record.meta.x, b: blob, n }, inline: null };
 }

@@ -16,7 +16,7 @@
 // was not committed, or rolled forward from its log if it was, by whichever
 // process finds it first.
 import { BackendError, StateDamagedError } from "../errors.ts";
-import type { KvDatabase, KvKey } from "./_kv_platform.ts";
+import type { KvDatabase, KvEntry, KvKey } from "./_kv_platform.ts";
 import {
   BatchWriter,
   type Checks,
@@ -51,6 +51,11 @@ export interface Lock {
 export interface HeadState {
   /** The lock, if one is held. */
   lock: Lock | null;
+  /**
+   * How many transactions reached their commit point. Readers compare it:
+   * the keys can only change under a transaction while it moves.
+   */
+  seq: number;
   /** The head key's versionstamp (null before the first lock). */
   vs: string | null;
 }
@@ -96,7 +101,7 @@ export class Txns {
   /** Reads the head. */
   async head(ns: string): Promise<HeadState> {
     const [entry] = await getAll(this.#kv, [this.#layout.head(ns)]);
-    return decodeHead(entry!.value, entry!.versionstamp);
+    return decodeHead(entry!);
   }
 
   /**
@@ -104,11 +109,21 @@ export class Txns {
    * `writer`, once no lock is held at all). Expired locks are cleaned up.
    */
   async settled(ns: string, writer: boolean): Promise<HeadState> {
+    return (await this.#settle(ns, writer, Infinity))!;
+  }
+
+  /** Like `settled(ns, true)`, but gives up (null) at `deadline` (ms since the epoch). */
+  free(ns: string, deadline: number): Promise<HeadState | null> {
+    return this.#settle(ns, true, deadline);
+  }
+
+  async #settle(ns: string, writer: boolean, deadline: number): Promise<HeadState | null> {
     for (let attempt = 0;; attempt++) {
       const state = await this.head(ns);
       const lock = state.lock;
       if (lock === null || (!lock.committed && !writer && lock.until > Date.now())) return state;
       if (lock.until <= Date.now()) await this.#takeOver(ns, state);
+      else if (Date.now() >= deadline) return null;
       else await sleep(Math.random() * Math.min(50, 1 + attempt * 2));
     }
   }
@@ -130,8 +145,8 @@ export class Txns {
           { cause: error },
         );
       }
-      await this.#apply(ns, lock.id, ops, state.vs!);
-    } else if (await this.#release(ns, state.vs!, false)) {
+      await this.#apply(ns, lock.id, ops, state.vs!, state.seq);
+    } else if (await this.#release(ns, state.vs!, state.seq, false)) {
       await this.#deleteLog(ns, lock.id);
     }
   }
@@ -141,14 +156,14 @@ export class Txns {
    * atomically (as readers see it). Returns `prepare`'s result.
    */
   async run<T>(ns: string, prepare: (headVs: string) => Promise<Prepared<T>>): Promise<T> {
-    const { lock, vs } = await this.#acquire(ns);
+    const { lock, vs, seq } = await this.#acquire(ns);
     let committed = false;
     try {
       for (;;) {
         const prepared = await prepare(vs);
         const ops = prepared.ops ?? [];
         if (ops.length === 0) {
-          await this.#release(ns, vs, false);
+          await this.#release(ns, vs, seq, false);
           return prepared.result;
         }
         const head = this.#layout.head(ns);
@@ -165,43 +180,75 @@ export class Txns {
         const result = await kvCall("commit a transaction", () =>
           this.#kv.atomic()
             .check({ key: head, versionstamp: vs }, ...(prepared.checks ?? []))
-            .set(head, utf8(JSON.stringify({ lock: done })))
+            .set(head, utf8(JSON.stringify({ lock: done, seq: seq + 1 })))
             .commit());
         if (result.ok) {
           committed = true;
-          await this.#apply(ns, lock.id, ops, result.versionstamp!);
+          await this.#apply(ns, lock.id, ops, result.versionstamp!, seq + 1);
           return prepared.result;
         }
         await this.#deleteLog(ns, lock.id);
         if ((await this.head(ns)).vs !== vs) throw lostLock(ns);
       }
     } catch (error) {
-      if (!committed) await this.#release(ns, vs, false).catch(() => false);
+      if (!committed) await this.#release(ns, vs, seq, false).catch(() => false);
       throw error;
     }
   }
 
-  async #acquire(ns: string): Promise<{ lock: Lock; vs: string }> {
+  /**
+   * Takes the namespace lock. Waiters queue with a ticket (a key under
+   * "waiters" that expires with the lease) and take the lock oldest first,
+   * so a process that runs transactions back to back cannot starve others.
+   */
+  async #acquire(ns: string): Promise<{ lock: Lock; vs: string; seq: number }> {
     const id = timeId();
     const head = this.#layout.head(ns);
-    for (let attempt = 0;; attempt++) {
-      const state = await this.settled(ns, true);
-      const lock: Lock = { id, until: Date.now() + this.#leaseMs, committed: false };
-      const result = await kvCall("lock the namespace", () =>
-        this.#kv.atomic()
-          .check({ key: head, versionstamp: state.vs })
-          .set(head, utf8(JSON.stringify({ lock })))
-          .commit());
-      if (result.ok) return { lock, vs: result.versionstamp! };
-      await sleep(Math.random() * Math.min(50, 1 + attempt * 2));
+    const ticket = [...this.#layout.waiters(ns), id];
+    let ticketUntil = 0;
+    try {
+      for (let attempt = 0;; attempt++) {
+        if (ticketUntil - Date.now() < this.#leaseMs / 2) {
+          ticketUntil = Date.now() + this.#leaseMs;
+          await kvCall("queue for the namespace lock", () =>
+            this.#kv.atomic()
+              .set(ticket, utf8(String(ticketUntil)), { expireIn: this.#leaseMs })
+              .commit());
+        }
+        const state = await this.settled(ns, true);
+        if (!await this.#olderWaiter(ns, id)) {
+          const lock: Lock = { id, until: Date.now() + this.#leaseMs, committed: false };
+          const result = await kvCall("lock the namespace", () =>
+            this.#kv.atomic()
+              .check({ key: head, versionstamp: state.vs })
+              .set(head, utf8(JSON.stringify({ lock, seq: state.seq })))
+              .delete(ticket)
+              .commit());
+          if (result.ok) return { lock, vs: result.versionstamp!, seq: state.seq };
+        }
+        await sleep(Math.random() * Math.min(20, 1 + attempt));
+      }
+    } catch (error) {
+      await kvCall("leave the lock queue", () => this.#kv.atomic().delete(ticket).commit())
+        .catch(() => {});
+      throw error;
     }
   }
 
+  /** Whether a live ticket older than `id` waits for the lock. */
+  async #olderWaiter(ns: string, id: string): Promise<boolean> {
+    const waiters = this.#layout.waiters(ns);
+    const now = Date.now();
+    const older = await listAll(this.#kv, { prefix: waiters, end: [...waiters, id] });
+    return older.some((e) => Number(text(e.value as Uint8Array)) > now);
+  }
+
   /** Releases the lock held at head versionstamp `vs`; false if it is not held any more. */
-  async #release(ns: string, vs: string, changed: boolean): Promise<boolean> {
+  async #release(ns: string, vs: string, seq: number, changed: boolean): Promise<boolean> {
     const head = this.#layout.head(ns);
     const result = await kvCall("unlock the namespace", () => {
-      const atomic = this.#kv.atomic().check({ key: head, versionstamp: vs }).set(head, utf8("{}"));
+      const atomic = this.#kv.atomic().check({ key: head, versionstamp: vs })
+        .set(head, utf8(JSON.stringify({ seq })));
       if (changed) atomic.set(this.#layout.changed(ns), utf8(timeId()));
       return atomic.commit();
     });
@@ -209,7 +256,7 @@ export class Txns {
   }
 
   /** Applies a committed log while the head stays at `vs`, then releases the lock. */
-  async #apply(ns: string, id: string, ops: Op[], vs: string): Promise<void> {
+  async #apply(ns: string, id: string, ops: Op[], vs: string, seq: number): Promise<void> {
     const area = this.#layout.live(ns);
     const writer = new BatchWriter(
       this.#kv,
@@ -243,7 +290,7 @@ export class Txns {
       }
     }
     if (!await writer.flush()) return; // another process finished it
-    if (await this.#release(ns, vs, true)) await this.#deleteLog(ns, id);
+    if (await this.#release(ns, vs, seq, true)) await this.#deleteLog(ns, id);
   }
 
   /** Queues deletion of everything in the namespace but its head, change key and this log. */
@@ -252,7 +299,7 @@ export class Txns {
     const log = this.#layout.txn(ns, id);
     for (const entry of await listAll(this.#kv, { prefix: this.#layout.ns(ns) })) {
       const key = entry.key as KvKey;
-      if (keep.includes(JSON.stringify(key))) continue;
+      if (keep.includes(JSON.stringify(key)) || key[2] === "waiters") continue;
       if (key.length === log.length + 1 && log.every((part, i) => key[i] === part)) continue;
       await writer.delete(key);
     }
@@ -267,10 +314,12 @@ export class Txns {
   }
 }
 
-function decodeHead(value: unknown, vs: string | null): HeadState {
-  if (vs === null || !(value instanceof Uint8Array)) return { lock: null, vs };
-  const head = JSON.parse(text(value)) as { lock?: Lock };
-  return { lock: head.lock ?? null, vs };
+/** Decodes the head key's entry. */
+export function decodeHead(entry: KvEntry): HeadState {
+  const { value, versionstamp: vs } = entry;
+  if (vs === null || !(value instanceof Uint8Array)) return { lock: null, seq: 0, vs };
+  const head = JSON.parse(text(value)) as { lock?: Lock; seq?: number };
+  return { lock: head.lock ?? null, seq: head.seq ?? 0, vs };
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
