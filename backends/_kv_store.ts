@@ -182,12 +182,19 @@ export async function kvCall<T>(what: string, fn: () => Promise<T>): Promise<T> 
 export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Reads keys (any number) in batches of 10; each batch is one snapshot. */
+/** Reads keys (any number) in batches of 10, a few batches at once; each batch is one snapshot. */
 export async function getAll(kv: KvDatabase, keys: KvKey[]): Promise<KvEntry[]> {
-  const out: KvEntry[] = [];
+  if (keys.length <= LIMITS.getMany) return await kvCall("read keys", () => kv.getMany(keys));
+  const batches: KvKey[][] = [];
   for (let i = 0; i < keys.length; i += LIMITS.getMany) {
-    const batch = keys.slice(i, i + LIMITS.getMany);
-    out.push(...await kvCall("read keys", () => kv.getMany(batch)));
+    batches.push(keys.slice(i, i + LIMITS.getMany));
+  }
+  const out: KvEntry[] = [];
+  for (let i = 0; i < batches.length; i += 16) {
+    const results = await Promise.all(
+      batches.slice(i, i + 16).map((batch) => kvCall("read keys", () => kv.getMany(batch))),
+    );
+    for (const r of results) out.push(...r);
   }
   return out;
 }

@@ -57,7 +57,7 @@ import {
 } from "./_kv_store.ts";
 import { type Ctx, Txns } from "./_kv_txn.ts";
 
-export type { KvDatabase } from "./_kv_platform.ts";
+export type { KvAtomic, KvDatabase, KvEntry, KvKey, KvSelector } from "./_kv_platform.ts";
 
 /** Options of {@linkcode KvBackend}. */
 export interface KvBackendOptions {

@@ -143,10 +143,13 @@ test("kv: a checkpoint taken while others write is one consistent snapshot", asy
     })();
     const big = (async () => {
       let flip = false;
-      while (!stop) await write(s, (flip = !flip) ? "B" : "A");
+      while (!stop) {
+        flip = !flip;
+        await write(s, flip ? "B" : "A");
+      }
     })();
     try {
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < 3; i++) {
         const name = await s.checkpoint();
         const entries = new Map(
           (await s.backend.readCheckpoint("wf", name))!.map((e) => [e.key, e.value]),
