@@ -27,7 +27,7 @@ import {
   utf8,
   writeBlob,
 } from "./_kv_store.ts";
-import { type Ctx, lostLock, type Op } from "./_kv_txn.ts";
+import { type Ctx, decodeHead, type HeadState, lostLock, type Op } from "./_kv_txn.ts";
 
 type Written = Map<string, { meta: Meta; inline: string | null }>;
 
@@ -112,9 +112,23 @@ async function commitSmall(
   const started = Date.now();
   for (let attempt = 0; attempt < 500; attempt++) {
     if (attempt > 1) await sleep(Math.random() * Math.min(20, attempt));
-    const state = await ctx.txns.free(ns, started + 200);
-    if (state === null) {
-      // Namespace transactions keep running: queue for the lock like them.
+    // The records this commit touches, each batch read with the head.
+    const recs = new Map<string, Rec | null>();
+    const heads: HeadState[] = [];
+    for (let i = 0; i < touched.length || i === 0; i += LIMITS.getMany - 1) {
+      const batch = touched.slice(i, i + LIMITS.getMany - 1);
+      const [h, ...entries] = await kvCall(
+        "read keys",
+        () => ctx.kv.getMany([head, ...batch.map((k) => recordKey(area, k))]),
+      );
+      heads.push(decodeHead(h!));
+      entries.forEach((e, j) => recs.set(batch[j]!, decodeRecord(e, batch[j]!)));
+    }
+    const state = heads[0]!;
+    if (heads.some((h) => h.vs !== state.vs)) continue; // a transaction moved the head: read again
+    if (state.lock !== null) {
+      // A namespace transaction holds the lock: wait a little, then queue for it like them.
+      if (await ctx.txns.free(ns, started + 200) !== null) continue;
       await discard(ctx, ns, written);
       return await commitLarge(ctx, ns, op, sets);
     }
@@ -125,18 +139,6 @@ async function commitSmall(
       writtenAt = state.vs;
       if (written === null) continue;
     }
-    const recs = new Map<string, Rec | null>();
-    let same = true;
-    for (let i = 0; i < touched.length && same; i += LIMITS.getMany - 1) {
-      const batch = touched.slice(i, i + LIMITS.getMany - 1);
-      const [h, ...entries] = await kvCall(
-        "read keys",
-        () => ctx.kv.getMany([head, ...batch.map((k) => recordKey(area, k))]),
-      );
-      same = h!.versionstamp === state.vs;
-      entries.forEach((e, j) => recs.set(batch[j]!, decodeRecord(e, batch[j]!)));
-    }
-    if (!same) continue;
     if (checkFails(op, recs)) {
       await discard(ctx, ns, written);
       return { ok: false };

@@ -15,7 +15,9 @@ import {
   recordKey,
   recordsOf,
 } from "./_kv_store.ts";
-import { type Ctx, decodeHead } from "./_kv_txn.ts";
+import { type Ctx, decodeHead, type HeadState } from "./_kv_txn.ts";
+
+const expiredLock = (h: HeadState): boolean => h.lock !== null && h.lock.until <= Date.now();
 
 /** A record of an area with its value text. */
 export interface AreaEntry {
@@ -84,7 +86,6 @@ export async function getEntries(
   const head = ctx.layout.head(ns);
   let missing = false;
   outer: for (let attempt = 0; attempt < 100; attempt++) {
-    const settled = await ctx.txns.settled(ns, false);
     // Keys change under a transaction only between its commit point (which
     // moves `seq`) and its release: the same seq without a committed lock in
     // every batch means no transaction was applied in between.
@@ -93,23 +94,29 @@ export async function getEntries(
       batches.push(keys.slice(i, i + LIMITS.getMany - 1));
     }
     const recs: (Rec | null)[] = [];
-    let whole = true;
+    const heads: HeadState[] = [];
     // A few batches in flight at once: Deno KV serves them in parallel.
-    for (let i = 0; i < batches.length && whole; i += 16) {
+    for (let i = 0; i < batches.length; i += 16) {
       const results = await Promise.all(
         batches.slice(i, i + 16).map((batch) =>
           kvCall("read keys", () => ctx.kv.getMany([head, ...batch.map((k) => recordKey(area, k))]))
             .then(([h, ...entries]) => {
-              const state = decodeHead(h!);
-              if (state.seq !== settled.seq || state.lock?.committed) whole = false;
+              heads.push(decodeHead(h!));
               return entries.map((e, j) => decodeRecord(e, batch[j]!));
             })
         ),
       );
       for (const r of results) recs.push(...r);
     }
+    const first = heads[0];
+    const whole = first === undefined ||
+      heads.every((h) => h.seq === first.seq && !h.lock?.committed && !expiredLock(h));
+    if (!whole) {
+      // Wait for the transaction to finish (or finish an abandoned one) and read again.
+      await ctx.txns.settled(ns, false);
+      continue;
+    }
     missing = false;
-    if (!whole) continue;
     const now = Date.now();
     const out: (StoredEntry | null)[] = [];
     for (let i = 0; i < keys.length; i++) {
