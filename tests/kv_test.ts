@@ -99,23 +99,32 @@ test("kv: restore of a 5,000-key namespace is all-or-nothing for readers in this
     const reader = await StateManager.open({ backend: s.backend, namespace: "wf", cache: false });
     const child = runScript(readerChild, [
       JSON.stringify({ backend: "kv", path, namespace: "wf" }),
-      "4000",
+      "3000",
     ]);
     let done = false;
+    let childDone = false;
+    void child.then(() => (childDone = true));
     const seen: Record<string, number> = { A: 0, B: 0, mix: 0 };
+    let reads = 0;
+    let failure: unknown = null;
     const local = (async () => {
-      while (!done) seen[await classify(reader)]!++;
-    })();
+      while (!done) {
+        seen[await classify(reader)]!++;
+        reads++;
+      }
+    })().catch((error) => (failure = error));
     let restores = 0;
-    const started = Date.now();
-    while (Date.now() - started < 3500) {
+    while (!childDone || restores < 4) {
       await s.restoreCheckpoint(restores++ % 2 === 0 ? "a" : "b");
-      await new Promise((r) => setTimeout(r, 100));
+      // Let this process's reader finish a read that began after the restore.
+      const target = reads + 2;
+      while (reads < target && failure === null) await new Promise((r) => setTimeout(r, 5));
     }
     const result = await child;
     done = true;
     await local;
     await reader.close();
+    if (failure !== null) throw failure;
     assert.equal(result.code, 0, result.stderr);
     const other = JSON.parse(result.stdout.trim().split("\n").pop()!) as Record<string, number>;
     assert.equal(seen.mix, 0, `this process saw a mix: ${JSON.stringify(seen)}`);
