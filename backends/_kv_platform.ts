@@ -2,10 +2,28 @@
 // `@deno/kv` npm package's `openKv` on Node. Everything else in the backend
 // only sees the small structural interface below, which both satisfy.
 
-/** A Deno KV key as this backend builds it. */
+/**
+ * A Deno KV key as this backend builds it.
+ *
+ * @example
+ * ```ts
+ * import type { KvKey } from "./kv.ts";
+ *
+ * const key: KvKey = ["managing-state", "wf", "keys", "phase"];
+ * ```
+ */
 export type KvKey = readonly (string | number)[];
 
-/** One entry as `get`, `getMany` and `list` return it. */
+/**
+ * One entry as `get`, `getMany` and `list` return it.
+ *
+ * @example
+ * ```ts
+ * import type { KvEntry } from "./kv.ts";
+ *
+ * const missing: KvEntry = { key: ["k"], value: null, versionstamp: null };
+ * ```
+ */
 export interface KvEntry {
   /** The key (for `list`; key parts may be any KV key part type). */
   readonly key: readonly unknown[];
@@ -15,14 +33,34 @@ export interface KvEntry {
   readonly versionstamp: string | null;
 }
 
-/** A range selector for `list`. */
+/**
+ * A range selector for `list`.
+ *
+ * @example
+ * ```ts
+ * import type { KvSelector } from "./kv.ts";
+ *
+ * const keysOfWf: KvSelector = { prefix: ["managing-state", "wf", "keys"] };
+ * ```
+ */
 export type KvSelector =
   | { prefix: KvKey }
   | { prefix: KvKey; start: KvKey }
   | { prefix: KvKey; end: KvKey }
   | { start: KvKey; end: KvKey };
 
-/** An atomic operation as Deno KV and `@deno/kv` provide it. */
+/**
+ * An atomic operation as Deno KV and `@deno/kv` provide it.
+ *
+ * @example
+ * ```ts
+ * import type { KvAtomic, KvDatabase } from "./kv.ts";
+ *
+ * function claim(kv: KvDatabase): KvAtomic {
+ *   return kv.atomic().check({ key: ["owner"], versionstamp: null }).set(["owner"], "me");
+ * }
+ * ```
+ */
 export interface KvAtomic {
   /** Fails the commit unless `key` is at `versionstamp` (null: absent). */
   check(...checks: { key: KvKey; versionstamp: string | null }[]): KvAtomic;
@@ -34,7 +72,21 @@ export interface KvAtomic {
   commit(): Promise<{ ok: boolean; versionstamp?: string }>;
 }
 
-/** The part of a Deno KV database (`Deno.Kv` or `@deno/kv`'s `Kv`) the backend uses. */
+/**
+ * The part of a Deno KV database (`Deno.Kv` or `@deno/kv`'s `Kv`) the
+ * backend uses: pass one you opened as `new KvBackend({ kv })`.
+ *
+ * @example
+ * ```ts
+ * import { KvBackend, type KvDatabase } from "./kv.ts";
+ *
+ * // Deno (with --unstable-kv); on Node: `import { openKv } from "@deno/kv"`.
+ * const kv: KvDatabase = await Deno.openKv(":memory:");
+ * const backend = new KvBackend({ kv });
+ * await backend.close(); // leaves `kv` open: you opened it
+ * kv.close();
+ * ```
+ */
 export interface KvDatabase {
   /** Reads up to 10 keys in one consistent snapshot. */
   getMany(keys: KvKey[]): Promise<KvEntry[]>;

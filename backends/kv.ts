@@ -59,7 +59,18 @@ import { type Ctx, Txns } from "./_kv_txn.ts";
 
 export type { KvAtomic, KvDatabase, KvEntry, KvKey, KvSelector } from "./_kv_platform.ts";
 
-/** Options of {@linkcode KvBackend}. */
+/**
+ * Options of {@linkcode KvBackend}.
+ *
+ * @example
+ * ```ts
+ * import { KvBackend, type KvBackendOptions } from "./kv.ts";
+ *
+ * const options: KvBackendOptions = { path: ":memory:", prefix: "my-app" };
+ * const backend = new KvBackend(options);
+ * await backend.close();
+ * ```
+ */
 export interface KvBackendOptions {
   /**
    * A database file (its folder is created with mode 0700), ":memory:", or a
