@@ -6,7 +6,7 @@ import type { SqliteDatabase } from "./sqlite.ts";
 import type { RedisBackendOptions } from "./redis.ts";
 
 /** Backend names that `StateManager.open()` accepts. */
-export const BACKEND_NAMES = ["memory", "json", "sqlite", "redis"] as const;
+export const BACKEND_NAMES = ["memory", "json", "sqlite", "redis", "kv"] as const;
 
 /** A backend name. */
 export type BackendName = typeof BACKEND_NAMES[number];
@@ -15,7 +15,10 @@ export type BackendName = typeof BACKEND_NAMES[number];
 export interface BackendLocation {
   /** State folder for file backends. Default ".claude/state". */
   dir?: string;
-  /** SQLite database file. Default `<dir>/state.db`. */
+  /**
+   * SQLite database file (default `<dir>/state.db`), or Deno KV database: a
+   * file (default `<dir>/state.kv`), ":memory:" or a KV Connect URL.
+   */
   path?: string;
   /** An open SQLite database (node:sqlite, @db/sqlite or better-sqlite3); the caller closes it. */
   database?: SqliteDatabase;
@@ -73,6 +76,10 @@ export async function openBackend(
         if (location[name] !== undefined) Object.assign(options, { [name]: location[name] });
       }
       return new RedisBackend(options);
+    }
+    case "kv": {
+      const { KvBackend } = await import("./kv.ts");
+      return new KvBackend({ path: location.path ?? location.url ?? `${dir}/state.kv` });
     }
     default:
       throw new ValidationError(

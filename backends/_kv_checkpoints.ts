@@ -1,0 +1,252 @@
+// Checkpoints of the Deno KV backend. A checkpoint is an info key
+// [root, ns, "checkpoints", name] naming a snapshot area
+// [root, ns, "snapshots", id] that holds copies of the records and chunks.
+// The area is written first; the info key lands last, in one commit, so a
+// checkpoint appears whole or not at all.
+import {
+  BackendError,
+  CheckpointExistsError,
+  StateDamagedError,
+  ValidationError,
+} from "../errors.ts";
+import type { CheckpointInfo, CheckpointRequest, StoredEntry } from "../types.ts";
+import { entryBytes, newestFirst } from "./_shared.ts";
+import type { KvKey } from "./_kv_platform.ts";
+import { type AreaEntry, readArea, stable } from "./_kv_read.ts";
+import {
+  BatchWriter,
+  decodeRecord,
+  encodeRecord,
+  expired,
+  getAll,
+  kvCall,
+  LIMITS,
+  listAll,
+  recordKey,
+  recordsOf,
+  text,
+  timeId,
+  utf8,
+  writeBlob,
+} from "./_kv_store.ts";
+import { type Ctx, lostLock, type Op } from "./_kv_txn.ts";
+
+/** A checkpoint's info key value: the public info plus its area id. */
+type Stored = CheckpointInfo & { id: string };
+
+const parse = (value: unknown): Stored => JSON.parse(text(value as Uint8Array)) as Stored;
+
+/** Takes an atomic snapshot of the namespace. */
+export async function checkpoint(
+  ctx: Ctx,
+  ns: string,
+  request: CheckpointRequest,
+): Promise<CheckpointInfo> {
+  const infoKey = ctx.layout.checkpoint(ns, request.name);
+  const [existing] = await getAll(ctx.kv, [infoKey]);
+  if (existing!.versionstamp !== null && !request.overwrite) {
+    throw new CheckpointExistsError(ns, request.name);
+  }
+  const live = ctx.layout.live(ns);
+  // Optimistic first: read everything and keep it if nothing was written meanwhile.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const snap = await stable(ctx, ns, () => readArea(ctx, live, true), {
+      changes: true,
+      tries: 1,
+    });
+    if (snap === null) continue;
+    const info = await publish(ctx, ns, request, snap.value, snap.vs);
+    if (info !== null) return info;
+  }
+  // Writers keep winning: hold the namespace lock while reading.
+  return await ctx.txns.run(ns, async (vs) => {
+    const entries = await readArea(ctx, live, true);
+    const info = entries && await publish(ctx, ns, request, entries, vs);
+    if (info === null) throw lostLock(ns);
+    return { result: info };
+  });
+}
+
+/** Writes a snapshot area, then its info key (checked against the head); null if the head moved. */
+async function publish(
+  ctx: Ctx,
+  ns: string,
+  request: CheckpointRequest,
+  entries: AreaEntry[],
+  headVs: string | null,
+): Promise<CheckpointInfo | null> {
+  const now = Date.now();
+  const kept = entries.filter((e) => !expired(e.rec.meta, now));
+  const info: CheckpointInfo = {
+    name: request.name,
+    createdAt: request.createdAt,
+    keyCount: kept.length,
+    bytes: kept.reduce((n, e) => n + entryBytes(e), 0),
+    auto: request.auto,
+    metadata: request.metadata,
+  };
+  const id = timeId();
+  const value = utf8(JSON.stringify({ ...info, id } satisfies Stored));
+  if (value.length > LIMITS.value) {
+    throw new ValidationError(
+      `Checkpoint ${JSON.stringify(request.name)} in namespace ${
+        JSON.stringify(ns)
+      }: its metadata makes the checkpoint record ${value.length} bytes, over the Deno KV backend's limit of ${LIMITS.value} (Deno KV values are at most 64 KiB): store less metadata`,
+    );
+  }
+  const area = ctx.layout.snapshot(ns, id);
+  const writer = new BatchWriter(ctx.kv, [], "write a checkpoint");
+  for (const e of kept) {
+    const r = await writeBlob(writer, area, {
+      key: e.key,
+      meta: { v: e.rec.meta.v, x: e.rec.meta.x },
+      value: e.value,
+    }, true);
+    await writer.set(recordKey(area, e.key), encodeRecord(r.meta, r.inline));
+  }
+  await writer.flush();
+  const infoKey = ctx.layout.checkpoint(ns, request.name);
+  const head = ctx.layout.head(ns);
+  for (;;) {
+    const [current] = await getAll(ctx.kv, [infoKey]);
+    if (current!.versionstamp !== null && !request.overwrite) {
+      await deleteArea(ctx, area);
+      throw new CheckpointExistsError(ns, request.name);
+    }
+    const result = await kvCall("write a checkpoint", () =>
+      ctx.kv.atomic()
+        .check({ key: head, versionstamp: headVs }, {
+          key: infoKey,
+          versionstamp: current!.versionstamp,
+        })
+        .set(infoKey, value)
+        .commit());
+    if (result.ok) {
+      if (current!.versionstamp !== null) {
+        await deleteArea(ctx, ctx.layout.snapshot(ns, parse(current!.value).id)).catch(() => {});
+      }
+      return info;
+    }
+    const [h] = await getAll(ctx.kv, [head]);
+    if (h!.versionstamp !== headVs) {
+      // A namespace transaction (clear, restore) ran: it may have removed the area. Start over.
+      await deleteArea(ctx, area);
+      return null;
+    }
+  }
+}
+
+/** Deletes every key of an area. */
+async function deleteArea(ctx: Ctx, area: KvKey): Promise<void> {
+  const writer = new BatchWriter(ctx.kv, [], "delete checkpoint data");
+  for (const entry of await listAll(ctx.kv, { prefix: area })) {
+    await writer.delete(entry.key as KvKey);
+  }
+  await writer.flush();
+}
+
+/** Lists checkpoints, newest first. */
+export async function listCheckpoints(ctx: Ctx, ns: string): Promise<CheckpointInfo[]> {
+  const snap = await stable(ctx, ns, () => listAll(ctx.kv, { prefix: ctx.layout.checkpoints(ns) }));
+  if (snap === null) throw busy(ns, "list checkpoints");
+  return snap.value.map((e) => {
+    const { id: _, ...info } = parse(e.value);
+    return info;
+  }).sort(newestFirst);
+}
+
+/** Reads a checkpoint's entries, or null. */
+export async function readCheckpoint(
+  ctx: Ctx,
+  ns: string,
+  name: string,
+): Promise<StoredEntry[] | null> {
+  const infoKey = ctx.layout.checkpoint(ns, name);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const [before] = await getAll(ctx.kv, [infoKey]);
+    if (before!.versionstamp === null) return null;
+    const entries = await readArea(ctx, ctx.layout.snapshot(ns, parse(before!.value).id), false);
+    const [after] = await getAll(ctx.kv, [infoKey]);
+    if (entries === null || after!.versionstamp !== before!.versionstamp) continue;
+    return entries.map((e) => ({
+      key: e.key,
+      value: e.value,
+      version: e.rec.meta.v,
+      expiresAt: e.rec.meta.x,
+    }));
+  }
+  throw new StateDamagedError(
+    `Checkpoint ${JSON.stringify(name)} in namespace ${
+      JSON.stringify(ns)
+    } could not be read whole: its data is incomplete; delete it`,
+  );
+}
+
+/** Makes the namespace exactly the checkpoint, in one namespace transaction. */
+export async function restore(ctx: Ctx, ns: string, name: string): Promise<boolean> {
+  const infoKey = ctx.layout.checkpoint(ns, name);
+  const live = ctx.layout.live(ns);
+  const [exists] = await getAll(ctx.kv, [infoKey]);
+  if (exists!.versionstamp === null) return false;
+  return await ctx.txns.run(ns, async (vs) => {
+    const [info] = await getAll(ctx.kv, [infoKey]);
+    if (info!.versionstamp === null) return { result: false };
+    const entries = await readArea(ctx, ctx.layout.snapshot(ns, parse(info!.value).id), false);
+    if (entries === null) throw busy(ns, `restore checkpoint ${JSON.stringify(name)}`);
+    const current = new Map<string, string>();
+    for (const e of await listAll(ctx.kv, { prefix: recordsOf(live) })) {
+      const key = e.key[e.key.length - 1] as string;
+      current.set(key, decodeRecord(e, key)!.meta.v);
+    }
+    const writer = new BatchWriter(
+      ctx.kv,
+      [{ key: ctx.layout.head(ns), versionstamp: vs }],
+      "restore",
+    );
+    const ops: Op[] = [];
+    const now = Date.now();
+    const keep = new Set<string>();
+    for (const e of entries) {
+      if (expired(e.rec.meta, now)) continue;
+      keep.add(e.key);
+      // Versions are unique per commit: the same version is the same value.
+      if (current.get(e.key) === e.rec.meta.v) continue;
+      const r = await writeBlob(writer, live, {
+        key: e.key,
+        meta: { v: e.rec.meta.v, x: e.rec.meta.x },
+        value: e.value,
+      });
+      ops.push({ t: "set", key: e.key, meta: r.meta, inline: r.inline });
+    }
+    for (const key of current.keys()) if (!keep.has(key)) ops.push({ t: "del", key });
+    if (!await writer.flush()) throw lostLock(ns);
+    return { result: true, ops, checks: [{ key: infoKey, versionstamp: info!.versionstamp }] };
+  });
+}
+
+/** Deletes a checkpoint: its info key first (one commit), then its area. */
+export async function deleteCheckpoint(ctx: Ctx, ns: string, name: string): Promise<boolean> {
+  const infoKey = ctx.layout.checkpoint(ns, name);
+  for (;;) {
+    const [info] = await getAll(ctx.kv, [infoKey]);
+    if (info!.versionstamp === null) return false;
+    const result = await kvCall(
+      "delete a checkpoint",
+      () =>
+        ctx.kv.atomic().check({ key: infoKey, versionstamp: info!.versionstamp }).delete(infoKey)
+          .commit(),
+    );
+    if (!result.ok) continue;
+    await deleteArea(ctx, ctx.layout.snapshot(ns, parse(info!.value).id));
+    return true;
+  }
+}
+
+function busy(ns: string, what: string): BackendError {
+  return new BackendError(
+    `Deno KV could not ${what} in namespace ${
+      JSON.stringify(ns)
+    }: other processes kept changing it; retry`,
+    { transient: true },
+  );
+}

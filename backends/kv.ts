@@ -1,0 +1,330 @@
+/**
+ * The Deno KV backend: every namespace in one Deno KV database, which may be
+ * a local file, ":memory:", or a remote database reached over KV Connect
+ * (state shared between machines; set the access token in
+ * `DENO_KV_ACCESS_TOKEN`). On Deno it uses `Deno.openKv` (run Deno with
+ * `--unstable-kv`); on Node the `@deno/kv` npm package (`npm install @deno/kv`).
+ *
+ * Deno KV's limits are handled here: values of any size are stored in
+ * 64,000-byte chunks, and commits, restores and clears larger than one Deno
+ * KV commit run as namespace transactions that readers see whole. The key
+ * layout is documented in `references/backends.md`.
+ *
+ * @example
+ * ```ts
+ * import { StateManager } from "../mod.ts";
+ * import { KvBackend } from "./kv.ts";
+ *
+ * const backend = new KvBackend({ path: ":memory:" });
+ * await using state = await StateManager.open({ backend, namespace: "wf" });
+ * await state.save("phase", "build");
+ * await backend.close();
+ * ```
+ *
+ * @module
+ */
+import { closeSync, mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
+import { compareKeys } from "../_keys.ts";
+import { byteLength } from "../_validate.ts";
+import { BackendError, ClosedError, ValidationError } from "../errors.ts";
+import type {
+  Backend,
+  BackendCapabilities,
+  CheckpointInfo,
+  CheckpointRequest,
+  CommitOp,
+  CommitResult,
+  KeyPage,
+  ListOptions,
+  RecoveryReport,
+  StoredEntry,
+} from "../types.ts";
+import * as checkpoints from "./_kv_checkpoints.ts";
+import { commit } from "./_kv_commit.ts";
+import { type KvDatabase, type KvKey, openKv } from "./_kv_platform.ts";
+import { getEntries, stable, versionstamps } from "./_kv_read.ts";
+import { recover } from "./_kv_recover.ts";
+import {
+  decodeRecord,
+  expired,
+  keyRange,
+  kvCall,
+  Layout,
+  listAll,
+  mapError,
+  recordsOf,
+} from "./_kv_store.ts";
+import { type Ctx, Txns } from "./_kv_txn.ts";
+
+export type { KvAtomic, KvDatabase, KvEntry, KvKey, KvSelector } from "./_kv_platform.ts";
+
+/**
+ * Options of {@linkcode KvBackend}.
+ *
+ * @example
+ * ```ts
+ * import { KvBackend, type KvBackendOptions } from "./kv.ts";
+ *
+ * const options: KvBackendOptions = { path: ":memory:", prefix: "my-app" };
+ * const backend = new KvBackend(options);
+ * await backend.close();
+ * ```
+ */
+export interface KvBackendOptions {
+  /**
+   * A database file (its folder is created with mode 0700), ":memory:", or a
+   * KV Connect URL (`https://...`; the token comes from `DENO_KV_ACCESS_TOKEN`).
+   * Default ".claude/state/state.kv".
+   */
+  path?: string;
+  /** An open Deno KV database (`Deno.Kv` or `@deno/kv`'s `Kv`) instead of `path`; you close it. */
+  kv?: KvDatabase;
+  /** First key part of every key this backend writes. Default "managing-state". */
+  prefix?: string;
+  /**
+   * How long a namespace transaction (a large commit, restore or clear) may
+   * hold its lock before other processes take over, in ms. Default 30000.
+   */
+  lockLeaseMs?: number;
+}
+
+/** Longest key prefix, in UTF-8 bytes (keys must stay under Deno KV's 2 KiB). */
+const MAX_PREFIX_BYTES = 256;
+
+/**
+ * Stores every namespace in one Deno KV database.
+ *
+ * @example
+ * ```ts
+ * import { StateManager } from "../mod.ts";
+ * import { KvBackend } from "./kv.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = new KvBackend({ path: ":memory:" });
+ * const state = await StateManager.open({ backend, namespace: "wf" });
+ * await state.saveMany({ phase: "plan", big: "x".repeat(200_000) });
+ * await state.checkpoint("planned");
+ * await state.save("phase", "build");
+ * await state.restoreCheckpoint("planned");
+ * assert.equal(await state.load("phase"), "plan");
+ * await state.close();
+ * await backend.close();
+ * ```
+ */
+export class KvBackend implements Backend {
+  /** Always "kv". */
+  readonly name = "kv";
+  /** Persistent and shared between processes unless ":memory:". */
+  readonly capabilities: BackendCapabilities;
+  readonly #path: string;
+  readonly #given: KvDatabase | undefined;
+  readonly #layout: Layout;
+  readonly #leaseMs: number;
+  #ctx: Promise<Ctx> | null = null;
+  #closed = false;
+
+  /** Checks the options; the database is opened on first use. */
+  constructor(options: KvBackendOptions = {}) {
+    const prefix = options.prefix ?? "managing-state";
+    if (typeof prefix !== "string" || prefix === "" || byteLength(prefix) > MAX_PREFIX_BYTES) {
+      throw new ValidationError(
+        `Deno KV key prefix must be a non-empty string of at most ${MAX_PREFIX_BYTES} UTF-8 bytes (Deno KV keys are limited to 2 KiB)`,
+      );
+    }
+    const lease = options.lockLeaseMs ?? 30_000;
+    if (!Number.isInteger(lease) || lease < 100) {
+      throw new ValidationError(
+        `lockLeaseMs must be an integer of at least 100, got ${String(lease)}`,
+      );
+    }
+    this.#path = options.path ?? ".claude/state/state.kv";
+    this.#given = options.kv;
+    this.#layout = new Layout(prefix);
+    this.#leaseMs = lease;
+    const persistent = options.kv !== undefined || this.#path !== ":memory:";
+    this.capabilities = { persistent, multiProcess: persistent };
+  }
+
+  async #open(): Promise<Ctx> {
+    let kv = this.#given;
+    if (kv === undefined) {
+      const path = this.#path;
+      try {
+        if (path !== ":memory:" && !/^https?:\/\//i.test(path)) {
+          mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+          closeSync(openSync(path, "a", 0o600));
+        }
+        kv = await openKv(path);
+      } catch (error) {
+        throw new BackendError(
+          `Cannot open Deno KV database ${JSON.stringify(path)}: ${
+            (error as Error)?.message ?? error
+          }`,
+          { cause: error },
+        );
+      }
+    }
+    return { kv, layout: this.#layout, txns: new Txns(kv, this.#layout, this.#leaseMs) };
+  }
+
+  async #run<T>(what: string, fn: (ctx: Ctx) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new ClosedError();
+    const pending = this.#ctx ??= this.#open();
+    let ctx: Ctx;
+    try {
+      ctx = await pending;
+    } catch (error) {
+      if (this.#ctx === pending) this.#ctx = null; // let a later call try again
+      throw error;
+    }
+    try {
+      return await fn(ctx);
+    } catch (error) {
+      throw mapError(error, what);
+    }
+  }
+
+  /** Reads keys; missing or expired ones are null. */
+  get(ns: string, keys: string[]): Promise<(StoredEntry | null)[]> {
+    return this.#run("read keys", (ctx) => getEntries(ctx, ns, keys));
+  }
+
+  /** Applies a commit atomically, whatever its size. */
+  commit(ns: string, op: CommitOp): Promise<CommitResult> {
+    return this.#run("write", (ctx) => commit(ctx, ns, op));
+  }
+
+  /** Lists live keys in UTF-8 byte order (Deno KV's own key order). */
+  list(ns: string, options: ListOptions): Promise<KeyPage> {
+    return this.#run("list keys", async (ctx) => {
+      const limit = options.limit ?? Infinity;
+      const selector = keyRange(ctx.layout.live(ns), options.prefix ?? "", options.cursor);
+      if (selector === null) return { keys: [], cursor: null };
+      const page = await stable(ctx, ns, () =>
+        kvCall("list keys", async () => {
+          const keys: string[] = [];
+          const now = Date.now();
+          const batchSize = Math.min(500, limit + 1);
+          for await (const entry of ctx.kv.list(selector, { batchSize })) {
+            const key = entry.key[entry.key.length - 1] as string;
+            if (expired(decodeRecord(entry, key)!.meta, now)) continue;
+            keys.push(key);
+            if (keys.length > limit) break;
+          }
+          return keys;
+        }));
+      if (page === null) {
+        throw new BackendError(
+          `Deno KV could not list keys of namespace ${JSON.stringify(ns)}: it kept changing; retry`,
+          {
+            transient: true,
+          },
+        );
+      }
+      const keys = page.value;
+      const more = keys.length > limit;
+      if (more) keys.length = limit;
+      return { keys, cursor: more ? keys[keys.length - 1]! : null };
+    });
+  }
+
+  /** Takes an atomic snapshot of the namespace. */
+  checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
+    return this.#run("take checkpoint", (ctx) => checkpoints.checkpoint(ctx, ns, request));
+  }
+
+  /** Lists checkpoints, newest first. */
+  listCheckpoints(ns: string): Promise<CheckpointInfo[]> {
+    return this.#run("list checkpoints", (ctx) => checkpoints.listCheckpoints(ctx, ns));
+  }
+
+  /** Reads a checkpoint's entries. */
+  readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
+    return this.#run("read checkpoint", (ctx) => checkpoints.readCheckpoint(ctx, ns, name));
+  }
+
+  /** Makes the namespace exactly the checkpoint; readers see it before or after, never between. */
+  restore(ns: string, name: string): Promise<boolean> {
+    return this.#run("restore checkpoint", (ctx) => checkpoints.restore(ctx, ns, name));
+  }
+
+  /** Deletes a checkpoint. */
+  deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+    return this.#run("delete checkpoint", (ctx) => checkpoints.deleteCheckpoint(ctx, ns, name));
+  }
+
+  /** Namespaces that hold live keys or checkpoints. */
+  namespaces(): Promise<string[]> {
+    return this.#run("list namespaces", async (ctx) => {
+      const root = ctx.layout.root;
+      const out: string[] = [];
+      let start: KvKey | null = null;
+      for (;;) {
+        const [first] = await listAll(
+          ctx.kv,
+          start ? { prefix: [root], start } : { prefix: [root] },
+          1,
+        );
+        if (first === undefined) break;
+        const ns = first.key[1] as string;
+        if (await hasData(ctx, ns)) out.push(ns);
+        // Namespaces hold no NUL, so this skips every key of `ns`.
+        start = [root, `${ns}\0`];
+      }
+      return out.sort(compareKeys);
+    });
+  }
+
+  /** Deletes every key and checkpoint of the namespace, atomically for readers. */
+  clear(ns: string): Promise<void> {
+    return this.#run(
+      "clear namespace",
+      (ctx) =>
+        ctx.txns.run(
+          ns,
+          () => Promise.resolve({ result: undefined, ops: [{ t: "clear" as const }] }),
+        ),
+    );
+  }
+
+  /** The versionstamps of the namespace's change key (every commit writes it) and head. */
+  changeToken(ns: string): Promise<string> {
+    return this.#run("read change token", async (ctx) => {
+      const [changed, head] = await versionstamps(ctx, ns);
+      return `${changed ?? 0}:${head ?? 0}`;
+    });
+  }
+
+  /** Finishes or aborts abandoned transactions and removes what crashed writers left. */
+  recover(ns: string): Promise<RecoveryReport> {
+    return this.#run("recover", (ctx) => recover(ctx, ns));
+  }
+
+  /** Closes the database if this backend opened it. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const pending = this.#ctx;
+    this.#ctx = null;
+    if (pending === null || this.#given !== undefined) return;
+    try {
+      (await pending).kv.close();
+    } catch {
+      // It never opened: nothing to close.
+    }
+  }
+}
+
+async function hasData(ctx: Ctx, ns: string): Promise<boolean> {
+  const cps = await listAll(ctx.kv, { prefix: ctx.layout.checkpoints(ns) }, 1);
+  if (cps.length > 0) return true;
+  return await kvCall("list namespaces", async () => {
+    const now = Date.now();
+    for await (const entry of ctx.kv.list({ prefix: recordsOf(ctx.layout.live(ns)) })) {
+      const key = entry.key[entry.key.length - 1] as string;
+      if (!expired(decodeRecord(entry, key)!.meta, now)) return true;
+    }
+    return false;
+  });
+}
