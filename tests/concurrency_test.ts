@@ -1,63 +1,16 @@
-// Real processes racing on one store: update() never loses an increment, and
-// checkpoints and restores from two processes at once never mix states.
-import assert from "node:assert/strict";
 import { join } from "node:path";
-import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { type OpenOptions, StateManager } from "../mod.ts";
-import { removeDir, runScript, tempDir } from "./_runtime.ts";
+import { testConcurrency } from "./_concurrency.ts";
+import { removeDir, tempDir } from "./_runtime.ts";
 
-const updateChild = fileURLToPath(new URL("./_update_child.ts", import.meta.url));
-const raceChild = fileURLToPath(new URL("./_race_child.ts", import.meta.url));
+const stores = {
+  json: (dir: string) => ({ backend: "json", dir, namespace: "race" }),
+  sqlite: (dir: string) => ({ backend: "sqlite", path: join(dir, "state.db"), namespace: "race" }),
+  kv: (dir: string) => ({ backend: "kv", path: join(dir, "state.kv"), namespace: "race" }),
+};
 
-const stores: [string, (dir: string) => OpenOptions][] = [
-  ["json", (dir) => ({ backend: "json", dir, namespace: "race" })],
-  ["sqlite", (dir) => ({ backend: "sqlite", path: join(dir, "state.db"), namespace: "race" })],
-];
-
-for (const [name, optionsFor] of stores) {
-  test(`${name}: update() from 8 processes x 200 ends at exactly 1600`, async () => {
+for (const [name, optionsFor] of Object.entries(stores)) {
+  testConcurrency(name, () => {
     const dir = tempDir();
-    try {
-      const options = optionsFor(dir);
-      const results = await Promise.all(
-        Array.from(
-          { length: 8 },
-          () => runScript(updateChild, [JSON.stringify(options), "counter", "200"]),
-        ),
-      );
-      for (const r of results) assert.equal(r.code, 0, r.stderr);
-      const s = await StateManager.open(options);
-      assert.equal(await s.load("counter"), 1600);
-      await s.close();
-    } finally {
-      removeDir(dir);
-    }
-  });
-
-  test(`${name}: two processes checkpointing and restoring at once never mix states`, async () => {
-    const dir = tempDir();
-    try {
-      const options = optionsFor(dir);
-      const results = await Promise.all(
-        ["p", "q"].map((id) => runScript(raceChild, [JSON.stringify(options), id, "40"])),
-      );
-      for (const r of results) assert.equal(r.code, 0, r.stderr);
-      const s = await StateManager.open(options);
-      const generationsOf = (values: Record<string, unknown>) => new Set(Object.values(values));
-      const now = await s.loadMany(["a", "b", "c", "d", "e"]);
-      assert.equal(Object.keys(now).length, 5);
-      assert.equal(generationsOf(now).size, 1, `mixed state: ${JSON.stringify(now)}`);
-      const checkpoints = await s.listCheckpoints();
-      assert.equal(checkpoints.length, 80);
-      for (const cp of checkpoints) {
-        await s.restoreCheckpoint(cp.name);
-        const values = await s.loadMany(["a", "b", "c", "d", "e"]);
-        assert.equal(generationsOf(values).size, 1, `${cp.name} mixes: ${JSON.stringify(values)}`);
-      }
-      await s.close();
-    } finally {
-      removeDir(dir);
-    }
+    return { options: optionsFor(dir), cleanup: () => removeDir(dir) };
   });
 }
