@@ -17,8 +17,12 @@ export interface CrashStats {
   recoveries: number;
 }
 
-/** One child run: killed after `delayMs` (counted from "ready" unless `early`). */
-function runAndKill(options: OpenOptions, start: number, delayMs: number, early: boolean) {
+/**
+ * One child run, SIGKILLed either `delayMs` after it starts (`early`: while it
+ * opens the store) or `delayMs` after it has reported `lines` events, which
+ * lands the kill in the middle of a write whatever the machine's speed.
+ */
+function runAndKill(options: OpenOptions, start: number, kill: Kill) {
   return new Promise<string[]>((resolve, reject) => {
     const [cmd, args] = runtimeCommand(childScript);
     const child = spawn(cmd, [...args, JSON.stringify(options), String(start)], {
@@ -27,13 +31,14 @@ function runAndKill(options: OpenOptions, start: number, delayMs: number, early:
     let out = "";
     let err = "";
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const kill = () => child.kill("SIGKILL");
-    if (early) timer = setTimeout(kill, delayMs);
+    const killNow = () => child.kill("SIGKILL");
+    if (kill.early) timer = setTimeout(killNow, kill.delayMs);
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      if (!early && timer === undefined && (out + d).includes("ready\n")) {
-        timer = setTimeout(kill, delayMs);
-      }
       out += d;
+      // "ready" plus the events: count reported lines.
+      if (!kill.early && timer === undefined && out.split("\n").length - 2 >= kill.lines) {
+        timer = setTimeout(killNow, kill.delayMs);
+      }
     });
     child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
     child.on("error", reject);
@@ -46,14 +51,26 @@ function runAndKill(options: OpenOptions, start: number, delayMs: number, early:
   });
 }
 
+interface Kill {
+  early: boolean;
+  delayMs: number;
+  lines: number;
+}
+
+function randomKill(): Kill {
+  const early = Math.random() < 0.15;
+  return early
+    ? { early, delayMs: Math.random() * 150, lines: 0 }
+    : { early, delayMs: Math.random() * 3, lines: 2 + Math.floor(Math.random() * 15) };
+}
+
 /** Runs `kills` crash iterations against the store `options` names. */
 export async function crashLoop(options: OpenOptions, kills: number): Promise<CrashStats> {
   const expected = new Map<string, number>();
   const stats: CrashStats = { kills: 0, acknowledged: 0, checkpointsRestored: 0, recoveries: 0 };
   let next = 0;
   for (let round = 0; round < kills; round++) {
-    const early = Math.random() < 0.15;
-    const lines = await runAndKill(options, next, Math.random() * (early ? 150 : 40), early);
+    const lines = await runAndKill(options, next, randomKill());
     stats.kills++;
     let newestCheckpoint: number | undefined;
     for (const line of lines) {
