@@ -32,7 +32,9 @@ import { parseArgs } from "node:util";
 import { COMMANDS, type Io } from "./cli/_commands.ts";
 import { resolveSettings } from "./cli/_config.ts";
 import { EXIT, GLOBAL_OPTIONS, optionLines, UsageError } from "./cli/_usage.ts";
+import { redactText } from "./cli/_redact.ts";
 import {
+  BackendError,
   CheckpointExistsError,
   CheckpointNotFoundError,
   ConflictError,
@@ -46,6 +48,7 @@ export type { Io } from "./cli/_commands.ts";
 export async function run(args: string[], io: Io): Promise<number> {
   const [name, ...rest] = args;
   let debug = rest.includes("--debug");
+  let url: string | undefined;
   try {
     if (name === undefined || name === "--help" || name === "-h" || name === "help") {
       io.out(mainHelp());
@@ -82,11 +85,13 @@ export async function run(args: string[], io: Io): Promise<number> {
       url: str("url"),
       path: str("path"),
     });
+    url = settings.url;
     await command.run({ settings, values, json: values.json === true, io });
     return EXIT.ok;
   } catch (error) {
-    io.err(`error: ${describeError(error)}`);
-    if (debug && error instanceof Error && error.stack) io.err(error.stack);
+    // Credentials never reach the terminal, whatever a driver put in its message.
+    io.err(redactText(`error: ${describeError(error)}`, url));
+    if (debug && error instanceof Error && error.stack) io.err(redactText(error.stack, url));
     return exitCode(error);
   }
 }
@@ -100,7 +105,32 @@ function describeError(error: unknown): string {
   if (error instanceof CheckpointNotFoundError) {
     return `${error.message.split(" (")[0]}. Run "checkpoints" to list them.`;
   }
+  if (error instanceof BackendError && /waiting for the lock/.test(error.message) && !canKill()) {
+    return `${error.message}. Deno did not allow checking whether that process is alive: ` +
+      `add --allow-run, or wait, since a lock is broken a minute after it was taken`;
+  }
+  if (isPermissionError(error)) {
+    return `${(error as Error).message.split("\n")[0]} (the "cli" task grants access to ` +
+      `.claude/ only: see "Permissions" in the README)`;
+  }
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Whether this process may ask if another one is alive (Deno needs --allow-run for that). */
+function canKill(): boolean {
+  const deno = (globalThis as {
+    Deno?: { permissions?: { querySync?(d: { name: "run" }): { state: string } } };
+  }).Deno;
+  const state = deno?.permissions?.querySync?.({ name: "run" }).state;
+  return state === undefined || state === "granted"; // undefined: Node, which has no such limit
+}
+
+/** Whether Deno refused a permission (NotCapable in Deno 2, PermissionDenied before). */
+function isPermissionError(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e.name === "NotCapable" || e.name === "PermissionDenied") return true;
+  }
+  return false;
 }
 
 /** The exit code for an error. */
