@@ -46,7 +46,7 @@ export type { Io } from "./cli/_commands.ts";
 
 /** Runs one CLI invocation and returns its exit code. */
 export async function run(args: string[], io: Io): Promise<number> {
-  const [name, ...rest] = args;
+  const [name, ...rest] = commandFirst(args);
   let debug = rest.includes("--debug");
   let url: string | undefined;
   try {
@@ -57,7 +57,9 @@ export async function run(args: string[], io: Io): Promise<number> {
     const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
     if (!command) {
       throw new UsageError(
-        `Unknown command ${JSON.stringify(name)}: run "--help" to list commands`,
+        name.startsWith("-")
+          ? `No command given before ${name}: run "--help" to list commands`
+          : `Unknown command ${JSON.stringify(name)}: run "--help" to list commands`,
       );
     }
     let parsed;
@@ -90,10 +92,26 @@ export async function run(args: string[], io: Io): Promise<number> {
     return EXIT.ok;
   } catch (error) {
     // Credentials never reach the terminal, whatever a driver put in its message.
-    io.err(redactText(`error: ${describeError(error)}`, url));
+    const line = describeError(error).replace(/\s*\n\s*/g, " "); // one line, always
+    io.err(redactText(`error: ${line}`, url));
     if (debug && error instanceof Error && error.stack) io.err(redactText(error.stack, url));
     return exitCode(error);
   }
+}
+
+/**
+ * Moves the command name to the front, so global options may come before it
+ * (`--namespace wf load --key k`). Without a command, args are unchanged.
+ */
+function commandFirst(args: string[]): string[] {
+  let i = 0;
+  while (i < args.length && args[i]!.startsWith("-") && args[i] !== "--help" && args[i] !== "-h") {
+    const option = GLOBAL_OPTIONS[args[i]!.slice(2)];
+    if (!option) return args; // not a global option: let the parser name the problem
+    i += option.type === "string" ? 2 : 1; // "--name=value" is kept out by the "!option" above
+  }
+  if (i === 0 || i >= args.length) return args;
+  return [args[i]!, ...args.slice(0, i), ...args.slice(i + 1)];
 }
 
 function describeError(error: unknown): string {
