@@ -33,6 +33,25 @@ test("docs: SKILL.md and the references exist and are found", { skip }, () => {
   assert.ok(blocks.some((b) => b.lang === "sh"));
 });
 
+test("docs: SKILL.md has the skill's front matter, stays under 400 lines, links its references", {
+  skip,
+}, () => {
+  const text = readFileSync(join(ROOT, "SKILL.md"), "utf8");
+  const front = /^---\n([\s\S]*?)\n---\n/.exec(text);
+  assert.ok(front, "SKILL.md starts with --- front matter ---");
+  assert.match(front[1]!, /^name: managing-state$/m);
+  const description = /^description: (.+)$/m.exec(front[1]!)?.[1] ?? "";
+  assert.ok(description.length > 50 && description.length <= 1024, description);
+  assert.match(description, /Use when/);
+  assert.ok(text.split("\n").length < 400);
+  for (const section of ["When to use", "Quick start", "Backend selection", "Checkpoints"]) {
+    assert.match(text, new RegExp(`^## ${section}`, "m"));
+  }
+  assert.match(text, /^## Error recovery$/m);
+  assert.ok(text.includes("(references/backends.md)"));
+  assert.ok(text.includes("(references/migration.md)"));
+});
+
 test("docs: every TypeScript example type-checks and runs", { skip }, async () => {
   const work = tempDir("ms-docs-");
   try {
