@@ -33,6 +33,7 @@ import { COMMANDS, type Io } from "./cli/_commands.ts";
 import { resolveSettings } from "./cli/_config.ts";
 import { EXIT, GLOBAL_OPTIONS, optionLines, UsageError } from "./cli/_usage.ts";
 import { redactText } from "./cli/_redact.ts";
+import { canCheckProcesses } from "./cli/_platform.ts";
 import {
   BackendError,
   CheckpointExistsError,
@@ -123,7 +124,10 @@ function describeError(error: unknown): string {
   if (error instanceof CheckpointNotFoundError) {
     return `${error.message.split(" (")[0]}. Run "checkpoints" to list them.`;
   }
-  if (error instanceof BackendError && /waiting for the lock/.test(error.message) && !canKill()) {
+  if (
+    error instanceof BackendError && /waiting for the lock/.test(error.message) &&
+    !canCheckProcesses()
+  ) {
     return `${error.message}. Deno did not allow checking whether that process is alive: ` +
       `add --allow-run, or wait, since a lock is broken a minute after it was taken`;
   }
@@ -132,15 +136,6 @@ function describeError(error: unknown): string {
       `.claude/ only: see "Permissions" in the README)`;
   }
   return error instanceof Error ? error.message : String(error);
-}
-
-/** Whether this process may ask if another one is alive (Deno needs --allow-run for that). */
-function canKill(): boolean {
-  const deno = (globalThis as {
-    Deno?: { permissions?: { querySync?(d: { name: "run" }): { state: string } } };
-  }).Deno;
-  const state = deno?.permissions?.querySync?.({ name: "run" }).state;
-  return state === undefined || state === "granted"; // undefined: Node, which has no such limit
 }
 
 /** Whether Deno refused a permission (NotCapable in Deno 2, PermissionDenied before). */

@@ -15,7 +15,7 @@
 //   Installs (`npm install`, `deno add`) are not run: they need the network,
 //   and this repository is the package.
 // - A block whose info string says `ignore` (```ts ignore) is skipped.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -66,22 +66,14 @@ function isClose(line: string, fence: string): boolean {
 
 /** Markdown files with examples: README.md, SKILL.md and references/*.md. */
 export function docFiles(): string[] {
-  const out = ["README.md", "SKILL.md"].filter((f) => exists(join(ROOT, f)));
-  try {
-    for (const f of Deno.readDirSync(join(ROOT, "references"))) {
-      if (f.isFile && f.name.endsWith(".md")) out.push(`references/${f.name}`);
+  const out = ["README.md", "SKILL.md"].filter((f) => existsSync(join(ROOT, f)));
+  const references = join(ROOT, "references");
+  if (existsSync(references)) {
+    for (const f of readdirSync(references, { withFileTypes: true })) {
+      if (f.isFile() && f.name.endsWith(".md")) out.push(`references/${f.name}`);
     }
-  } catch { /* no references folder */ }
-  return out.sort();
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
+  return out.sort();
 }
 
 // ---------------------------------------------------------------- TypeScript
@@ -171,7 +163,7 @@ export async function runTsBlocks(blocks: Block[], work: string): Promise<Failur
         return b ? `${b.file}:${b.line + Number(line) - 1}` : m;
       },
     );
-  const deno = Deno.execPath();
+  const deno = process.execPath; // these tests run under Deno
   const check = await runCommand(deno, ["check", "--quiet", ...files], { cwd: dir });
   if (check.code !== 0) {
     return [{ where: "type check", message: mapLines(check.stderr + check.stdout).trim() }];
@@ -364,7 +356,7 @@ export async function runShellBlocks(blocks: Block[], work: string): Promise<Fai
   });
   const file = join(work, "doc.sh");
   writeFileSync(file, script.join("\n") + "\n");
-  const path = `${dirname(Deno.execPath())}:${process.env.PATH ?? ""}`;
+  const path = `${dirname(process.execPath)}:${process.env.PATH ?? ""}`;
   const result = await runCommand("bash", [file], { cwd, env: { PATH: path } });
   const failures: Failure[] = [];
   commands.forEach((c, i) => {
