@@ -32,7 +32,10 @@ import { parseArgs } from "node:util";
 import { COMMANDS, type Io } from "./cli/_commands.ts";
 import { resolveSettings } from "./cli/_config.ts";
 import { EXIT, GLOBAL_OPTIONS, optionLines, UsageError } from "./cli/_usage.ts";
+import { redactText } from "./cli/_redact.ts";
+import { canCheckProcesses } from "./cli/_platform.ts";
 import {
+  BackendError,
   CheckpointExistsError,
   CheckpointNotFoundError,
   ConflictError,
@@ -44,8 +47,9 @@ export type { Io } from "./cli/_commands.ts";
 
 /** Runs one CLI invocation and returns its exit code. */
 export async function run(args: string[], io: Io): Promise<number> {
-  const [name, ...rest] = args;
+  const [name, ...rest] = commandFirst(args);
   let debug = rest.includes("--debug");
+  let url: string | undefined;
   try {
     if (name === undefined || name === "--help" || name === "-h" || name === "help") {
       io.out(mainHelp());
@@ -54,7 +58,9 @@ export async function run(args: string[], io: Io): Promise<number> {
     const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
     if (!command) {
       throw new UsageError(
-        `Unknown command ${JSON.stringify(name)}: run "--help" to list commands`,
+        name.startsWith("-")
+          ? `No command given before ${name}: run "--help" to list commands`
+          : `Unknown command ${JSON.stringify(name)}: run "--help" to list commands`,
       );
     }
     let parsed;
@@ -82,13 +88,31 @@ export async function run(args: string[], io: Io): Promise<number> {
       url: str("url"),
       path: str("path"),
     });
+    url = settings.url;
     await command.run({ settings, values, json: values.json === true, io });
     return EXIT.ok;
   } catch (error) {
-    io.err(`error: ${describeError(error)}`);
-    if (debug && error instanceof Error && error.stack) io.err(error.stack);
+    // Credentials never reach the terminal, whatever a driver put in its message.
+    const line = describeError(error).replace(/\s*\n\s*/g, " "); // one line, always
+    io.err(redactText(`error: ${line}`, url));
+    if (debug && error instanceof Error && error.stack) io.err(redactText(error.stack, url));
     return exitCode(error);
   }
+}
+
+/**
+ * Moves the command name to the front, so global options may come before it
+ * (`--namespace wf load --key k`). Without a command, args are unchanged.
+ */
+function commandFirst(args: string[]): string[] {
+  let i = 0;
+  while (i < args.length && args[i]!.startsWith("-") && args[i] !== "--help" && args[i] !== "-h") {
+    const option = GLOBAL_OPTIONS[args[i]!.slice(2)];
+    if (!option) return args; // not a global option: let the parser name the problem
+    i += option.type === "string" ? 2 : 1; // "--name=value" is kept out by the "!option" above
+  }
+  if (i === 0 || i >= args.length) return args;
+  return [args[i]!, ...args.slice(0, i), ...args.slice(i + 1)];
 }
 
 function describeError(error: unknown): string {
@@ -100,7 +124,26 @@ function describeError(error: unknown): string {
   if (error instanceof CheckpointNotFoundError) {
     return `${error.message.split(" (")[0]}. Run "checkpoints" to list them.`;
   }
+  if (
+    error instanceof BackendError && /waiting for the lock/.test(error.message) &&
+    !canCheckProcesses()
+  ) {
+    return `${error.message}. Deno did not allow checking whether that process is alive: ` +
+      `add --allow-run, or wait, since a lock is broken a minute after it was taken`;
+  }
+  if (isPermissionError(error)) {
+    return `${(error as Error).message.split("\n")[0]} (the "cli" task grants access to ` +
+      `.claude/ only: see "Permissions" in the README)`;
+  }
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Whether Deno refused a permission (NotCapable in Deno 2, PermissionDenied before). */
+function isPermissionError(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e.name === "NotCapable" || e.name === "PermissionDenied") return true;
+  }
+  return false;
 }
 
 /** The exit code for an error. */

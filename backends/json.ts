@@ -466,7 +466,8 @@ function exists(path: string): boolean {
     statSync(path);
     return true;
   } catch (error) {
-    if (isNotFound(error)) return false;
+    // ENOTDIR: a file where a folder would be (init's config, state.db): no namespace there.
+    if (isNotFound(error) || (error as { code?: string }).code === "ENOTDIR") return false;
     throw error;
   }
 }

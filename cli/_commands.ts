@@ -6,6 +6,8 @@ import { type BackendLocation, openBackend } from "../backends/_open.ts";
 import { validateNamespace } from "../_validate.ts";
 import { type Settings, writeConfig } from "./_config.ts";
 import { UsageError } from "./_usage.ts";
+import { gatherInfo } from "./_info.ts";
+import { progressBar } from "./_progress.ts";
 import type { JsonValue } from "../types.ts";
 
 /** Where a command writes. */
@@ -40,6 +42,10 @@ function locationOf(settings: Settings): BackendLocation {
   const location: Record<string, string> = { dir: settings.dir };
   if (settings.path !== undefined) location.path = settings.path;
   if (settings.url !== undefined) location.url = settings.url;
+  // Deno KV takes a KV Connect URL where it takes a path.
+  if (settings.backend === "kv" && settings.path === undefined && settings.url !== undefined) {
+    location.path = settings.url;
+  }
   return location;
 }
 
@@ -72,6 +78,7 @@ async function readValue(ctx: Ctx): Promise<unknown> {
       try {
         text = readFileSync(file, "utf8");
       } catch (error) {
+        if ((error as Error).name === "NotCapable") throw error; // a permission, not a typo
         throw new UsageError(`Cannot read --value-file ${file}: ${(error as Error).message}`);
       }
     }
@@ -120,6 +127,9 @@ function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
+
+/** Keys per page when `keys` lists a whole namespace. */
+const KEYS_PAGE = 1000;
 
 /** Every command, by name. */
 export const COMMANDS: Record<string, Command> = {
@@ -198,7 +208,7 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   keys: {
-    summary: "List keys, one per line",
+    summary: "List keys, one per line (all of them, page by page, unless --limit)",
     usage: "keys [--prefix task:] [--limit 100 --cursor LAST]",
     options: {
       prefix: { type: "string", help: "only keys starting with this" },
@@ -208,16 +218,34 @@ export const COMMANDS: Record<string, Command> = {
     async run(ctx) {
       await using state = await openState(ctx.settings);
       const { prefix, limit, cursor } = ctx.values;
-      const page = await state.listKeys({
-        ...(typeof prefix === "string" ? { prefix } : {}),
-        ...(typeof cursor === "string" ? { cursor } : {}),
-        ...(typeof limit === "string" ? { limit: positiveInt(limit, "--limit") } : {}),
-      });
-      if (ctx.json) return print(ctx, "", page);
-      if (page.keys.length) ctx.io.out(page.keys.join("\n"));
-      if (page.cursor !== null) {
-        ctx.io.err(`more keys: add --cursor ${JSON.stringify(page.cursor)}`);
+      const base = typeof prefix === "string" ? { prefix } : {};
+      if (typeof limit === "string") {
+        const page = await state.listKeys({
+          ...base,
+          ...(typeof cursor === "string" ? { cursor } : {}),
+          limit: positiveInt(limit, "--limit"),
+        });
+        if (ctx.json) return print(ctx, "", page);
+        if (page.keys.length) ctx.io.out(page.keys.join("\n"));
+        if (page.cursor !== null) {
+          ctx.io.err(`more keys: add --cursor ${JSON.stringify(page.cursor)}`);
+        }
+        return;
       }
+      // Everything, a page at a time: text streams out as it is read.
+      const all: string[] = [];
+      let next = typeof cursor === "string" ? cursor : null;
+      do {
+        const page = await state.listKeys({
+          ...base,
+          ...(next === null ? {} : { cursor: next }),
+          limit: KEYS_PAGE,
+        });
+        if (ctx.json) all.push(...page.keys);
+        else if (page.keys.length) ctx.io.out(page.keys.join("\n"));
+        next = page.cursor;
+      } while (next !== null);
+      if (ctx.json) print(ctx, "", { keys: all, cursor: null });
     },
   },
   checkpoint: {
@@ -273,7 +301,17 @@ export const COMMANDS: Record<string, Command> = {
     async run(ctx) {
       const name = required(ctx.values, "checkpoint");
       await using state = await openState(ctx.settings);
-      await state.restoreCheckpoint(name);
+      // Restoring is one atomic step; on a terminal the bar shows it is running.
+      const info = ctx.io.stderrIsTty
+        ? (await state.listCheckpoints()).find((c) => c.name === name)
+        : undefined;
+      const bar = info ? progressBar(ctx.io, `restoring ${name}`, info.keyCount) : undefined;
+      try {
+        await state.restoreCheckpoint(name);
+        bar?.tick(info!.keyCount);
+      } finally {
+        bar?.done();
+      }
       print(ctx, `Restored from: ${name}`, { restored: name });
     },
   },
@@ -334,43 +372,19 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   info: {
-    summary: "Show the backend, location and size of the namespace",
+    summary: "Show the backend, where its data is, and counts and sizes",
     usage: "info",
     options: {},
     async run(ctx) {
       await using state = await openState(ctx.settings);
-      const keys = (await state.listKeys()).keys;
-      const values = await state.loadMany(keys);
-      const bytes = Object.entries(values).reduce(
-        (n, [k, v]) => n + new TextEncoder().encode(k + JSON.stringify(v)).length,
-        0,
-      );
-      const checkpoints = await state.listCheckpoints();
-      const s = ctx.settings;
-      const location = s.url
-        ? redact(s.url)
-        : s.backend === "sqlite"
-        ? s.path ?? `${s.dir}/state.db`
-        : s.backend === "memory"
-        ? "(memory)"
-        : `${s.dir}/${s.namespace}`;
-      const info = {
-        backend: s.backend,
-        namespace: s.namespace,
-        location,
-        keys: keys.length,
-        bytes,
-        checkpoints: checkpoints.length,
+      const info = await gatherInfo(state, ctx.settings);
+      const human: Record<string, string> = {
+        ...Object.fromEntries(Object.entries(info).map(([k, v]) => [k, String(v ?? "-")])),
+        bytes: formatBytes(info.bytes),
+        checkpointBytes: formatBytes(info.checkpointBytes),
+        diskBytes: info.diskBytes === null ? "-" : formatBytes(info.diskBytes),
       };
-      print(
-        ctx,
-        table(
-          Object.entries(info).map((
-            [k, v],
-          ) => [`${k}:`, k === "bytes" ? formatBytes(bytes) : String(v)]),
-        ),
-        info,
-      );
+      print(ctx, table(Object.entries(human).map(([k, v]) => [`${k}:`, v])), info);
     },
   },
 };
@@ -390,13 +404,4 @@ function positiveInt(text: string, flag: string): number {
   return n;
 }
 
-/** Hides the password in a URL. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "(unparseable URL)";
-  }
-}
+export { redact } from "./_redact.ts";

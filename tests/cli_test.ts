@@ -152,14 +152,10 @@ test("cli: keys, checkpoints, diff, delete and namespaces, as text and --json", 
     assert.equal((await cli(dir, ["namespaces"])).out, "wf");
     assert.deepEqual(JSON.parse((await cli(dir, ["namespaces", "--json"])).out), ["wf"]);
     const info = JSON.parse((await cli(dir, ["info", ...ns, "--json"])).out);
-    assert.deepEqual({ ...info, location: undefined }, {
-      backend: "json",
-      namespace: "wf",
-      location: undefined,
-      keys: 3,
-      bytes: info.bytes,
-      checkpoints: 1,
-    });
+    assert.deepEqual(
+      [info.backend, info.namespace, info.keys, info.checkpoints],
+      ["json", "wf", 3, 1],
+    );
     assert.equal((await cli(dir, ["delete", ...ns, "--checkpoint", "cp1"])).code, 0);
     const gone = await cli(dir, ["restore", ...ns, "--checkpoint", "cp1"]);
     assert.equal(gone.code, 3);

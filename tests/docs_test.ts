@@ -1,0 +1,146 @@
+// Every example in README.md, SKILL.md and references/*.md runs here (see
+// tests/_docs.ts for the conventions), so the docs cannot drift from the code.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import {
+  type Block,
+  docFiles,
+  extractBlocks,
+  type Failure,
+  parseShell,
+  ROOT,
+  runShellBlocks,
+  runTsBlocks,
+} from "./_docs.ts";
+import { isDeno, removeDir, tempDir } from "./_runtime.ts";
+
+const skip = !isDeno && "runs examples with the deno binary";
+
+function report(failures: Failure[]): string {
+  return failures.map((f) => `${f.where}: ${f.message}`).join("\n\n");
+}
+
+const docs = isDeno ? docFiles() : [];
+const blocks: Block[] = docs.flatMap((f) => extractBlocks(f, readFileSync(join(ROOT, f), "utf8")));
+
+test("docs: SKILL.md and the references exist and are found", { skip }, () => {
+  for (const f of ["README.md", "SKILL.md", "references/backends.md"]) {
+    assert.ok(docs.includes(f), `${f} is not found`);
+  }
+  assert.ok(blocks.some((b) => b.lang === "ts"));
+  assert.ok(blocks.some((b) => b.lang === "sh"));
+});
+
+test("docs: SKILL.md has the skill's front matter, stays under 400 lines, links its references", {
+  skip,
+}, () => {
+  const text = readFileSync(join(ROOT, "SKILL.md"), "utf8");
+  const front = /^---\n([\s\S]*?)\n---\n/.exec(text);
+  assert.ok(front, "SKILL.md starts with --- front matter ---");
+  assert.match(front[1]!, /^name: managing-state$/m);
+  const description = /^description: (.+)$/m.exec(front[1]!)?.[1] ?? "";
+  assert.ok(description.length > 50 && description.length <= 1024, description);
+  assert.match(description, /Use when/);
+  assert.ok(text.split("\n").length < 400);
+  for (const section of ["When to use", "Quick start", "Backend selection", "Checkpoints"]) {
+    assert.match(text, new RegExp(`^## ${section}`, "m"));
+  }
+  assert.match(text, /^## Error recovery$/m);
+  assert.ok(text.includes("(references/backends.md)"));
+  assert.ok(text.includes("(references/migration.md)"));
+});
+
+test("docs: every TypeScript example type-checks and runs", { skip }, async () => {
+  const work = tempDir("ms-docs-");
+  try {
+    const failures = await runTsBlocks(blocks.filter((b) => b.lang === "ts"), work);
+    assert.equal(failures.length, 0, report(failures));
+  } finally {
+    removeDir(work);
+  }
+});
+
+for (const file of docs) {
+  const sh = blocks.filter((b) => b.lang === "sh" && b.file === file);
+  if (sh.length === 0) continue;
+  test(`docs: every shell example in ${file} runs as written`, { skip }, async () => {
+    const work = tempDir("ms-docs-");
+    try {
+      const failures = await runShellBlocks(sh, work);
+      assert.equal(failures.length, 0, report(failures));
+    } finally {
+      removeDir(work);
+    }
+  });
+}
+
+// The checks above can fail: a broken example of each kind is reported, with its place.
+test("docs: a broken example fails the docs test, naming the file and line", { skip }, async () => {
+  const md = [
+    "# Demo",
+    "```ts",
+    'import { StateManager } from "@adw/managing-state";',
+    'await using s = await StateManager.open({ backend: "memory" });',
+    'await s.save("k", 1);',
+    'console.log(await s.load("k")); // => 2',
+    "```",
+    "```ts",
+    "const n: number = 1;",
+    "```",
+    "```typescript",
+    'throw new Error("second failure");',
+    "```",
+    "```ts ignore",
+    "this is not code",
+    "```",
+    "```sh",
+    "deno task cli save --key k --value 1   # => Saved k",
+    "deno task cli load --key k",
+    "# => 1",
+    "deno task cli load --key nope",
+    "# exit 3",
+    'deno task cli load --key nope   # => "wrong"',
+    "deno task cli keys",
+    "# => other",
+    "# stderr: something else",
+    "```",
+  ].join("\n");
+  const found = extractBlocks("demo.md", md);
+  assert.deepEqual(
+    found.map((b) => [b.lang, b.line]),
+    [["ts", 3], ["ts", 9], ["ts", 12], ["sh", 18]],
+  );
+  const commands = parseShell(found[3]!);
+  assert.deepEqual(
+    commands.map((c) => [c.line, c.exit, c.stdout, c.stderr]),
+    [
+      [18, 0, ["Saved k"], []],
+      [19, 0, ["1"], []],
+      [21, 3, null, []],
+      [23, 0, ['"wrong"'], []],
+      [24, 0, ["other"], ["something else"]],
+    ],
+  );
+  const work = tempDir("ms-docs-");
+  try {
+    const ts = await runTsBlocks(found.filter((b) => b.lang === "ts"), work);
+    assert.deepEqual(ts.map((f) => f.where), ["demo.md:3", "demo.md:12"], report(ts));
+    assert.match(ts[0]!.message, /=> 2/);
+    assert.match(ts[0]!.message, /demo\.md:6/); // the failing line, in the Markdown
+    assert.match(ts[1]!.message, /second failure/);
+    const typeError = await runTsBlocks(
+      [{ file: "demo.md", line: 40, lang: "ts", code: 'const n: number = "one";' }],
+      join(work, "t2"),
+    );
+    assert.match(report(typeError), /demo\.md:40/);
+    const sh = await runShellBlocks([found[3]!], work);
+    assert.deepEqual(sh.map((f) => f.where), ["demo.md:23", "demo.md:24"]);
+    assert.match(sh[0]!.message, /exit 3, expected 0/);
+    assert.match(sh[1]!.message, /expected "other"/);
+    assert.match(sh[1]!.message, /stderr lacks "something else"/);
+  } finally {
+    removeDir(work);
+  }
+});
