@@ -174,7 +174,12 @@ export class JsonBackend implements Backend {
         // Journals are created whole (temp file + rename) after their snapshot:
         // a missing header or a journal without a snapshot is damage.
         if (raw.generation === undefined) throw damaged(path, new Error("no header line"));
-        if (!snap) throw damaged(join(space.dir, FILES.snapshot), new Error("missing"));
+        if (!snap) {
+          // The snapshot is renamed into place before the first journal is:
+          // read again, in case the namespace was created between our reads.
+          if (attempt < 3) continue;
+          throw damaged(join(space.dir, FILES.snapshot), new Error("missing"));
+        }
         if (raw.generation > snap.generation) {
           continue; // a writer replaced both files between our two reads
         }
