@@ -26,7 +26,8 @@ export type StateErrorCode =
   | "CONFLICT"
   | "BACKEND"
   | "STATE_DAMAGED"
-  | "CLOSED";
+  | "CLOSED"
+  | "VERIFICATION";
 
 /** Base class of every error this library throws. */
 export class StateError extends Error {

@@ -39,3 +39,16 @@ export {
   DEFAULT_DIR,
 } from "./backends/_open.ts";
 export { MemoryBackend } from "./backends/memory.ts";
+export {
+  type Endpoint,
+  type ExportOptions,
+  exportState,
+  type ImportOptions,
+  importState,
+  migrate,
+  type MigrateOptions,
+  type MigrationReport,
+  type NamespaceReport,
+  type ProgressEvent,
+  VerificationError,
+} from "./migrate.ts";

@@ -164,6 +164,13 @@ export interface Backend {
   /** Deletes a checkpoint; false if it did not exist. */
   deleteCheckpoint(ns: string, name: string): Promise<boolean>;
 
+  /**
+   * Writes a checkpoint with the given info and entries, replacing one of
+   * the same name (migration and import use it). Optional: without it,
+   * migration takes the checkpoint through a temporary restore.
+   */
+  importCheckpoint?(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void>;
+
   /** Namespaces that hold keys or checkpoints. */
   namespaces(): Promise<string[]>;
   /** Deletes every key and checkpoint of the namespace. */

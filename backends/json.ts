@@ -413,6 +413,15 @@ export class JsonBackend implements Backend {
     });
   }
 
+  /** Writes a checkpoint file from given entries. */
+  async importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
+    await this.#locked(ns, (space) => {
+      const dir = join(space.dir, FILES.checkpoints);
+      ensurePrivateDir(dir);
+      atomicWrite(join(dir, checkpointFile(info.name)), formatCheckpoint(info, entries));
+    });
+  }
+
   /** Namespaces (subfolders) that hold live keys or checkpoints. */
   async namespaces(): Promise<string[]> {
     if (this.#closed) throw new ClosedError();

@@ -169,6 +169,15 @@ export class MemoryBackend implements Backend {
     return Promise.resolve(this.#space(ns).checkpoints.delete(name));
   }
 
+  /** Writes a checkpoint from given entries. */
+  importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
+    this.#space(ns).checkpoints.set(info.name, {
+      info: { ...info, metadata: structuredClone(info.metadata) },
+      entries: entries.map((e) => ({ ...e })),
+    });
+    return Promise.resolve();
+  }
+
   /** Namespaces that hold keys or checkpoints. */
   namespaces(): Promise<string[]> {
     if (this.#closed) throw new ClosedError();

@@ -21,6 +21,7 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { compareKeys } from "../_keys.ts";
+import { entryBytes } from "./_shared.ts";
 import {
   BackendError,
   CheckpointExistsError,
@@ -342,6 +343,31 @@ export class SqliteBackend implements Backend {
     this.#stmt("DELETE FROM ms_checkpoint_entries WHERE ns = ? AND name = ?").run(ns, name);
     this.#stmt("DELETE FROM ms_checkpoints WHERE ns = ? AND name = ?").run(ns, name);
     return found !== undefined;
+  }
+
+  /** Writes a checkpoint from given entries, in one transaction. */
+  importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
+    return this.#run("import checkpoint", () =>
+      this.#tx(() => {
+        this.#deleteCheckpoint(ns, info.name);
+        const insert = this.#stmt(
+          `INSERT INTO ms_checkpoint_entries (ns, name, key, value, version, expires_at)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+        );
+        for (const e of entries) insert.run(ns, info.name, e.key, e.value, e.version, e.expiresAt);
+        this.#stmt(
+          `INSERT INTO ms_checkpoints (ns, name, created_at, auto, metadata, key_count, bytes)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          ns,
+          info.name,
+          info.createdAt,
+          info.auto ? 1 : 0,
+          JSON.stringify(info.metadata),
+          entries.length,
+          entries.reduce((n, e) => n + entryBytes(e), 0),
+        );
+      }));
   }
 
   /** Namespaces that hold keys or checkpoints. */

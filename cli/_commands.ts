@@ -9,6 +9,7 @@ import { UsageError } from "./_usage.ts";
 import { gatherInfo } from "./_info.ts";
 import { progressBar } from "./_progress.ts";
 import type { JsonValue } from "../types.ts";
+import { MIGRATE_COMMANDS } from "./_migrate_commands.ts";
 
 /** Where a command writes. */
 export interface Io {
@@ -113,11 +114,11 @@ function ttl(values: Values): { ttlMs?: number } {
   return { ttlMs: n };
 }
 
-function print(ctx: Ctx, human: string, json: unknown): void {
+export function print(ctx: Ctx, human: string, json: unknown): void {
   ctx.io.out(ctx.json ? JSON.stringify(json, null, 2) : human);
 }
 
-function formatBytes(n: number): string {
+export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
@@ -405,3 +406,5 @@ function positiveInt(text: string, flag: string): number {
 }
 
 export { redact } from "./_redact.ts";
+
+Object.assign(COMMANDS, MIGRATE_COMMANDS);

@@ -1,0 +1,171 @@
+// The CLI's migrate, export and import commands.
+import { exportState, importState, migrate, type MigrationReport } from "../migrate.ts";
+import type { Endpoint, ProgressEvent } from "../migrate.ts";
+import { type Command, type Ctx, formatBytes, type Io, print } from "./_commands.ts";
+import { progressBar } from "./_progress.ts";
+import { UsageError } from "./_usage.ts";
+
+const SIDE_OPTIONS = (side: "from" | "to") =>
+  ({
+    [`${side}-dir`]: { type: "string", help: `state folder of the ${side} side (default: --dir)` },
+    [`${side}-path`]: { type: "string", help: `SQLite file or Deno KV path of the ${side} side` },
+    [`${side}-url`]: { type: "string", help: `Redis URL or KV Connect URL of the ${side} side` },
+  }) as Command["options"];
+
+function endpoint(ctx: Ctx, side: "from" | "to", backend: string): Endpoint {
+  const v = ctx.values;
+  const str = (name: string) => (typeof v[name] === "string" ? v[name] as string : undefined);
+  const e: Endpoint & Record<string, unknown> = {
+    backend,
+    dir: str(`${side}-dir`) ?? ctx.settings.dir,
+  };
+  const path = str(`${side}-path`);
+  const url = str(`${side}-url`);
+  if (path !== undefined) e.path = path;
+  if (url !== undefined) {
+    e.url = url;
+    if (backend === "kv" && path === undefined) e.path = url;
+  }
+  return e;
+}
+
+/** Only the namespace given as a flag limits a migration; a saved default does not. */
+function namespaces(ctx: Ctx): string[] | undefined {
+  return typeof ctx.values.namespace === "string" ? [ctx.values.namespace] : undefined;
+}
+
+/** A progress bar per namespace, fed by migration events (drawn only on a terminal). */
+function progress(io: Io, label: string) {
+  let bar: ReturnType<typeof progressBar> | undefined;
+  let current = "";
+  let done = 0;
+  return {
+    onProgress(e: ProgressEvent) {
+      if (e.phase !== "keys" || e.total === undefined) return;
+      if (current !== e.namespace) {
+        bar?.done();
+        bar = progressBar(io, `${label} ${e.namespace}`, e.total);
+        current = e.namespace;
+        done = 0;
+      }
+      bar!.tick(e.done - done);
+      done = e.done;
+    },
+    done: () => bar?.done(),
+  };
+}
+
+function summary(verb: string, r: MigrationReport): string {
+  const skipped = r.namespaces.flatMap((n) => [
+    ...n.skippedKeys.map((k) =>
+      `skipped key ${JSON.stringify(k)} in ${n.namespace}: it differs in the target`
+    ),
+    ...n.skippedCheckpoints.map((c) =>
+      `skipped checkpoint ${JSON.stringify(c)} in ${n.namespace}: it differs in the target`
+    ),
+  ]);
+  const head =
+    `${r.dryRun ? "Would copy" : verb} ${r.namespaces.length} namespaces, ${r.keys} keys ` +
+    `(${r.written} written), ${r.checkpoints} checkpoints, ${
+      formatBytes(r.bytes)
+    } from ${r.from} ` +
+    `to ${r.to} in ${r.seconds.toFixed(1)} s${
+      r.dryRun ? " (dry run: nothing written)" : "; verified"
+    }`;
+  return [head, ...skipped].join("\n");
+}
+
+async function withProgress<T>(
+  ctx: Ctx,
+  label: string,
+  fn: (onProgress: (e: ProgressEvent) => void) => Promise<T>,
+) {
+  const p = progress(ctx.io, label);
+  try {
+    return await fn((e) => p.onProgress(e));
+  } finally {
+    p.done();
+  }
+}
+
+/** migrate, export and import. */
+export const MIGRATE_COMMANDS: Record<string, Command> = {
+  migrate: {
+    summary: "Copy every namespace, key and checkpoint to another backend, verified",
+    usage: "migrate --from json --to sqlite [--namespace wf] [--dry-run] [--overwrite]",
+    options: {
+      from: { type: "string", help: "source backend (also legacy-json, legacy-sqlite)" },
+      to: { type: "string", help: "target backend" },
+      "dry-run": { type: "boolean", help: "report what would be copied; write nothing" },
+      overwrite: { type: "boolean", help: "replace target data that differs" },
+      ...SIDE_OPTIONS("from"),
+      ...SIDE_OPTIONS("to"),
+    },
+    async run(ctx) {
+      const from = ctx.values.from;
+      const to = ctx.values.to;
+      if (typeof from !== "string" || typeof to !== "string") {
+        throw new UsageError("Give both --from and --to (e.g. migrate --from json --to sqlite)");
+      }
+      const report = await withProgress(ctx, "migrating", (onProgress) =>
+        migrate({
+          from: endpoint(ctx, "from", from),
+          to: endpoint(ctx, "to", to),
+          ...(namespaces(ctx) ? { namespaces: namespaces(ctx)! } : {}),
+          dryRun: ctx.values["dry-run"] === true,
+          overwrite: ctx.values.overwrite === true,
+          onProgress,
+        }));
+      print(ctx, summary("Migrated", report), report);
+    },
+  },
+  export: {
+    summary: "Write namespaces and their checkpoints to a portable JSON Lines file",
+    usage: "export --file state.jsonl [--namespace wf]",
+    options: { file: { type: "string", help: 'the file to write; "-" for stdout' } },
+    async run(ctx) {
+      const file = ctx.values.file;
+      if (typeof file !== "string") throw new UsageError("Missing --file");
+      const from = endpoint(ctx, "from", ctx.settings.backend);
+      if (ctx.settings.path !== undefined) Object.assign(from, { path: ctx.settings.path });
+      if (ctx.settings.url !== undefined) Object.assign(from, { url: ctx.settings.url });
+      const lines: string[] = [];
+      const totals = await exportState({
+        from,
+        to: file === "-" ? (line) => void lines.push(line.slice(0, -1)) : file,
+        ...(namespaces(ctx) ? { namespaces: namespaces(ctx)! } : {}),
+      });
+      if (file === "-") return ctx.io.out(lines.join("\n"));
+      print(
+        ctx,
+        `Exported ${totals.namespaces} namespaces, ${totals.keys} keys, ${totals.checkpoints} checkpoints to ${file}`,
+        { file, ...totals },
+      );
+    },
+  },
+  import: {
+    summary: "Read an export file into the backend, verified",
+    usage: "import --file state.jsonl [--dry-run] [--overwrite]",
+    options: {
+      file: { type: "string", help: "the export file to read" },
+      "dry-run": { type: "boolean", help: "report what would be copied; write nothing" },
+      overwrite: { type: "boolean", help: "replace data that differs" },
+    },
+    async run(ctx) {
+      const file = ctx.values.file;
+      if (typeof file !== "string") throw new UsageError("Missing --file");
+      const to = endpoint(ctx, "to", ctx.settings.backend);
+      if (ctx.settings.path !== undefined) Object.assign(to, { path: ctx.settings.path });
+      if (ctx.settings.url !== undefined) Object.assign(to, { url: ctx.settings.url });
+      const report = await withProgress(ctx, "importing", (onProgress) =>
+        importState({
+          from: file,
+          to,
+          dryRun: ctx.values["dry-run"] === true,
+          overwrite: ctx.values.overwrite === true,
+          onProgress,
+        }));
+      print(ctx, summary("Imported", report), report);
+    },
+  },
+};

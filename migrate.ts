@@ -1,0 +1,255 @@
+/**
+ * {@linkcode migrate}: copy every namespace, key (with its TTL) and
+ * checkpoint (with its metadata) from one backend to another, verified by
+ * count and content hash. Also export to and import from a portable JSON
+ * Lines file, and import the Python reference implementation's data.
+ *
+ * @example Move from JSON files to SQLite
+ * ```ts
+ * import { migrate, StateManager } from "./mod.ts";
+ * import { MemoryBackend } from "./backends/memory.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const from = new MemoryBackend();
+ * const to = new MemoryBackend();
+ * await using state = await StateManager.open({ backend: from, namespace: "wf" });
+ * await state.save("phase", "build");
+ * await state.checkpoint("after_planning");
+ * const report = await migrate({ from, to });
+ * assert.equal(report.verified, true);
+ * assert.equal(report.keys, 1);
+ * ```
+ *
+ * @module
+ */
+import { createWriteStream } from "node:fs";
+import { type BackendLocation, openBackend } from "./backends/_open.ts";
+import { StateError, ValidationError } from "./errors.ts";
+import { exportFileSource, writeExport } from "./_export_format.ts";
+import { type LegacyKind, legacySource } from "./_legacy.ts";
+import { copyNamespace, type NamespaceReport, type ProgressEvent } from "./_migrate_copy.ts";
+import { backendSource, type Source } from "./_migrate_source.ts";
+import type { Backend } from "./types.ts";
+import { validateNamespace } from "./_validate.ts";
+
+export type { NamespaceReport, ProgressEvent };
+
+/** A backend object, or how to open one: `{ backend: "sqlite", path }`, `{ backend: "json", dir }`, ... */
+export type Endpoint = Backend | (BackendLocation & { backend: string });
+
+/** Options of {@linkcode migrate}. */
+export interface MigrateOptions {
+  /** Where to read: an endpoint, or `{ backend: "legacy-json" | "legacy-sqlite", dir }` for the Python implementation's files. Never written. */
+  from: Endpoint;
+  /** Where to write. */
+  to: Endpoint;
+  /** Only these namespaces (default: all). */
+  namespaces?: string[];
+  /** Report what would be copied; write nothing. */
+  dryRun?: boolean;
+  /** Replace target keys and checkpoints that differ, and delete target-only keys. Default false. */
+  overwrite?: boolean;
+  /** Called as keys and checkpoints are copied. */
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** What a migration (or import) did. */
+export interface MigrationReport {
+  /** Source and target names. */
+  from: string;
+  to: string;
+  dryRun: boolean;
+  /** One report per namespace. */
+  namespaces: NamespaceReport[];
+  /** Totals over all namespaces. */
+  keys: number;
+  written: number;
+  checkpoints: number;
+  bytes: number;
+  seconds: number;
+  /** Whether every namespace's copy matches its source (false in a dry run). */
+  verified: boolean;
+}
+
+/** The copy does not match its source; `report` says what differs. */
+export class VerificationError extends StateError {
+  /** The full report. */
+  readonly report: MigrationReport;
+
+  /** Creates the error from a report. */
+  constructor(report: MigrationReport) {
+    const bad = report.namespaces.filter((n) => !n.verified);
+    const parts = bad.map((n) => {
+      const what = [
+        n.skippedKeys.length
+          ? `${n.skippedKeys.length} differing keys kept (${list(n.skippedKeys)})`
+          : "",
+        n.extraKeys.length
+          ? `${n.extraKeys.length} keys only in the target (${list(n.extraKeys)})`
+          : "",
+        n.skippedCheckpoints.length
+          ? `differing checkpoints kept (${list(n.skippedCheckpoints)})`
+          : "",
+        n.checkpointMismatches.length
+          ? `checkpoints that differ (${list(n.checkpointMismatches)})`
+          : "",
+      ].filter(Boolean);
+      return `namespace ${JSON.stringify(n.namespace)}: ${
+        what.join("; ") || "content hash differs"
+      }`;
+    });
+    super(
+      "VERIFICATION",
+      `The copy in ${report.to} does not match ${report.from}: ${parts.join(" | ")}. ` +
+        `Run again with overwrite to replace what differs`,
+    );
+    this.report = report;
+  }
+}
+
+function list(names: string[]): string {
+  const shown = names.slice(0, 5).map((n) => JSON.stringify(n)).join(", ");
+  return names.length > 5 ? `${shown}, ...` : shown;
+}
+
+/**
+ * Copies namespaces from one backend to another and verifies the copy.
+ * Re-running is safe: equal keys and checkpoints are skipped. Throws
+ * {@linkcode VerificationError} when the target does not match afterwards.
+ */
+export async function migrate(options: MigrateOptions): Promise<MigrationReport> {
+  validateNames(options.namespaces);
+  const source = await openSource(options.from, options.namespaces);
+  try {
+    const { backend: target, close } = await openEndpoint(options.to);
+    try {
+      return await copyAll(source, target, options);
+    } finally {
+      await close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+/** Options of {@linkcode exportState}. */
+export interface ExportOptions {
+  /** Where to read. */
+  from: Endpoint;
+  /** The file to write (JSON Lines), or a function that receives each line. */
+  to: string | ((line: string) => void | Promise<void>);
+  /** Only these namespaces. */
+  namespaces?: string[];
+}
+
+/** Writes namespaces with their checkpoints to a portable JSON Lines file. */
+export async function exportState(
+  options: ExportOptions,
+): Promise<{ namespaces: number; keys: number; checkpoints: number }> {
+  validateNames(options.namespaces);
+  const source = await openSource(options.from, options.namespaces);
+  try {
+    if (typeof options.to === "function") return await writeExport(source, options.to);
+    const stream = createWriteStream(options.to, { mode: 0o600 });
+    const write = (line: string) =>
+      stream.write(line) ? undefined : new Promise<void>((r) => stream.once("drain", () => r()));
+    try {
+      return await writeExport(source, write);
+    } finally {
+      await new Promise<void>((resolve, reject) =>
+        stream.end((e?: Error | null) => (e ? reject(e) : resolve()))
+      );
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+/** Options of {@linkcode importState}. */
+export interface ImportOptions {
+  /** The export file to read. */
+  from: string;
+  /** Where to write. */
+  to: Endpoint;
+  dryRun?: boolean;
+  overwrite?: boolean;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** Reads an export file into a backend, verified like a migration. */
+export async function importState(options: ImportOptions): Promise<MigrationReport> {
+  const source = exportFileSource(options.from);
+  try {
+    const { backend: target, close } = await openEndpoint(options.to);
+    try {
+      return await copyAll(source, target, options);
+    } finally {
+      await close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+async function copyAll(
+  source: Source,
+  target: Backend,
+  options: { dryRun?: boolean; overwrite?: boolean; onProgress?: (e: ProgressEvent) => void },
+): Promise<MigrationReport> {
+  const start = performance.now();
+  const report: MigrationReport = {
+    from: source.name,
+    to: target.name,
+    dryRun: options.dryRun ?? false,
+    namespaces: [],
+    keys: 0,
+    written: 0,
+    checkpoints: 0,
+    bytes: 0,
+    seconds: 0,
+    verified: false,
+  };
+  for await (const ns of source.namespaces()) {
+    const r = await copyNamespace(ns, target, {
+      dryRun: options.dryRun ?? false,
+      overwrite: options.overwrite ?? false,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    report.namespaces.push(r);
+    report.keys += r.keys;
+    report.written += r.written;
+    report.checkpoints += r.checkpoints;
+    report.bytes += r.bytes;
+  }
+  report.seconds = (performance.now() - start) / 1000;
+  report.verified = !report.dryRun && report.namespaces.every((n) => n.verified);
+  if (!report.dryRun && !report.verified) throw new VerificationError(report);
+  return report;
+}
+
+function validateNames(names: unknown): void {
+  if (names === undefined) return;
+  if (!Array.isArray(names)) throw new ValidationError("namespaces must be an array of names");
+  names.forEach((n) => validateNamespace(n));
+}
+
+async function openSource(from: Endpoint, names: string[] | undefined): Promise<Source> {
+  if (isLocation(from) && (from.backend === "legacy-json" || from.backend === "legacy-sqlite")) {
+    return legacySource(from.backend as LegacyKind, from.dir ?? ".claude/state", names);
+  }
+  const { backend, close } = await openEndpoint(from);
+  return backendSource(backend, names, close);
+}
+
+function isLocation(e: Endpoint): e is BackendLocation & { backend: string } {
+  return typeof (e as { backend?: unknown }).backend === "string";
+}
+
+async function openEndpoint(
+  e: Endpoint,
+): Promise<{ backend: Backend; close: () => Promise<void> }> {
+  if (!isLocation(e)) return { backend: e, close: () => Promise.resolve() };
+  const { backend: name, ...location } = e;
+  const backend = await openBackend(name, location);
+  return { backend, close: () => backend.close() };
+}
