@@ -32,20 +32,20 @@ const stores: Record<
 > = {
   json: () => {
     const dir = tempDir();
-    return { endpoint: { backend: "json", dir }, cleanup: async () => removeDir(dir) };
+    return { endpoint: { backend: "json", dir }, cleanup: () => Promise.resolve(removeDir(dir)) };
   },
   sqlite: () => {
     const dir = tempDir();
     return {
       endpoint: { backend: "sqlite", path: join(dir, "s.db") },
-      cleanup: async () => removeDir(dir),
+      cleanup: () => Promise.resolve(removeDir(dir)),
     };
   },
   kv: () => {
     const dir = tempDir();
     return {
       endpoint: { backend: "kv", path: join(dir, "s.kv") },
-      cleanup: async () => removeDir(dir),
+      cleanup: () => Promise.resolve(removeDir(dir)),
     };
   },
 };
