@@ -10,6 +10,7 @@ import { byteLength } from "./_validate.ts";
 
 /** What happened to one namespace. */
 export interface NamespaceReport {
+  /** The namespace. */
   namespace: string;
   /** Keys in the source. */
   keys: number;
@@ -23,12 +24,15 @@ export interface NamespaceReport {
   extraKeys: string[];
   /** Checkpoints in the source. */
   checkpoints: number;
+  /** Checkpoints written to the target (or that would be). */
   checkpointsWritten: number;
+  /** Checkpoints that differ in the target and were kept (no `overwrite`). */
   skippedCheckpoints: string[];
   /** Bytes of keys and values copied (source side). */
   bytes: number;
   /** Source and target hashes (sha256 of the namespace's keys, values and expiries). */
   sourceHash: string;
+  /** The target's hash after copying; null in a dry run. */
   targetHash: string | null;
   /** Checkpoints whose copy differs from the source (names). */
   checkpointMismatches: string[];
@@ -45,9 +49,13 @@ export interface CopyOptions {
 
 /** Progress of a migration, for progress bars. */
 export interface ProgressEvent {
+  /** The namespace being copied. */
   namespace: string;
+  /** What is being copied. */
   phase: "keys" | "checkpoints";
+  /** Items done so far in this namespace and phase. */
   done: number;
+  /** Items in all, when known. */
   total: number | undefined;
 }
 

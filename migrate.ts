@@ -55,17 +55,23 @@ export interface MigrateOptions {
 
 /** What a migration (or import) did. */
 export interface MigrationReport {
-  /** Source and target names. */
+  /** The source's name. */
   from: string;
+  /** The target's name. */
   to: string;
+  /** Whether nothing was written. */
   dryRun: boolean;
   /** One report per namespace. */
   namespaces: NamespaceReport[];
-  /** Totals over all namespaces. */
+  /** Keys in the source, over all namespaces. */
   keys: number;
+  /** Keys written (or that would be). */
   written: number;
+  /** Checkpoints in the source. */
   checkpoints: number;
+  /** Bytes of keys and values in the source. */
   bytes: number;
+  /** How long it took. */
   seconds: number;
   /** Whether every namespace's copy matches its source (false in a dry run). */
   verified: boolean;
@@ -171,8 +177,11 @@ export interface ImportOptions {
   from: string;
   /** Where to write. */
   to: Endpoint;
+  /** Report what would be imported; write nothing. */
   dryRun?: boolean;
+  /** Replace data that differs. */
   overwrite?: boolean;
+  /** Called as keys and checkpoints are imported. */
   onProgress?: (event: ProgressEvent) => void;
 }
 
