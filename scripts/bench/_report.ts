@@ -112,8 +112,9 @@ export function printReport(
       `Value: ~220 bytes of JSON. Each case in a fresh process${
         settings.pinned ? ", pinned with redis-server to CPU 1" : ""
       }; timed loops bounded by ${settings.maxMs} ms or 20,000 ops. ` +
-      `"x raw" = ops/s divided by the raw floor's for the same operation (save, load; ` +
-      `checkpoint and restore against copying every key), in the same run.\n`,
+      `"x raw" = speed per operation relative to the raw floor (its p50 latency divided by ours) ` +
+      `for the same operation (save, load; checkpoint and restore against copying every key), ` +
+      `in the same run; p50 is steadier than ops/s when the machine stalls.\n`,
   );
 
   for (const group of ["sqlite", "json", "redis", "kv"]) {
@@ -139,7 +140,7 @@ export function printReport(
         }
         const base = BASE_OP[op] ?? op;
         const raw = get(rt, group, RAW[group]!, base, n);
-        const ratio = raw && impl !== RAW[group] ? a.ops / raw.ops : undefined;
+        const ratio = raw && impl !== RAW[group] ? raw.p50us / a.p50us : undefined;
         cells.push(fmtOps(a), fmtUs(a.p50us), fmtRatio(ratio));
       }
       out.push(`| ${cells.join(" | ")} |`);
@@ -250,7 +251,7 @@ function targets(get: Getter, runtimes: readonly string[], sizes: number[]): str
       const a = get(rt, group, implA, opA, n);
       const b = get(rt, group, implB, opB, n);
       if (!a || !b) continue;
-      const r = a.ops / b.ops;
+      const r = b.p50us / a.p50us; // speed ratio per operation, from median latencies
       worst = worst === undefined ? r : Math.min(worst, r);
     }
     return worst;
