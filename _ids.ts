@@ -2,6 +2,11 @@
 // timestamp, a per-process counter, and random bits.
 let lastMs = 0;
 let counter = 0;
+// Versions: a counter that never resets in this process plus 64 random bits
+// drawn once per process, so a version is never reused even if the clock
+// steps back, at no per-commit cost for randomness.
+let versions = 0;
+let processTag: string | undefined;
 
 function randomHex(bytes: number): string {
   const buf = crypto.getRandomValues(new Uint8Array(bytes));
@@ -19,8 +24,8 @@ function tick(now: number): number {
 
 /** A new version id: unique per commit, never reused. */
 export function newVersion(now = Date.now()): string {
-  const seq = tick(now);
-  return `${now.toString(36)}.${seq.toString(36)}.${randomHex(8)}`;
+  processTag ??= randomHex(8);
+  return `${now.toString(36)}.${(versions++).toString(36)}.${processTag}`;
 }
 
 /** An automatic checkpoint name such as `auto-20261123T203302.123Z-0000-9f3a1c2b`. */

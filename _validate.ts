@@ -97,8 +97,44 @@ export function expiryFrom(ttlMs: unknown, now: number): number | null {
  * returns its JSON text. The error names the path: `value.tasks[2].due is a Date`.
  */
 export function encodeValue(value: unknown, path = "value"): string {
-  checkJson(value, path, new Set());
+  // The fast check builds no paths; only a value it refuses (or one nested
+  // deeper than it looks) takes the slow walk that names the culprit.
+  if (!isJson(value, 0)) checkJson(value, path, new Set());
   return JSON.stringify(value);
+}
+
+/** Depth past which the fast check defers to the slow one (which detects cycles). */
+const FAST_DEPTH = 64;
+
+/** Whether `value` is certainly a faithful JSON value; false means "check slowly". */
+function isJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+      return value.isWellFormed();
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= FAST_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value) || !isJson(value[i], depth + 1)) return false;
+    }
+    return Object.getPrototypeOf(value) === Array.prototype;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) return false;
+    if (!isJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return Object.getOwnPropertySymbols(value).length === 0;
 }
 
 /** Validates a metadata object (a plain JSON object). */

@@ -31,6 +31,7 @@ export { AtomicOperation } from "./atomic.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";
 export type { CacheOptions } from "./_cache.ts";
+export type { ChangeEvent, Watcher, WatchOptions, WatchTarget } from "./_watch.ts";
 export type { RetryOptions } from "./_retry.ts";
 export {
   BACKEND_NAMES,

@@ -7,6 +7,7 @@
 import { AtomicOperation } from "./atomic.ts";
 import { type BackendLocation, openBackend } from "./backends/_open.ts";
 import { type CacheOptions, ReadCache } from "./_cache.ts";
+import { KeyWatcher, type Watcher, type WatchOptions, type WatchTarget } from "./_watch.ts";
 import * as checkpoints from "./_checkpoints.ts";
 import { newVersion } from "./_ids.ts";
 import { isTransient, type RetryOptions, retryPolicy, withRetry } from "./_retry.ts";
@@ -33,7 +34,11 @@ export interface OpenOptions extends BackendLocation {
   backend?: string | Backend;
   /** The namespace: letters, digits, ".", "_" and "-". Default "default". */
   namespace?: string;
-  /** The read cache; `false` turns it off. On by default and never stale. */
+  /**
+   * The read cache; `false` turns it off. On by default, bounded, and never
+   * stale: a load never returns a value older than a write that completed,
+   * in any process, before the load began (unless `maxStaleMs` says otherwise).
+   */
   cache?: CacheOptions | boolean;
   /** How transient faults are retried; `false` turns retries off. */
   retry?: RetryOptions | false;
@@ -116,6 +121,7 @@ export class StateManager implements AsyncDisposable {
   readonly #cache: ReadCache | null;
   readonly #retry: Required<RetryOptions>;
   readonly #options: OpenOptions;
+  readonly #watchers = new Set<KeyWatcher<unknown>>();
   #closed = false;
 
   private constructor(
@@ -130,9 +136,11 @@ export class StateManager implements AsyncDisposable {
     this.#options = options;
     this.#retry = retryPolicy(options.retry);
     const cache = options.cache ?? true;
-    this.#cache = cache !== false && backend.changeToken
-      ? new ReadCache(cache === true ? {} : cache)
-      : null;
+    const settings = typeof cache === "object" && cache !== null ? cache : {};
+    // A backend that reads from its own coherent copy gains nothing from a
+    // second one, unless the caller trades freshness for fewer checks.
+    const useful = !backend.capabilities.readsFromMemory || (settings.maxStaleMs ?? 0) > 0;
+    this.#cache = cache !== false && backend.changeToken && useful ? new ReadCache(settings) : null;
   }
 
   /**
@@ -416,10 +424,49 @@ export class StateManager implements AsyncDisposable {
     return await this.backend.recover(this.namespace);
   }
 
-  /** Closes the backend (unless you passed it in). Safe to call twice. */
+  /**
+   * Watches keys, or every key under a prefix, for changes made by any
+   * process: an async iterator of {@linkcode ChangeEvent}s. Every change that
+   * completes after `ready` resolves is reported with the key's latest value
+   * (values written in quick succession may be skipped). Leaving the loop,
+   * `close()`, an aborted `signal` or closing the manager ends it.
+   *
+   * @example
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using state = await StateManager.open({ backend: "memory" });
+   * const changes = state.watch(["phase"]);
+   * await changes.ready;
+   * await state.save("phase", "build");
+   * for await (const change of changes) {
+   *   assert.deepEqual([change.key, change.value], ["phase", "build"]);
+   *   break; // leaving the loop stops the watcher
+   * }
+   * ```
+   */
+  watch<T = JsonValue>(target: WatchTarget, options: WatchOptions = {}): Watcher<T> {
+    this.#assertOpen();
+    const watcher = new KeyWatcher<T>(
+      {
+        backend: this.backend,
+        namespace: this.namespace,
+        call: (fn) => this.#call(fn),
+        onClose: (w) => this.#watchers.delete(w),
+      },
+      target,
+      options,
+    );
+    this.#watchers.add(watcher as KeyWatcher<unknown>);
+    return watcher;
+  }
+
+  /** Closes watchers and the backend (unless you passed it in). Safe to call twice. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.all([...this.#watchers].map((w) => w.close()));
     this.#cache?.clear();
     if (this.#ownsBackend) await this.backend.close();
   }
@@ -451,17 +498,20 @@ export class StateManager implements AsyncDisposable {
     validateKey(key);
     this.#assertOpen();
     const cache = fresh ? null : this.#cache;
+    let epoch = 0;
     if (cache) {
       const now = Date.now();
       if (cache.needsCheck(now)) {
+        // The token is read before the entry, so the entry is at least as new as it.
         const token = await this.#call(() => this.backend.changeToken!(this.namespace));
         cache.sync(token, now);
       }
       const hit = cache.get(key, now);
       if (hit !== undefined) return hit;
+      epoch = cache.epoch;
     }
     const [entry] = await this.#call(() => this.backend.get(this.namespace, [key]));
-    cache?.set(key, entry ?? null);
+    cache?.set(key, entry ?? null, epoch);
     return entry ?? null;
   }
 
@@ -473,8 +523,6 @@ export class StateManager implements AsyncDisposable {
   async #commit(op: Omit<CommitOp, "version">): Promise<CommitResult> {
     this.#assertOpen();
     const full: CommitOp = { ...op, version: newVersion() };
-    const touched = [...op.sets.map((s) => s.key), ...op.deletes];
-    touched.forEach((key) => this.#cache?.delete(key));
     let uncertain = false;
     try {
       return await this.#call(async () => {
@@ -490,12 +538,24 @@ export class StateManager implements AsyncDisposable {
         }
       });
     } finally {
-      touched.forEach((key) => this.#cache?.delete(key));
+      // Whatever happened, this manager's next read of these keys goes to the backend.
+      const cache = this.#cache;
+      if (cache) {
+        for (const s of op.sets) cache.delete(s.key);
+        for (const key of op.deletes) cache.delete(key);
+      }
     }
   }
 }
 
 function validateOptions(options: OpenOptions): void {
+  const cache = options.cache;
+  if (cache !== undefined && typeof cache !== "boolean") {
+    if (typeof cache !== "object" || cache === null) {
+      throw new ValidationError("cache must be true, false or an object of cache options");
+    }
+    new ReadCache(cache); // throws on bad settings, before anything is opened
+  }
   for (const name of ["keepCheckpoints", "maxCheckpointAgeMs", "maxUpdateAttempts"] as const) {
     const value = options[name];
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) {

@@ -121,6 +121,12 @@ export interface BackendCapabilities {
   persistent: boolean;
   /** Several OS processes may use the same storage at once. */
   multiProcess: boolean;
+  /**
+   * `get()` answers from an in-process copy that the backend keeps coherent
+   * itself (the JSON backend), so the manager's cache would only duplicate
+   * it: the manager skips its cache unless bounded staleness is asked for.
+   */
+  readsFromMemory?: boolean;
 }
 
 /** What `recover()` did. */
@@ -131,6 +137,20 @@ export interface RecoveryReport {
   quarantined: string[];
   /** Whether the namespace is readable now. */
   ok: boolean;
+}
+
+/** What a backend's push feed says changed in a namespace. */
+export interface ChangeHint {
+  /** Keys that may have changed; absent when any key may have (clear, restore, reconnect). */
+  keys?: string[];
+}
+
+/** A running push feed from {@linkcode Backend.watch}. */
+export interface ChangeFeed {
+  /** Resolves once every change made from then on will be reported (e.g. SUBSCRIBE confirmed). */
+  ready: Promise<void>;
+  /** Stops the feed and releases its connection. */
+  close(): Promise<void>;
 }
 
 /**
@@ -177,10 +197,33 @@ export interface Backend {
   clear(ns: string): Promise<void>;
   /**
    * A cheap token that changes whenever the namespace may have changed, in
-   * any process. The manager's cache drops everything when it moves.
-   * Backends without one are not cached.
+   * any process, and never returns to an earlier value. The manager reads it
+   * before every cached read (its cache drops everything when it moves) and
+   * polls it for `watch()`. Backends without one are not cached.
+   *
+   * The contract is coherence: a token read after a write completed (in any
+   * process) differs from every token read before that write. Examples:
+   * SQLite's `PRAGMA data_version` plus this connection's commits; a counter
+   * the JSON backend bumps when its stat of the journal shows a change. A
+   * backend fed by push invalidations (Redis client tracking, `kv.watch()`)
+   * may answer from memory, provided that it first makes sure every
+   * invalidation sent before the call has arrived (for example a PING on the
+   * invalidation connection) and that it returns a fresh, never-repeating
+   * token whenever that feed is down or reconnecting.
    */
   changeToken?(ns: string): Promise<string>;
+  /**
+   * Optional push feed of changes to a namespace made by any process; the
+   * manager's `watch()` uses it to react at once instead of waiting for its
+   * next poll of `changeToken()`. Hints may come late, coalesced, or for
+   * keys that did not change: the manager re-reads the watched keys and
+   * reports what really changed. A hint must never be lost: when the feed
+   * may have missed changes (a reconnect, a FLUSHDB, a restore) it sends a
+   * hint without keys. Redis: keyspace notifications or client tracking on
+   * the namespace's prefix; Deno KV: `kv.watch()` on a key every commit of
+   * the namespace writes.
+   */
+  watch?(ns: string, onChange: (hint: ChangeHint) => void): ChangeFeed;
   /** Repairs what a crashed process left behind. */
   recover?(ns: string): Promise<RecoveryReport>;
   /** Releases files and connections. */

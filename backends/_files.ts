@@ -7,6 +7,7 @@ import {
   openSync,
   readdirSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -78,6 +79,33 @@ export function listDir(dir: string): string[] {
     return readdirSync(dir);
   } catch (error) {
     if ((error as { code?: string }).code === "ENOENT") return [];
+    throw error;
+  }
+}
+
+/** What identifies a file's content for change detection: its inode and size. */
+export interface FileIdentity {
+  ino: number;
+  size: number;
+}
+
+// Runtime seam: Deno's own stat is about 3x cheaper than its node:fs one, and
+// the JSON backend stats its journal on every read.
+const denoStat = (globalThis as {
+  Deno?: { statSync?(path: string): { ino: number | null; size: number } };
+}).Deno?.statSync;
+
+/** The inode and size of `path`, or null when it does not exist. */
+export function fileIdentity(path: string): FileIdentity | null {
+  try {
+    if (denoStat) {
+      const st = denoStat(path);
+      if (st.ino !== null) return { ino: st.ino, size: st.size };
+    }
+    const st = statSync(path);
+    return { ino: st.ino, size: st.size };
+  } catch (error) {
+    if (isNotFound(error)) return null;
     throw error;
   }
 }

@@ -153,41 +153,61 @@ export function applyJournal(
   return result;
 }
 
+/** What was read from a journal. */
+export interface JournalBytes {
+  /** The bytes from the offset asked for to the end of the file. */
+  bytes: Uint8Array;
+  /** The file's inode number. */
+  ino: number;
+  /** The generation its header names (undefined if the header is unreadable). */
+  generation: number | undefined;
+}
+
 /**
  * Reads a journal from `offset` to its end, with its inode and the generation
- * its header names (undefined if the header is unreadable); null when there is no file.
+ * its header names; null when there is no file.
  */
-export function readBytes(
-  path: string,
-  offset = 0,
-): { bytes: Uint8Array; ino: number; generation: number | undefined } | null {
-  let fd: number;
+export function readBytes(path: string, offset = 0): JournalBytes | null {
+  const fd = openJournal(path);
+  if (fd === null) return null;
   try {
-    fd = openSync(path, "r");
+    return readJournalFd(fd, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Opens a journal for reading; null when there is none. */
+export function openJournal(path: string): number | null {
+  try {
+    return openSync(path, "r");
   } catch (error) {
     if (isNotFound(error)) return null;
     throw error;
   }
-  try {
-    const st = fstatSync(fd);
-    const size = Math.max(0, st.size - offset);
-    const bytes = new Uint8Array(size);
-    let got = 0;
-    while (got < size) {
-      const n = readSync(fd, bytes, got, size - got, offset + got);
-      if (n === 0) break;
-      got += n;
-    }
+}
+
+/** Reads an open journal from `offset` to its end (see {@linkcode readBytes}). */
+export function readJournalFd(fd: number, offset = 0, header = true): JournalBytes {
+  const st = fstatSync(fd);
+  const size = Math.max(0, st.size - offset);
+  const bytes = new Uint8Array(size);
+  let got = 0;
+  while (got < size) {
+    const n = readSync(fd, bytes, got, size - got, offset + got);
+    if (n === 0) break;
+    got += n;
+  }
+  let generation: number | undefined;
+  if (header) {
     const head = new Uint8Array(Math.min(256, st.size));
     const n = readSync(fd, head, 0, head.length, 0);
     const nl = head.subarray(0, n).indexOf(10);
-    const generation = nl === -1
+    generation = nl === -1
       ? undefined
       : applyJournal(head.subarray(0, nl + 1), new Map(), true).generation;
-    return { bytes: bytes.subarray(0, got), ino: st.ino, generation };
-  } finally {
-    closeSync(fd);
   }
+  return { bytes: bytes.subarray(0, got), ino: st.ino, generation };
 }
 
 /** The file name a checkpoint is stored under (hashed when the name is not file-safe). */

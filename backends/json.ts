@@ -48,6 +48,7 @@ import type {
 import {
   atomicWrite,
   ensurePrivateDir,
+  fileIdentity,
   fsyncDir,
   isNotFound,
   listDir,
@@ -63,9 +64,10 @@ import {
   formatCommit,
   formatJournalHeader,
   formatSnapshot,
-  readBytes,
+  openJournal,
   readCheckpointFile,
   readCheckpointInfo,
+  readJournalFd,
   readSnapshot,
   type Rec,
 } from "./_json_format.ts";
@@ -92,21 +94,40 @@ interface Space {
   sorted: string[] | null;
   generation: number;
   snapshotBytes: number;
-  /** Identity of the journal as last read: a change means there is more to read. */
-  journal: { ino: number; size: number; mtimeMs: number } | null;
+  /**
+   * The journal as last read: its inode and the size seen. `pin` keeps that
+   * inode open, so its number cannot be reused by a newer journal: while the
+   * path shows the same inode, it is the same file, and only appends (or a
+   * torn tail being replaced) can have changed it.
+   */
+  journal: { ino: number; size: number } | null;
+  /** An open descriptor of the journal in `journal`, or null. */
+  pin: number | null;
+  /** Bytes of the journal applied (whole lines). */
   offset: number;
+  /** Moves on every change seen or made (from the backend's clock): the change token. */
+  changes: number;
 }
+
+/** Namespaces kept in memory (each with its journal open); older ones are read again when used. */
+const MAX_SPACES = 64;
 
 /** Stores each namespace as JSON files in its own folder. */
 export class JsonBackend implements Backend {
   /** Always "json". */
   readonly name = "json";
   /** Persistent and safe for many processes. */
-  readonly capabilities: BackendCapabilities = { persistent: true, multiProcess: true };
+  readonly capabilities: BackendCapabilities = {
+    persistent: true,
+    multiProcess: true,
+    readsFromMemory: true,
+  };
   readonly #dir: string;
   readonly #lock: LockOptions;
   readonly #compactBytes: number;
   readonly #spaces = new Map<string, Space>();
+  /** Never goes back, so change tokens never repeat, even for a namespace read again. */
+  #clock = 0;
   #closed = false;
 
   /** Creates the backend; nothing is read or written until it is used. */
@@ -119,7 +140,18 @@ export class JsonBackend implements Backend {
   #space(ns: string): Space {
     if (this.#closed) throw new ClosedError();
     let space = this.#spaces.get(ns);
-    if (!space) {
+    if (space) {
+      if (this.#spaces.size > 1) {
+        this.#spaces.delete(ns); // most recently used last
+        this.#spaces.set(ns, space);
+      }
+    } else {
+      // Each namespace in memory holds its journal open: keep the most recent few.
+      if (this.#spaces.size >= MAX_SPACES) {
+        const [oldest, old] = this.#spaces.entries().next().value as [string, Space];
+        this.#unpin(old);
+        this.#spaces.delete(oldest);
+      }
       space = {
         dir: join(this.#dir, ns),
         entries: new Map(),
@@ -127,94 +159,123 @@ export class JsonBackend implements Backend {
         generation: 0,
         snapshotBytes: 0,
         journal: null,
+        pin: null,
         offset: 0,
+        changes: 0,
       };
       this.#spaces.set(ns, space);
     }
     return space;
   }
 
-  /** Brings the in-memory copy up to date with the files (cheap when nothing changed). */
+  /**
+   * Brings the in-memory copy up to date with the files. Costs one stat when
+   * nothing changed; reads only the new journal lines when the journal grew.
+   */
   #sync(space: Space): void {
     const path = join(space.dir, FILES.journal);
-    let st;
-    try {
-      st = statSync(path);
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
+    const st = fileIdentity(path);
+    const j = space.journal;
+    if (st === null || j === null || space.pin === null || st.ino !== j.ino) {
       return this.#load(space);
     }
-    const j = space.journal;
-    if (j && st.ino === j.ino && st.size === j.size && st.mtimeMs === j.mtimeMs) return;
-    if (j && st.ino === j.ino && st.size > space.offset) {
-      const read = readBytes(path, space.offset);
-      // The same inode number could be a new journal; its header says which generation it is.
-      if (read && read.generation === space.generation) {
-        const r = applyJournal(read.bytes, space.entries, false);
-        if (r.bad.length) throw damaged(`${path} at byte ${space.offset}`, new Error("bad line"));
-        space.offset += r.consumed;
-        space.sorted = null;
-        space.journal = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
-        return;
-      }
+    if (st.size === space.offset) return; // the same file, nothing appended
+    if (st.size < space.offset) return this.#load(space);
+    // Read from the pinned descriptor: the very file we applied so far.
+    const read = readJournalFd(space.pin, space.offset, false);
+    const r = applyJournal(read.bytes, space.entries, false);
+    if (r.bad.length) throw damaged(`${path} at byte ${space.offset}`, new Error("bad line"));
+    if (r.consumed > 0) {
+      space.offset += r.consumed;
+      space.sorted = null;
+      space.changes = ++this.#clock;
     }
-    this.#load(space);
+    // A torn tail (r.consumed < bytes read) stays unapplied and is re-read next time.
+    space.journal = { ino: st.ino, size: space.offset + read.bytes.length };
   }
 
-  /** Reads the snapshot and the whole journal. */
+  /** Reads the snapshot and the whole journal, and pins the journal read. */
   #load(space: Space): void {
     for (let attempt = 0; attempt < 20; attempt++) {
       const snap = readSnapshot(join(space.dir, FILES.snapshot));
       const path = join(space.dir, FILES.journal);
-      const raw = readBytes(path);
-      const entries = snap?.entries ?? new Map<string, Rec>();
-      let offset = 0;
-      let journal: Space["journal"] = null;
-      if (raw) {
-        // Journals are created whole (temp file + rename) after their snapshot:
-        // a missing header or a journal without a snapshot is damage.
-        if (raw.generation === undefined) throw damaged(path, new Error("no header line"));
-        if (!snap) {
-          // The snapshot is renamed into place before the first journal is:
-          // read again, in case the namespace was created between our reads.
-          if (attempt < 3) continue;
-          throw damaged(join(space.dir, FILES.snapshot), new Error("missing"));
+      const fd = openJournal(path);
+      let keep = false;
+      try {
+        const raw = fd === null ? null : readJournalFd(fd);
+        const entries = snap?.entries ?? new Map<string, Rec>();
+        let offset = 0;
+        let journal: Space["journal"] = null;
+        if (raw) {
+          // Journals are created whole (temp file + rename) after their snapshot:
+          // a missing header or a journal without a snapshot is damage.
+          if (raw.generation === undefined) throw damaged(path, new Error("no header line"));
+          if (!snap) {
+            // The snapshot is renamed into place before the first journal is:
+            // read again, in case the namespace was created between our reads.
+            if (attempt < 3) continue;
+            throw damaged(join(space.dir, FILES.snapshot), new Error("missing"));
+          }
+          if (raw.generation > snap.generation) {
+            continue; // a writer replaced both files between our two reads
+          }
+          if (raw.generation === snap.generation) {
+            const r = applyJournal(raw.bytes, entries, true);
+            if (r.bad.length) {
+              throw damaged(`${path} line ${r.bad[0]}`, new Error("unreadable line"));
+            }
+            offset = r.consumed;
+            journal = { ino: raw.ino, size: raw.bytes.length };
+            keep = true;
+          }
+          // An older journal: a writer is between the two renames of a compaction
+          // (or crashed there). Nothing to pin: the next read loads again.
         }
-        if (raw.generation > snap.generation) {
-          continue; // a writer replaced both files between our two reads
-        }
-        if (raw.generation === snap.generation) {
-          const r = applyJournal(raw.bytes, entries, true);
-          if (r.bad.length) throw damaged(`${path} line ${r.bad[0]}`, new Error("unreadable line"));
-          offset = r.consumed;
-        }
-        const st = statSync(path);
-        journal = st.ino === raw.ino && st.size === raw.bytes.length
-          ? { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs }
-          : null;
+        this.#unpin(space);
+        Object.assign(space, {
+          entries,
+          sorted: null,
+          generation: snap?.generation ?? 0,
+          snapshotBytes: snap?.bytes ?? 0,
+          journal,
+          pin: keep ? fd : null,
+          offset,
+          changes: ++this.#clock,
+        });
+        return;
+      } finally {
+        if (!keep && fd !== null) closeSync(fd);
       }
-      Object.assign(space, {
-        entries,
-        sorted: null,
-        generation: snap?.generation ?? 0,
-        snapshotBytes: snap?.bytes ?? 0,
-        journal,
-        offset,
-      });
-      return;
     }
     throw new BackendError(`Namespace folder ${space.dir} kept changing while being read`, {
       transient: true,
     });
   }
 
+  /** Under the lock: records (and pins) the journal now at the namespace's path. */
+  #pinJournal(space: Space): void {
+    const path = join(space.dir, FILES.journal);
+    const fd = openSync(path, "r");
+    const st = fstatSync(fd);
+    this.#unpin(space);
+    space.pin = fd;
+    space.journal = { ino: st.ino, size: st.size };
+  }
+
+  #unpin(space: Space): void {
+    if (space.pin !== null) closeSync(space.pin);
+    space.pin = null;
+    space.journal = null;
+  }
+
   /** Runs `fn` holding the namespace's lock, with the in-memory copy up to date. */
   async #locked<T>(ns: string, fn: (space: Space) => T): Promise<T> {
-    const space = this.#space(ns);
     try {
-      ensurePrivateDir(space.dir);
-      const lock = await acquireLock(join(space.dir, FILES.lock), this.#lock);
+      const dir = this.#space(ns).dir;
+      ensurePrivateDir(dir);
+      const lock = await acquireLock(join(dir, FILES.lock), this.#lock);
       try {
+        const space = this.#space(ns); // after the wait: it may have been evicted meanwhile
         this.#sync(space);
         this.#prepareJournal(space);
         return fn(space);
@@ -232,11 +293,11 @@ export class JsonBackend implements Backend {
     const path = join(space.dir, FILES.journal);
     if (space.journal === null || space.offset === 0) {
       atomicWrite(path, formatJournalHeader(space.generation));
-      space.offset = formatJournalHeader(space.generation).length;
-      space.journal = identity(path);
+      this.#pinJournal(space);
+      space.offset = space.journal!.size;
     } else if (space.journal.size > space.offset) {
       truncateSync(path, space.offset); // a crashed writer's partial line
-      space.journal = identity(path);
+      space.journal = { ino: space.journal.ino, size: space.offset };
     }
   }
 
@@ -256,13 +317,14 @@ export class JsonBackend implements Backend {
     renameSync(temp, snapPath);
     atomicWrite(journalPath, formatJournalHeader(generation), false);
     fsyncDir(space.dir);
+    this.#pinJournal(space);
     Object.assign(space, {
       entries: live,
       sorted: null,
       generation,
       snapshotBytes: text.length,
       offset: formatJournalHeader(generation).length,
-      journal: identity(journalPath),
+      changes: ++this.#clock,
     });
   }
 
@@ -306,8 +368,10 @@ export class JsonBackend implements Backend {
         writeAll(fd, line);
         fsyncSync(fd); // not fdatasync: the journal grows, so its size must reach the disk too
         const st = fstatSync(fd);
-        space.journal = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+        if (st.ino !== space.journal?.ino) this.#pinJournal(space);
+        space.journal = { ino: st.ino, size: st.size };
         space.offset = st.size;
+        space.changes = ++this.#clock;
       } finally {
         closeSync(fd);
       }
@@ -448,31 +512,39 @@ export class JsonBackend implements Backend {
 
   /** Removes stale locks and temp files and repairs damaged files; see `recover()`. */
   async recover(ns: string): Promise<RecoveryReport> {
-    const space = this.#space(ns);
     try {
-      const report = await recoverNamespace(space.dir, this.#lock, (entries, generation) => {
+      const dir = this.#space(ns).dir;
+      const report = await recoverNamespace(dir, this.#lock, (entries, generation) => {
+        const space = this.#space(ns);
         space.generation = generation - 1;
         this.#compact(space, entries);
       });
-      this.#load(space);
+      this.#load(this.#space(ns));
       return report;
     } catch (error) {
       throw mapError(error, `recover namespace ${JSON.stringify(ns)}`);
     }
   }
 
-  /** Forgets cached state; nothing stays open between calls. */
+  /**
+   * A counter this backend moves whenever its copy of the namespace changes;
+   * reading it first syncs with the files (one stat when nothing changed).
+   */
+  changeToken(ns: string): Promise<string> {
+    try {
+      return Promise.resolve(String(this.#read(ns).changes));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Forgets cached state and closes the journals it kept open. */
   close(): Promise<void> {
     this.#closed = true;
+    for (const space of this.#spaces.values()) this.#unpin(space);
     this.#spaces.clear();
     return Promise.resolve();
   }
-}
-
-/** Current identity of a journal file. */
-function identity(path: string): Space["journal"] {
-  const st = statSync(path);
-  return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
 }
 
 function exists(path: string): boolean {

@@ -97,6 +97,14 @@ CREATE TABLE IF NOT EXISTS ms_checkpoint_entries (
   PRIMARY KEY (ns, name, key)) WITHOUT ROWID;`;
 
 const LIVE = "(expires_at IS NULL OR expires_at > ?)";
+// Hot statements as constants: the statement cache is keyed by SQL text, and
+// a constant string is hashed once, not on every call.
+const SELECT_ENTRY =
+  `SELECT value, version, expires_at FROM ms_entries WHERE ns = ? AND key = ? AND ${LIVE}`;
+const SELECT_VERSION = `SELECT version FROM ms_entries WHERE ns = ? AND key = ? AND ${LIVE}`;
+const UPSERT = `INSERT INTO ms_entries (ns, key, value, version, expires_at) VALUES (?, ?, ?, ?, ?)
+  ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
+  version = excluded.version, expires_at = excluded.expires_at`;
 
 // Commits made through each database object, so managers sharing one
 // connection see each other's writes (data_version only counts other connections).
@@ -169,9 +177,7 @@ export class SqliteBackend implements Backend {
   /** Reads keys; missing or expired ones are null. */
   get(ns: string, keys: string[]): Promise<(StoredEntry | null)[]> {
     return this.#run("read", () => {
-      const stmt = this.#stmt(
-        `SELECT value, version, expires_at FROM ms_entries WHERE ns = ? AND key = ? AND ${LIVE}`,
-      );
+      const stmt = this.#stmt(SELECT_ENTRY);
       const now = Date.now();
       return keys.map((key) => {
         const row = stmt.get(ns, key, now) as Row | undefined;
@@ -186,15 +192,9 @@ export class SqliteBackend implements Backend {
   commit(ns: string, op: CommitOp): Promise<CommitResult> {
     return this.#run("write", () => {
       const now = Date.now();
-      const upsert = this.#stmt(
-        `INSERT INTO ms_entries (ns, key, value, version, expires_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
-         version = excluded.version, expires_at = excluded.expires_at`,
-      );
+      const upsert = this.#stmt(UPSERT);
       const apply = (): CommitResult => {
-        const version = this.#stmt(
-          `SELECT version FROM ms_entries WHERE ns = ? AND key = ? AND ${LIVE}`,
-        );
+        const version = this.#stmt(SELECT_VERSION);
         for (const check of op.checks) {
           const row = version.get(ns, check.key, now) as { version: string } | undefined;
           if ((row?.version ?? null) !== check.version) return { ok: false };

@@ -68,3 +68,58 @@ export function runCommand(
     child.stdin.end(options.input ?? "");
   });
 }
+
+/** A child process that answers one JSON line per command line sent to it. */
+export interface Child {
+  /** Sends a command and waits for its one-line JSON answer. */
+  send(command: unknown): Promise<unknown>;
+  /** Ends the child (closes its stdin) and waits for it to exit. */
+  close(): Promise<ChildResult>;
+}
+
+/** Starts a script that reads JSON commands from stdin and answers each with one JSON line. */
+export function startChild(script: string, args: string[]): Child {
+  const [cmd, lead] = runtimeCommand(script);
+  const child = spawn(cmd, [...lead, ...args], {
+    env: { ...process.env, NO_COLOR: "1" },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  let buffered = "";
+  const waiting: { resolve(v: unknown): void; reject(e: unknown): void }[] = [];
+  const exited = new Promise<ChildResult>((resolve) =>
+    child.on("close", (code, signal) => {
+      for (const w of waiting.splice(0)) {
+        w.reject(new Error(`child exited (code ${code}): ${stderr.trim()}`));
+      }
+      resolve({ code, signal, stdout, stderr });
+    })
+  );
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+    buffered += d;
+    for (let nl = buffered.indexOf("\n"); nl !== -1; nl = buffered.indexOf("\n")) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      const answer = JSON.parse(line) as { ok: boolean; value?: unknown; error?: string };
+      const w = waiting.shift();
+      if (!w) continue;
+      if (answer.ok) w.resolve(answer.value);
+      else w.reject(new Error(`child failed: ${answer.error}`));
+    }
+  });
+  return {
+    send(command) {
+      return new Promise((resolve, reject) => {
+        waiting.push({ resolve, reject });
+        child.stdin.write(JSON.stringify(command) + "\n");
+      });
+    },
+    close() {
+      child.stdin.end();
+      return exited;
+    },
+  };
+}

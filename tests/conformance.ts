@@ -12,6 +12,7 @@ import {
   ValidationError,
 } from "../mod.ts";
 import { runScript } from "./_runtime.ts";
+import { testCoherence } from "./coherence.ts";
 
 /** A store under test: each `open()` opens a manager on the same data. */
 export interface Harness {
@@ -434,4 +435,6 @@ export function testBackend(
     assert.equal(await s.load("counter"), 1000);
     await s.close();
   }, caps.multiProcess);
+
+  testCoherence(name, makeHarness, caps);
 }
