@@ -83,32 +83,7 @@ export function listDir(dir: string): string[] {
   }
 }
 
-/** What identifies a file's content for change detection: its inode and size. */
-export interface FileIdentity {
-  ino: number;
-  size: number;
-}
-
-// Runtime seam: Deno's own stat is about 3x cheaper than its node:fs one, and
-// the JSON backend stats its journal on every read.
-const denoStat = (globalThis as {
-  Deno?: { statSync?(path: string): { ino: number | null; size: number } };
-}).Deno?.statSync;
-
-/** The inode and size of `path`, or null when it does not exist. */
-export function fileIdentity(path: string): FileIdentity | null {
-  try {
-    if (denoStat) {
-      const st = denoStat(path);
-      if (st.ino !== null) return { ino: st.ino, size: st.size };
-    }
-    const st = statSync(path);
-    return { ino: st.ino, size: st.size };
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
-}
+export { type FileIdentity, fileIdentity } from "./_files_platform.ts";
 
 /** Whether an error is a missing-file error. */
 export function isNotFound(error: unknown): boolean {
