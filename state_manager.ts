@@ -137,9 +137,9 @@ export class StateManager implements AsyncDisposable {
     this.#retry = retryPolicy(options.retry);
     const cache = options.cache ?? true;
     const settings = typeof cache === "object" && cache !== null ? cache : {};
-    // A backend that reads from its own coherent copy gains nothing from a
-    // second one, unless the caller trades freshness for fewer checks.
-    const useful = !backend.capabilities.readsFromMemory || (settings.maxStaleMs ?? 0) > 0;
+    // Where a fresh read costs what a token check costs, a never-stale cache
+    // only adds work; it pays off once the caller trades freshness for speed.
+    const useful = !backend.capabilities.freshReadsAreCheap || (settings.maxStaleMs ?? 0) > 0;
     this.#cache = cache !== false && backend.changeToken && useful ? new ReadCache(settings) : null;
   }
 

@@ -122,11 +122,13 @@ export interface BackendCapabilities {
   /** Several OS processes may use the same storage at once. */
   multiProcess: boolean;
   /**
-   * `get()` answers from an in-process copy that the backend keeps coherent
-   * itself (the JSON backend), so the manager's cache would only duplicate
-   * it: the manager skips its cache unless bounded staleness is asked for.
+   * A fresh `get()` costs about what checking the change token costs, so a
+   * never-stale cache cannot make loads faster: the JSON backend answers from
+   * its own coherent in-process copy; Redis and Deno KV pay one round trip
+   * either way. The manager then skips its cache unless the caller opts into
+   * bounded staleness (`cache: { maxStaleMs }`), which does save the trip.
    */
-  readsFromMemory?: boolean;
+  freshReadsAreCheap?: boolean;
 }
 
 /** What `recover()` did. */

@@ -120,7 +120,7 @@ export class JsonBackend implements Backend {
   readonly capabilities: BackendCapabilities = {
     persistent: true,
     multiProcess: true,
-    readsFromMemory: true,
+    freshReadsAreCheap: true,
   };
   readonly #dir: string;
   readonly #lock: LockOptions;

@@ -143,7 +143,7 @@ export class KvBackend implements Backend {
     this.#layout = new Layout(prefix);
     this.#leaseMs = lease;
     const persistent = options.kv !== undefined || this.#path !== ":memory:";
-    this.capabilities = { persistent, multiProcess: persistent };
+    this.capabilities = { persistent, multiProcess: persistent, freshReadsAreCheap: true };
   }
 
   async #open(): Promise<Ctx> {

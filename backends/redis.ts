@@ -130,7 +130,11 @@ export class RedisBackend implements Backend {
   /** Always "redis". */
   readonly name = "redis";
   /** Persistent (as the server is configured) and shared by many processes. */
-  readonly capabilities: BackendCapabilities = { persistent: true, multiProcess: true };
+  readonly capabilities: BackendCapabilities = {
+    persistent: true,
+    multiProcess: true,
+    freshReadsAreCheap: true,
+  };
   readonly #client: IoRedisClient;
   readonly #owns: boolean;
   readonly #prefix: string;
