@@ -170,10 +170,13 @@ export class RedisBackend implements Backend {
     this.#gate = new ReadyGate(this.#client, timeout ?? 5000);
   }
 
+  readonly #layouts = new Map<string, Layout>();
+
   async #run<T>(what: string, fn: (client: IoRedisClient) => Promise<T>): Promise<T> {
     if (this.#closed) throw new ClosedError();
     try {
-      await this.#gate.ready();
+      // Skip the extra await on the hot path: most calls find the client ready.
+      if (this.#client.status !== "ready") await this.#gate.ready();
       return await fn(this.#client);
     } catch (error) {
       throw mapRedisError(error, what, this.#where, this.#secret, this.#gate.lastError);
@@ -181,7 +184,12 @@ export class RedisBackend implements Backend {
   }
 
   #layout(ns: string): Layout {
-    return new Layout(this.#prefix, ns);
+    let layout = this.#layouts.get(ns);
+    if (!layout) {
+      layout = new Layout(this.#prefix, ns);
+      this.#layouts.set(ns, layout);
+    }
+    return layout;
   }
 
   /** Reads keys with one MGET; missing or expired ones are null. */
