@@ -5,8 +5,8 @@
  * @module
  */
 import { AtomicOperation } from "./atomic.ts";
-import { type BackendLocation, openBackend } from "./backends/_open.ts";
-import { type CacheOptions, ReadCache } from "./_cache.ts";
+import { openBackend } from "./backends/_open.ts";
+import { ReadCache } from "./_cache.ts";
 import { KeyWatcher, type Watcher, type WatchOptions, type WatchTarget } from "./_watch.ts";
 import * as checkpoints from "./_checkpoints.ts";
 import { newVersion } from "./_ids.ts";
@@ -24,74 +24,16 @@ import type {
   StoredEntry,
 } from "./types.ts";
 import { encodeValue, expiryFrom, validateKey, validateNamespace } from "./_validate.ts";
+import { validateListOptions, validateOptions } from "./_validate_options.ts";
+import type {
+  CheckpointDiff,
+  CheckpointOptions,
+  Entry,
+  OpenOptions,
+  SaveOptions,
+} from "./options.ts";
 
-/** Options of {@linkcode StateManager.open}. */
-export interface OpenOptions extends BackendLocation {
-  /**
-   * "memory", "json" (default), "sqlite", or a backend object you opened
-   * (then you close it; the manager's `close()` leaves it open).
-   */
-  backend?: string | Backend;
-  /** The namespace: letters, digits, ".", "_" and "-". Default "default". */
-  namespace?: string;
-  /**
-   * The read cache; `false` turns it off. On by default, bounded, and never
-   * stale: a load never returns a value older than a write that completed,
-   * in any process, before the load began (unless `maxStaleMs` says otherwise).
-   */
-  cache?: CacheOptions | boolean;
-  /** How transient faults are retried; `false` turns retries off. */
-  retry?: RetryOptions | false;
-  /** Keep at most this many automatic checkpoints (older ones are pruned). */
-  keepCheckpoints?: number;
-  /** Prune automatic checkpoints older than this many ms. */
-  maxCheckpointAgeMs?: number;
-  /** Let retention prune named checkpoints too. Default false. */
-  pruneNamedCheckpoints?: boolean;
-  /**
-   * Run `recover()` while opening. Without it, opening a namespace whose
-   * files are damaged throws StateDamagedError.
-   */
-  recover?: boolean;
-  /** Most attempts `update()` makes when other writers keep winning. Default 1000. */
-  maxUpdateAttempts?: number;
-}
-
-/** Options of {@linkcode StateManager.save} and friends. */
-export interface SaveOptions {
-  /** Delete the key after this many ms. Default: never. */
-  ttlMs?: number;
-}
-
-/** A stored value with its version, for optimistic checks. */
-export interface Entry<T = JsonValue> {
-  /** The key. */
-  key: string;
-  /** The value. */
-  value: T;
-  /** The version; pass it to `atomic().check()`. */
-  version: string;
-  /** Expiry in ms since the epoch, or null. */
-  expiresAt: number | null;
-}
-
-/** Options of {@linkcode StateManager.checkpoint}. */
-export interface CheckpointOptions {
-  /** Any JSON object stored with the checkpoint. */
-  metadata?: Record<string, JsonValue>;
-  /** Replace an existing checkpoint of the same name. Default false. */
-  overwrite?: boolean;
-}
-
-/** What changed between two states: key names. */
-export interface CheckpointDiff {
-  /** Keys only in the newer state. */
-  added: string[];
-  /** Keys only in the older state. */
-  removed: string[];
-  /** Keys in both with different values. */
-  changed: string[];
-}
+export type { CheckpointDiff, CheckpointOptions, Entry, OpenOptions, SaveOptions };
 
 /**
  * Workflow state in one namespace of a backend: save and load JSON values,
@@ -545,39 +487,6 @@ export class StateManager implements AsyncDisposable {
         for (const key of op.deletes) cache.delete(key);
       }
     }
-  }
-}
-
-function validateOptions(options: OpenOptions): void {
-  const cache = options.cache;
-  if (cache !== undefined && typeof cache !== "boolean") {
-    if (typeof cache !== "object" || cache === null) {
-      throw new ValidationError("cache must be true, false or an object of cache options");
-    }
-    new ReadCache(cache); // throws on bad settings, before anything is opened
-  }
-  for (const name of ["keepCheckpoints", "maxCheckpointAgeMs", "maxUpdateAttempts"] as const) {
-    const value = options[name];
-    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-      throw new ValidationError(`${name} must be a positive integer, got ${String(value)}`);
-    }
-  }
-}
-
-function validateListOptions(options: ListOptions): void {
-  if (typeof options !== "object" || options === null) {
-    throw new ValidationError("listKeys() takes an options object");
-  }
-  if (options.prefix !== undefined && typeof options.prefix !== "string") {
-    throw new ValidationError("listKeys() prefix must be a string");
-  }
-  if (options.cursor !== undefined) validateKey(options.cursor, "Cursor");
-  if (
-    options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1)
-  ) {
-    throw new ValidationError(
-      `listKeys() limit must be a positive integer, got ${String(options.limit)}`,
-    );
   }
 }
 

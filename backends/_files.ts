@@ -7,7 +7,6 @@ import {
   openSync,
   readdirSync,
   renameSync,
-  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";

@@ -1,0 +1,77 @@
+/**
+ * Option and result types of `StateManager`.
+ *
+ * @module
+ */
+import type { BackendLocation } from "./backends/_open.ts";
+import type { CacheOptions } from "./_cache.ts";
+import type { RetryOptions } from "./_retry.ts";
+import type { Backend, JsonValue } from "./types.ts";
+
+/** Options of `StateManager.open()`. */
+export interface OpenOptions extends BackendLocation {
+  /**
+   * "memory", "json" (default), "sqlite", or a backend object you opened
+   * (then you close it; the manager's `close()` leaves it open).
+   */
+  backend?: string | Backend;
+  /** The namespace: letters, digits, ".", "_" and "-". Default "default". */
+  namespace?: string;
+  /**
+   * The read cache; `false` turns it off. On by default, bounded, and never
+   * stale: a load never returns a value older than a write that completed,
+   * in any process, before the load began (unless `maxStaleMs` says otherwise).
+   */
+  cache?: CacheOptions | boolean;
+  /** How transient faults are retried; `false` turns retries off. */
+  retry?: RetryOptions | false;
+  /** Keep at most this many automatic checkpoints (older ones are pruned). */
+  keepCheckpoints?: number;
+  /** Prune automatic checkpoints older than this many ms. */
+  maxCheckpointAgeMs?: number;
+  /** Let retention prune named checkpoints too. Default false. */
+  pruneNamedCheckpoints?: boolean;
+  /**
+   * Run `recover()` while opening. Without it, opening a namespace whose
+   * files are damaged throws StateDamagedError.
+   */
+  recover?: boolean;
+  /** Most attempts `update()` makes when other writers keep winning. Default 1000. */
+  maxUpdateAttempts?: number;
+}
+
+/** Options of `StateManager.save()` and friends. */
+export interface SaveOptions {
+  /** Delete the key after this many ms. Default: never. */
+  ttlMs?: number;
+}
+
+/** A stored value with its version, for optimistic checks. */
+export interface Entry<T = JsonValue> {
+  /** The key. */
+  key: string;
+  /** The value. */
+  value: T;
+  /** The version; pass it to `atomic().check()`. */
+  version: string;
+  /** Expiry in ms since the epoch, or null. */
+  expiresAt: number | null;
+}
+
+/** Options of `StateManager.checkpoint()`. */
+export interface CheckpointOptions {
+  /** Any JSON object stored with the checkpoint. */
+  metadata?: Record<string, JsonValue>;
+  /** Replace an existing checkpoint of the same name. Default false. */
+  overwrite?: boolean;
+}
+
+/** What changed between two states: key names. */
+export interface CheckpointDiff {
+  /** Keys only in the newer state. */
+  added: string[];
+  /** Keys only in the older state. */
+  removed: string[];
+  /** Keys in both with different values. */
+  changed: string[];
+}
