@@ -56,3 +56,16 @@ export function pageSorted(
     sorted[i]!.startsWith(prefix);
   return { keys, cursor: more ? keys[keys.length - 1]! : null };
 }
+
+/** The smallest string greater than every string that starts with `prefix` (byte order), or null. */
+export function prefixEnd(prefix: string): string | null {
+  const chars = [...prefix];
+  while (chars.length > 0) {
+    const cp = chars.pop()!.codePointAt(0)!;
+    if (cp < 0x10ffff) {
+      const next = cp + 1 === 0xd800 ? 0xe000 : cp + 1;
+      return chars.join("") + String.fromCodePoint(next);
+    }
+  }
+  return null;
+}

@@ -125,17 +125,7 @@ function list(names: string[]): string {
  */
 export async function migrate(options: MigrateOptions): Promise<MigrationReport> {
   validateNames(options.namespaces);
-  const source = await openSource(options.from, options.namespaces);
-  try {
-    const { backend: target, close } = await openEndpoint(options.to);
-    try {
-      return await copyAll(source, target, options);
-    } finally {
-      await close();
-    }
-  } finally {
-    await source.close();
-  }
+  return await copyInto(await openSource(options.from, options.namespaces), options.to, options);
 }
 
 /** Options of {@linkcode exportState}. */
@@ -187,9 +177,17 @@ export interface ImportOptions {
 
 /** Reads an export file into a backend, verified like a migration. */
 export async function importState(options: ImportOptions): Promise<MigrationReport> {
-  const source = exportFileSource(options.from);
+  return await copyInto(exportFileSource(options.from), options.to, options);
+}
+
+/** Opens the target, copies the source into it, and closes both. */
+async function copyInto(
+  source: Source,
+  to: Endpoint,
+  options: { dryRun?: boolean; overwrite?: boolean; onProgress?: (e: ProgressEvent) => void },
+): Promise<MigrationReport> {
   try {
-    const { backend: target, close } = await openEndpoint(options.to);
+    const { backend: target, close } = await openEndpoint(to);
     try {
       return await copyAll(source, target, options);
     } finally {

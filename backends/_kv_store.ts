@@ -1,6 +1,6 @@
 // Low-level storage of the Deno KV backend: the key layout, the record
 // format, Deno KV's per-call limits, batched writes and error mapping.
-import { compareKeys } from "../_keys.ts";
+import { compareKeys, prefixEnd } from "../_keys.ts";
 import { BackendError, StateDamagedError, StateError } from "../errors.ts";
 import type { KvAtomic, KvDatabase, KvEntry, KvKey, KvSelector } from "./_kv_platform.ts";
 
@@ -353,17 +353,4 @@ export function keyRange(
     return compareKeys(from, end) >= 0 ? null : { start: [...base, from], end: [...base, end] };
   }
   return from === "" ? { prefix: base } : { prefix: base, start: [...base, from] };
-}
-
-/** The smallest string greater than every string that starts with `prefix` (byte order), or null. */
-function prefixEnd(prefix: string): string | null {
-  const chars = [...prefix];
-  while (chars.length > 0) {
-    const cp = chars.pop()!.codePointAt(0)!;
-    if (cp < 0x10ffff) {
-      const next = cp + 1 === 0xd800 ? 0xe000 : cp + 1;
-      return chars.join("") + String.fromCodePoint(next);
-    }
-  }
-  return null;
 }

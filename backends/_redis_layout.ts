@@ -1,7 +1,7 @@
 // Key layout and entry encoding of the Redis backend (documented in
 // references/backends.md). Every key of a namespace starts with
 // "<prefix>:{<namespace>}:", so the namespace is the Cluster hash tag.
-import { compareKeys } from "../_keys.ts";
+import { compareKeys, prefixEnd } from "../_keys.ts";
 import { StateDamagedError, ValidationError } from "../errors.ts";
 import { byteLength } from "../_validate.ts";
 import type { StoredEntry } from "../types.ts";
@@ -128,17 +128,4 @@ export function lexRange(prefix: string, cursor: string | undefined): [string, s
     : `[${prefix}`;
   const end = prefixEnd(prefix);
   return [min, end === null ? "+" : `(${end}`];
-}
-
-/** The smallest string greater than every string that starts with `prefix` (byte order), or null. */
-function prefixEnd(prefix: string): string | null {
-  const chars = [...prefix];
-  while (chars.length > 0) {
-    const cp = chars.pop()!.codePointAt(0)!;
-    if (cp < 0x10ffff) {
-      const next = cp + 1 === 0xd800 ? 0xe000 : cp + 1;
-      return chars.join("") + String.fromCodePoint(next);
-    }
-  }
-  return null;
 }

@@ -20,7 +20,7 @@
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { compareKeys } from "../_keys.ts";
+import { compareKeys, prefixEnd } from "../_keys.ts";
 import { entryBytes } from "./_shared.ts";
 import {
   BackendError,
@@ -260,18 +260,7 @@ export class SqliteBackend implements Backend {
           auto: request.auto,
           metadata: request.metadata,
         };
-        this.#stmt(
-          `INSERT INTO ms_checkpoints (ns, name, created_at, auto, metadata, key_count, bytes)
-           VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
-          ns,
-          info.name,
-          info.createdAt,
-          info.auto ? 1 : 0,
-          JSON.stringify(info.metadata),
-          info.keyCount,
-          info.bytes,
-        );
+        this.#insertCheckpointInfo(ns, info);
         return info;
       }));
   }
@@ -355,19 +344,27 @@ export class SqliteBackend implements Backend {
            VALUES (?, ?, ?, ?, ?, ?)`,
         );
         for (const e of entries) insert.run(ns, info.name, e.key, e.value, e.version, e.expiresAt);
-        this.#stmt(
-          `INSERT INTO ms_checkpoints (ns, name, created_at, auto, metadata, key_count, bytes)
-           VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
-          ns,
-          info.name,
-          info.createdAt,
-          info.auto ? 1 : 0,
-          JSON.stringify(info.metadata),
-          entries.length,
-          entries.reduce((n, e) => n + entryBytes(e), 0),
-        );
+        this.#insertCheckpointInfo(ns, {
+          ...info,
+          keyCount: entries.length,
+          bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
+        });
       }));
+  }
+
+  #insertCheckpointInfo(ns: string, info: CheckpointInfo): void {
+    this.#stmt(
+      `INSERT INTO ms_checkpoints (ns, name, created_at, auto, metadata, key_count, bytes)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      ns,
+      info.name,
+      info.createdAt,
+      info.auto ? 1 : 0,
+      JSON.stringify(info.metadata),
+      info.keyCount,
+      info.bytes,
+    );
   }
 
   /** Namespaces that hold keys or checkpoints. */
@@ -440,19 +437,6 @@ interface CheckpointRow {
   metadata: string;
   key_count: number;
   bytes: number;
-}
-
-/** The smallest string greater than every string that starts with `prefix` (byte order), or null. */
-function prefixEnd(prefix: string): string | null {
-  const chars = [...prefix];
-  while (chars.length > 0) {
-    const cp = chars.pop()!.codePointAt(0)!;
-    if (cp < 0x10ffff) {
-      const next = cp + 1 === 0xd800 ? 0xe000 : cp + 1;
-      return chars.join("") + String.fromCodePoint(next);
-    }
-  }
-  return null;
 }
 
 function createPrivateFile(path: string): void {
