@@ -1,18 +1,20 @@
-// Copies one namespace into a target backend and verifies the copy by count
-// and content hash. Idempotent: equal keys and checkpoints are not written
-// again, so an interrupted run can simply be run again.
+// Copies one namespace into a target backend and verifies the copy key by key
+// and checkpoint by checkpoint. Idempotent: equal keys and checkpoints are not
+// written again, so an interrupted run can simply be run again.
 import { createHash } from "node:crypto";
+import { entryBytes } from "./backends/_shared.ts";
 import { newVersion } from "./_ids.ts";
 import { compareKeys } from "./_keys.ts";
+import { importByRestore, recoverHolds } from "./_migrate_fallback.ts";
 import { keyPages, PAGE, type SourceCheckpoint, type SourceNamespace } from "./_migrate_source.ts";
+import { Ledger, verifyKeys } from "./_migrate_verify.ts";
 import type { Backend, CheckpointInfo, StoredEntry } from "./types.ts";
-import { byteLength } from "./_validate.ts";
 
 /** What happened to one namespace. */
 export interface NamespaceReport {
   /** The namespace. */
   namespace: string;
-  /** Keys in the source. */
+  /** Keys read from the source. */
   keys: number;
   /** Keys written to the target (or that would be, in a dry run). */
   written: number;
@@ -20,22 +22,34 @@ export interface NamespaceReport {
   unchanged: number;
   /** Keys that differ in the target and were kept (no `overwrite`). */
   skippedKeys: string[];
-  /** Keys only in the target: deleted with `overwrite`, else reported. */
+  /** Keys only in the target: deleted with `overwrite`, else kept and reported. */
   extraKeys: string[];
+  /** Source keys absent from the target after copying (a failed copy). */
+  missingKeys: string[];
+  /** Keys written but not equal to the source afterwards (a failed copy). */
+  mismatchedKeys: string[];
+  /** Source keys that expired during the run; they are not compared. */
+  expiredKeys: number;
+  /** Live keys in the target after copying; null in a dry run. */
+  targetKeys: number | null;
   /** Checkpoints in the source. */
   checkpoints: number;
   /** Checkpoints written to the target (or that would be). */
   checkpointsWritten: number;
   /** Checkpoints that differ in the target and were kept (no `overwrite`). */
   skippedCheckpoints: string[];
-  /** Bytes of keys and values copied (source side). */
-  bytes: number;
-  /** Source and target hashes (sha256 of the namespace's keys, values and expiries). */
-  sourceHash: string;
-  /** The target's hash after copying; null in a dry run. */
-  targetHash: string | null;
-  /** Checkpoints whose copy differs from the source (names). */
+  /** Checkpoints whose copy differs from the source, or is missing. */
   checkpointMismatches: string[];
+  /** Checkpoint content hashes (SHA-256) by name, from the source. */
+  checkpointHashes: Record<string, string>;
+  /** Hold checkpoints of an interrupted run that were cleared first (backends without importCheckpoint). */
+  recoveredHolds: string[];
+  /** Bytes of keys and values read from the source. */
+  bytes: number;
+  /** SHA-256 over the source's live keys and entry digests, in UTF-8 key order; "" in a dry run. */
+  sourceHash: string;
+  /** The same over the target after copying; null in a dry run. */
+  targetHash: string | null;
   /** Whether the target now holds exactly the source's keys and checkpoints. */
   verified: boolean;
 }
@@ -44,6 +58,8 @@ export interface NamespaceReport {
 export interface CopyOptions {
   dryRun: boolean;
   overwrite: boolean;
+  /** Checkpoint entries that expired before this time are left out of checkpoint hashes. */
+  since: number;
   onProgress?: (event: ProgressEvent) => void;
 }
 
@@ -59,27 +75,45 @@ export interface ProgressEvent {
   total: number | undefined;
 }
 
-/** A running sha256 over entries in byte order. */
-class ContentHash {
-  #hash = createHash("sha256");
-  add(e: { key: string; value: string; expiresAt: number | null }): void {
-    this.#hash.update(`${JSON.stringify(e.key)}\t${e.value}\t${e.expiresAt}\n`);
+/**
+ * The content hash of a checkpoint: SHA-256 over its name, creation time,
+ * kind and metadata, then its entries (key, value, expiry) in UTF-8 key
+ * order. Entries that expired before `since` are left out: they restore to
+ * nothing, and a backend may drop them.
+ */
+export function checkpointHash(info: CheckpointInfo, entries: StoredEntry[], since = 0): string {
+  const h = createHash("sha256");
+  h.update(`${JSON.stringify([info.name, info.createdAt, info.auto, info.metadata])}\n`);
+  const live = entries.filter((e) => e.expiresAt === null || e.expiresAt > since);
+  for (const e of live.sort((a, b) => compareKeys(a.key, b.key))) {
+    h.update(`${JSON.stringify(e.key)}\t${e.value}\t${e.expiresAt}\n`);
   }
-  digest(): string {
-    return this.#hash.digest("hex");
-  }
+  return h.digest("hex");
 }
 
-/** The content hash of a checkpoint: its identity, metadata and entries. */
-export function checkpointHash(info: CheckpointInfo, entries: StoredEntry[]): string {
-  const h = new ContentHash();
-  h.add({
-    key: info.name,
-    value: JSON.stringify([info.createdAt, info.auto, info.metadata]),
-    expiresAt: null,
-  });
-  for (const e of [...entries].sort((a, b) => compareKeys(a.key, b.key))) h.add(e);
-  return h.digest();
+function emptyReport(namespace: string): NamespaceReport {
+  return {
+    namespace,
+    keys: 0,
+    written: 0,
+    unchanged: 0,
+    skippedKeys: [],
+    extraKeys: [],
+    missingKeys: [],
+    mismatchedKeys: [],
+    expiredKeys: 0,
+    targetKeys: null,
+    checkpoints: 0,
+    checkpointsWritten: 0,
+    skippedCheckpoints: [],
+    checkpointMismatches: [],
+    checkpointHashes: {},
+    recoveredHolds: [],
+    bytes: 0,
+    sourceHash: "",
+    targetHash: null,
+    verified: false,
+  };
 }
 
 /** Copies `src` into `target` and verifies it. */
@@ -89,32 +123,18 @@ export async function copyNamespace(
   options: CopyOptions,
 ): Promise<NamespaceReport> {
   const ns = src.name;
-  const report: NamespaceReport = {
-    namespace: ns,
-    keys: 0,
-    written: 0,
-    unchanged: 0,
-    skippedKeys: [],
-    extraKeys: [],
-    checkpoints: 0,
-    checkpointsWritten: 0,
-    skippedCheckpoints: [],
-    bytes: 0,
-    sourceHash: "",
-    targetHash: null,
-    checkpointMismatches: [],
-    verified: false,
-  };
-  const hash = new ContentHash();
-  const sourceKeys = new Set<string>();
+  const report = emptyReport(ns);
+  if (!options.dryRun && !target.importCheckpoint) {
+    report.recoveredHolds = await recoverHolds(target, ns);
+  }
+  const ledger = new Ledger();
   for await (const page of src.pages()) {
     const existing = await target.get(ns, page.map((e) => e.key));
     const sets = [];
     for (const [i, e] of page.entries()) {
-      hash.add(e);
-      sourceKeys.add(e.key);
+      ledger.addSource(e);
       report.keys++;
-      report.bytes += byteLength(e.key) + byteLength(e.value);
+      report.bytes += entryBytes(e);
       const t = existing[i];
       if (t && t.value === e.value && t.expiresAt === e.expiresAt) report.unchanged++;
       else if (t && !options.overwrite) report.skippedKeys.push(e.key);
@@ -126,9 +146,8 @@ export async function copyNamespace(
     }
     options.onProgress?.({ namespace: ns, phase: "keys", done: report.keys, total: src.keyCount });
   }
-  report.sourceHash = hash.digest();
   for await (const keys of keyPages(target, ns)) {
-    report.extraKeys.push(...keys.filter((k) => !sourceKeys.has(k)));
+    report.extraKeys.push(...keys.filter((k) => !ledger.has(k)));
   }
   if (options.overwrite && !options.dryRun) {
     for (let i = 0; i < report.extraKeys.length; i += PAGE) {
@@ -136,23 +155,46 @@ export async function copyNamespace(
       await target.commit(ns, { version: newVersion(), checks: [], sets: [], deletes });
     }
   }
-  const sourceCheckpoints = new Map<string, string>();
+  await copyCheckpoints(src, target, report, options);
+  if (options.dryRun) return report;
+  const check = await verifyKeys(target, ns, ledger);
+  const skipped = new Set(report.skippedKeys);
+  report.missingKeys = check.missing;
+  report.mismatchedKeys = check.differing.filter((k) => !skipped.has(k));
+  const extra = new Set(report.extraKeys);
+  report.extraKeys.push(...check.extra.filter((k) => !extra.has(k)));
+  report.expiredKeys = check.expired;
+  report.targetKeys = check.targetKeys;
+  report.sourceHash = check.sourceHash;
+  report.targetHash = check.targetHash;
+  await verifyCheckpoints(target, ns, report, options.since);
+  report.verified = check.sourceHash === check.targetHash &&
+    check.sourceKeys === check.targetKeys &&
+    check.missing.length + check.differing.length + check.extra.length === 0 &&
+    report.checkpointMismatches.length === 0 && report.skippedCheckpoints.length === 0;
+  return report;
+}
+
+async function copyCheckpoints(
+  src: SourceNamespace,
+  target: Backend,
+  report: NamespaceReport,
+  options: CopyOptions,
+): Promise<void> {
+  const ns = src.name;
   const targetInfos = new Map((await target.listCheckpoints(ns)).map((c) => [c.name, c]));
   for await (const cp of src.checkpoints()) {
     report.checkpoints++;
-    const wanted = checkpointHash(cp.info, cp.entries);
-    sourceCheckpoints.set(cp.info.name, wanted);
-    if (targetInfos.has(cp.info.name)) {
-      if (await targetCheckpointHash(target, ns, targetInfos.get(cp.info.name)!) === wanted) {
-        continue;
-      }
-      if (!options.overwrite) {
-        report.skippedCheckpoints.push(cp.info.name);
-        continue;
-      }
+    const wanted = checkpointHash(cp.info, cp.entries, options.since);
+    report.checkpointHashes[cp.info.name] = wanted;
+    const existing = targetInfos.get(cp.info.name);
+    const same = existing !== undefined &&
+      await targetCheckpointHash(target, ns, existing, options.since) === wanted;
+    if (!same && existing && !options.overwrite) report.skippedCheckpoints.push(cp.info.name);
+    else if (!same) {
+      report.checkpointsWritten++;
+      if (!options.dryRun) await writeCheckpoint(target, ns, cp);
     }
-    report.checkpointsWritten++;
-    if (!options.dryRun) await writeCheckpoint(target, ns, cp);
     options.onProgress?.({
       namespace: ns,
       phase: "checkpoints",
@@ -160,74 +202,42 @@ export async function copyNamespace(
       total: undefined,
     });
   }
-  if (options.dryRun) return report;
-  await verify(target, ns, report, sourceCheckpoints);
-  return report;
 }
 
-async function verify(
+async function verifyCheckpoints(
   target: Backend,
   ns: string,
   report: NamespaceReport,
-  sourceCheckpoints: Map<string, string>,
+  since: number,
 ): Promise<void> {
-  const hash = new ContentHash();
-  for await (const keys of keyPages(target, ns)) {
-    for (const e of await target.get(ns, keys)) if (e) hash.add(e);
-  }
-  report.targetHash = hash.digest();
-  for (const info of await target.listCheckpoints(ns)) {
-    const wanted = sourceCheckpoints.get(info.name);
-    if (wanted !== undefined && await targetCheckpointHash(target, ns, info) !== wanted) {
-      report.checkpointMismatches.push(info.name);
+  const infos = new Map((await target.listCheckpoints(ns)).map((c) => [c.name, c]));
+  const skipped = new Set(report.skippedCheckpoints);
+  for (const [name, wanted] of Object.entries(report.checkpointHashes)) {
+    if (skipped.has(name)) continue;
+    const info = infos.get(name);
+    if (!info || await targetCheckpointHash(target, ns, info, since) !== wanted) {
+      report.checkpointMismatches.push(name);
     }
   }
-  const names = new Set((await target.listCheckpoints(ns)).map((c) => c.name));
-  for (const name of sourceCheckpoints.keys()) {
-    if (!names.has(name)) report.checkpointMismatches.push(name);
-  }
-  report.verified = report.targetHash === report.sourceHash &&
-    report.checkpointMismatches.length === 0;
 }
 
 async function targetCheckpointHash(
   target: Backend,
   ns: string,
   info: CheckpointInfo,
+  since: number,
 ): Promise<string | null> {
   const entries = await target.readCheckpoint(ns, info.name);
-  return entries && checkpointHash(info, entries);
+  return entries && checkpointHash(info, entries, since);
 }
 
-/**
- * Writes a checkpoint into the target: natively when the backend can, else by
- * making the namespace the checkpoint's content for a moment, checkpointing
- * it, and restoring what was there.
- */
+/** Writes a checkpoint natively when the backend can, else through a temporary restore. */
 async function writeCheckpoint(target: Backend, ns: string, cp: SourceCheckpoint): Promise<void> {
-  const { info, entries } = cp;
-  if (target.importCheckpoint) return await target.importCheckpoint(ns, info, entries);
-  const hold = `migrate-hold-${newVersion()}`;
-  await target.checkpoint(ns, {
-    name: hold,
-    createdAt: Date.now(),
-    auto: false,
-    metadata: {},
-    overwrite: true,
-  });
-  try {
-    const current: string[] = [];
-    for await (const keys of keyPages(target, ns)) current.push(...keys);
-    const wanted = new Set(entries.map((e) => e.key));
-    await target.commit(ns, {
-      version: newVersion(),
-      checks: [],
-      sets: entries.map((e) => ({ key: e.key, value: e.value, expiresAt: e.expiresAt })),
-      deletes: current.filter((k) => !wanted.has(k)),
-    });
-    await target.checkpoint(ns, { ...info, overwrite: true });
-  } finally {
-    await target.restore(ns, hold);
-    await target.deleteCheckpoint(ns, hold);
-  }
+  const info: CheckpointInfo = {
+    ...cp.info,
+    keyCount: cp.entries.length,
+    bytes: cp.entries.reduce((n, e) => n + entryBytes(e), 0),
+  };
+  if (target.importCheckpoint) return await target.importCheckpoint(ns, info, cp.entries);
+  await importByRestore(target, ns, info, cp.entries);
 }

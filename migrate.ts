@@ -87,30 +87,34 @@ export class VerificationError extends StateError {
     const bad = report.namespaces.filter((n) => !n.verified);
     const parts = bad.map((n) => {
       const what = [
-        n.skippedKeys.length
-          ? `${n.skippedKeys.length} differing keys kept (${list(n.skippedKeys)})`
-          : "",
-        n.extraKeys.length
-          ? `${n.extraKeys.length} keys only in the target (${list(n.extraKeys)})`
-          : "",
-        n.skippedCheckpoints.length
-          ? `differing checkpoints kept (${list(n.skippedCheckpoints)})`
-          : "",
-        n.checkpointMismatches.length
-          ? `checkpoints that differ (${list(n.checkpointMismatches)})`
-          : "",
+        count(n.missingKeys, "keys missing from the target"),
+        count(n.mismatchedKeys, "keys that differ after writing"),
+        count(n.skippedKeys, "differing keys kept"),
+        count(n.extraKeys, "keys only in the target"),
+        count(n.checkpointMismatches, "checkpoints missing or differing after writing"),
+        count(n.skippedCheckpoints, "differing checkpoints kept"),
       ].filter(Boolean);
       return `namespace ${JSON.stringify(n.namespace)}: ${
-        what.join("; ") || "content hash differs"
+        what.join("; ") ||
+        `${n.keys} keys read, ${n.targetKeys} in the target, content hash differs`
       }`;
     });
+    const kept = bad.some((n) =>
+      n.skippedKeys.length + n.extraKeys.length + n.skippedCheckpoints.length > 0
+    );
     super(
       "VERIFICATION",
       `The copy in ${report.to} does not match ${report.from}: ${parts.join(" | ")}. ` +
-        `Run again with overwrite to replace what differs`,
+        (kept
+          ? "Run again with overwrite to replace what differs in the target"
+          : "Run again; if it still differs, the target does not store what it is given"),
     );
     this.report = report;
   }
+}
+
+function count(names: string[], what: string): string {
+  return names.length ? `${names.length} ${what} (${list(names)})` : "";
 }
 
 function list(names: string[]): string {
@@ -204,6 +208,7 @@ async function copyAll(
   options: { dryRun?: boolean; overwrite?: boolean; onProgress?: (e: ProgressEvent) => void },
 ): Promise<MigrationReport> {
   const start = performance.now();
+  const since = Date.now();
   const report: MigrationReport = {
     from: source.name,
     to: target.name,
@@ -220,6 +225,7 @@ async function copyAll(
     const r = await copyNamespace(ns, target, {
       dryRun: options.dryRun ?? false,
       overwrite: options.overwrite ?? false,
+      since,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     report.namespaces.push(r);

@@ -187,9 +187,13 @@ export interface Backend {
   deleteCheckpoint(ns: string, name: string): Promise<boolean>;
 
   /**
-   * Writes a checkpoint with the given info and entries, replacing one of
-   * the same name (migration and import use it). Optional: without it,
-   * migration takes the checkpoint through a temporary restore.
+   * Writes a checkpoint with the given info and entries as they are
+   * (versions and expiry times kept; entries already expired may be left
+   * out), replacing one of the same name; `keyCount` and `bytes` are counted
+   * from `entries`. The live keys are not touched. Migration and import use it. Optional:
+   * without it, migration takes the checkpoint through a temporary restore of
+   * the namespace (see references/migration.md), which is slower and must not
+   * race other writers.
    */
   importCheckpoint?(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void>;
 

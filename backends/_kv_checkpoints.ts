@@ -67,6 +67,37 @@ export async function checkpoint(
   });
 }
 
+/**
+ * Writes a checkpoint from given entries (migration and import): a new area,
+ * then its info key in one commit, so it appears whole or not at all. The
+ * live keys are not touched; a namespace transaction that runs meanwhile
+ * (clear, restore) makes it start over.
+ */
+export async function importCheckpoint(
+  ctx: Ctx,
+  ns: string,
+  info: CheckpointInfo,
+  entries: StoredEntry[],
+): Promise<void> {
+  const request: CheckpointRequest = {
+    name: info.name,
+    createdAt: info.createdAt,
+    auto: info.auto,
+    metadata: info.metadata,
+    overwrite: true,
+  };
+  const area: AreaEntry[] = entries.map((e) => ({
+    key: e.key,
+    rec: { meta: { v: e.version, x: e.expiresAt }, inline: null, vs: "" },
+    value: e.value,
+  }));
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const head = await ctx.txns.settled(ns, false);
+    if (await publish(ctx, ns, request, area, head.vs) !== null) return;
+  }
+  throw busy(ns, `import checkpoint ${JSON.stringify(info.name)}`);
+}
+
 /** Writes a snapshot area, then its info key (checked against the head); null if the head moved. */
 async function publish(
   ctx: Ctx,

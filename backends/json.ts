@@ -482,7 +482,12 @@ export class JsonBackend implements Backend {
     await this.#locked(ns, (space) => {
       const dir = join(space.dir, FILES.checkpoints);
       ensurePrivateDir(dir);
-      atomicWrite(join(dir, checkpointFile(info.name)), formatCheckpoint(info, entries));
+      const counted = {
+        ...info,
+        keyCount: entries.length,
+        bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
+      };
+      atomicWrite(join(dir, checkpointFile(info.name)), formatCheckpoint(counted, entries));
     });
   }
 

@@ -254,6 +254,14 @@ export class KvBackend implements Backend {
     return this.#run("delete checkpoint", (ctx) => checkpoints.deleteCheckpoint(ctx, ns, name));
   }
 
+  /** Writes a checkpoint from given entries; the live keys are not touched. */
+  importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
+    return this.#run(
+      "import checkpoint",
+      (ctx) => checkpoints.importCheckpoint(ctx, ns, info, entries),
+    );
+  }
+
   /** Namespaces that hold live keys or checkpoints. */
   namespaces(): Promise<string[]> {
     return this.#run("list namespaces", async (ctx) => {

@@ -172,7 +172,12 @@ export class MemoryBackend implements Backend {
   /** Writes a checkpoint from given entries. */
   importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
     this.#space(ns).checkpoints.set(info.name, {
-      info: { ...info, metadata: structuredClone(info.metadata) },
+      info: {
+        ...info,
+        keyCount: entries.length,
+        bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
+        metadata: structuredClone(info.metadata),
+      },
       entries: entries.map((e) => ({ ...e })),
     });
     return Promise.resolve();
