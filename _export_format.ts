@@ -7,7 +7,13 @@ import { createInterface } from "node:readline";
 import { ValidationError } from "./errors.ts";
 import type { Source, SourceCheckpoint, SourceNamespace } from "./_migrate_source.ts";
 import type { CheckpointInfo, StoredEntry } from "./types.ts";
-import { validateCheckpointName, validateKey, validateNamespace } from "./_validate.ts";
+import {
+  validateCheckpointName,
+  validateKey,
+  validateMetadata,
+  validateNamespace,
+} from "./_validate.ts";
+import { entryBytes } from "./backends/_shared.ts";
 
 /** The format name in the header line. */
 export const EXPORT_FORMAT = "managing-state/export";
@@ -76,79 +82,121 @@ function bad(file: string, line: number, why: string): ValidationError {
   );
 }
 
+type Rec = Record<string, unknown>;
+
 /** Reads an export file as a migration source, streaming it line by line. */
 export function exportFileSource(path: string): Source {
   const lines = createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Infinity });
   const it = lines[Symbol.asyncIterator]();
   let lineNo = 0;
-  let peeked: Record<string, unknown> | null | undefined;
-  const next = async (): Promise<Record<string, unknown> | null> => {
-    if (peeked !== undefined) {
-      const p = peeked;
-      peeked = undefined;
-      return p;
+  let peeked: { rec: Rec; line: number } | null | undefined;
+  const read = async (): Promise<{ rec: Rec; line: number } | null> => {
+    let r;
+    try {
+      r = await it.next();
+    } catch (error) {
+      throw new ValidationError(
+        `Cannot read export file ${path}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
-    const r = await it.next();
     if (r.done) return null;
     lineNo++;
     try {
       const rec = JSON.parse(r.value);
-      if (typeof rec !== "object" || rec === null) throw new Error("not an object");
-      return rec;
+      if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
+        throw new Error("not an object");
+      }
+      return { rec, line: lineNo };
     } catch {
       throw bad(path, lineNo, "not valid JSON");
     }
   };
-  const peek = async () => (peeked = await next());
-  const entry = (rec: Record<string, unknown>): StoredEntry => {
+  const next = async () => {
+    if (peeked === undefined) return await read();
+    const p = peeked;
+    peeked = undefined;
+    return p;
+  };
+  const peekType = async () => {
+    if (peeked === undefined) peeked = await read();
+    return peeked?.rec.type;
+  };
+  /** Runs a validator and names the line when it fails. */
+  const at = <T>(line: number, fn: () => T): T => {
     try {
-      validateKey(rec.key);
+      return fn();
     } catch (error) {
-      throw bad(path, lineNo, (error as Error).message);
+      throw bad(path, line, (error as Error).message);
     }
-    if (!("value" in rec)) throw bad(path, lineNo, "a key line has no value");
-    const expiresAt = rec.expiresAt === null || rec.expiresAt === undefined
-      ? null
-      : Number(rec.expiresAt);
+  };
+  const same = (line: number, field: string, got: unknown, want: string) => {
+    if (got !== want) {
+      throw bad(
+        path,
+        line,
+        `${field} is ${JSON.stringify(got)} where ${JSON.stringify(want)} was expected`,
+      );
+    }
+  };
+  const entry = ({ rec, line }: { rec: Rec; line: number }): StoredEntry => {
+    at(line, () => validateKey(rec.key));
+    if (!("value" in rec)) throw bad(path, line, "a key line has no value");
+    const expiresAt = rec.expiresAt ?? null;
+    if (expiresAt !== null && !Number.isSafeInteger(expiresAt)) {
+      throw bad(path, line, `expiresAt ${JSON.stringify(expiresAt)} is not a time in ms or null`);
+    }
     return {
       key: rec.key as string,
       value: JSON.stringify(rec.value),
       version: "imported",
-      expiresAt,
+      expiresAt: expiresAt as number | null,
     };
   };
+  const totals = { namespaces: 0, keys: 0, checkpoints: 0 };
   return {
     name: "export file",
     close: () => Promise.resolve(lines.close()),
     async *namespaces() {
       const header = await next();
-      if (header?.format !== EXPORT_FORMAT) throw bad(path, 1, "no managing-state export header");
-      if (header.version !== EXPORT_VERSION) {
+      if (header?.rec.format !== EXPORT_FORMAT) {
+        throw bad(path, 1, "no managing-state export header");
+      }
+      if (header.rec.version !== EXPORT_VERSION) {
         throw bad(
           path,
           1,
-          `format version ${header.version} is not supported (this reads ${EXPORT_VERSION})`,
+          `format version ${header.rec.version} is not supported (this reads ${EXPORT_VERSION})`,
         );
       }
       for (;;) {
-        const rec = await next();
-        if (rec === null) throw bad(path, lineNo + 1, "the file ends early (no end line)");
-        if (rec.type === "end") return;
+        const got = await next();
+        if (got === null) throw bad(path, lineNo + 1, "the file ends early (no end line)");
+        const { rec, line } = got;
+        if (rec.type === "end") {
+          for (const [k, v] of Object.entries(totals)) {
+            if (rec[k] !== v) {
+              throw bad(path, line, `the end line counts ${rec[k]} ${k}, the file holds ${v}`);
+            }
+          }
+          if (await next() !== null) throw bad(path, lineNo, "there are lines after the end line");
+          return;
+        }
         if (rec.type !== "namespace") {
-          throw bad(path, lineNo, `expected a namespace line, got ${JSON.stringify(rec.type)}`);
+          throw bad(path, line, `expected a namespace line, got ${JSON.stringify(rec.type)}`);
         }
-        try {
-          validateNamespace(rec.name);
-        } catch (error) {
-          throw bad(path, lineNo, (error as Error).message);
-        }
+        at(line, () => validateNamespace(rec.name));
+        totals.namespaces++;
         const name = rec.name as string;
         const ns: SourceNamespace = {
           name,
           async *pages() {
             let page: StoredEntry[] = [];
-            while ((await peek())?.type === "key") {
-              page.push(entry((await next())!));
+            while (await peekType() === "key") {
+              const r = (await next())!;
+              same(r.line, "ns", r.rec.ns, name);
+              page.push(entry(r));
+              totals.keys++;
               if (page.length === 500) {
                 yield page;
                 page = [];
@@ -157,35 +205,42 @@ export function exportFileSource(path: string): Source {
             if (page.length) yield page;
           },
           async *checkpoints() {
-            while ((await peek())?.type === "checkpoint") {
-              const rec = (await next())!;
-              try {
-                validateCheckpointName(rec.name);
-              } catch (error) {
-                throw bad(path, lineNo, (error as Error).message);
-              }
-              const info: CheckpointInfo = {
-                name: rec.name as string,
-                createdAt: Number(rec.createdAt),
-                auto: rec.auto === true,
-                metadata: (rec.metadata ?? {}) as CheckpointInfo["metadata"],
-                keyCount: 0,
-                bytes: 0,
-              };
-              const entries: StoredEntry[] = [];
-              while ((await peek())?.type === "checkpoint-key") {
-                entries.push(entry((await next())!));
-              }
-              if (entries.length !== Number(rec.keyCount)) {
+            while (await peekType() === "checkpoint") {
+              const { rec: cp, line } = (await next())!;
+              same(line, "ns", cp.ns, name);
+              at(line, () => validateCheckpointName(cp.name));
+              at(line, () => validateMetadata(cp.metadata ?? {}));
+              if (!Number.isSafeInteger(cp.createdAt)) {
                 throw bad(
                   path,
-                  lineNo,
-                  `checkpoint ${
-                    JSON.stringify(info.name)
-                  } has ${entries.length} keys, its header says ${rec.keyCount}`,
+                  line,
+                  `createdAt ${JSON.stringify(cp.createdAt)} is not a time in ms`,
                 );
               }
-              info.keyCount = entries.length;
+              const entries: StoredEntry[] = [];
+              while (await peekType() === "checkpoint-key") {
+                const r = (await next())!;
+                same(r.line, "ns", r.rec.ns, name);
+                same(r.line, "checkpoint", r.rec.checkpoint, cp.name as string);
+                entries.push(entry(r));
+              }
+              if (entries.length !== cp.keyCount) {
+                throw bad(
+                  path,
+                  line,
+                  `checkpoint ${JSON.stringify(cp.name)} is followed by ${entries.length} keys, ` +
+                    `its line says ${cp.keyCount}`,
+                );
+              }
+              totals.checkpoints++;
+              const info: CheckpointInfo = {
+                name: cp.name as string,
+                createdAt: cp.createdAt as number,
+                auto: cp.auto === true,
+                metadata: (cp.metadata ?? {}) as CheckpointInfo["metadata"],
+                keyCount: entries.length,
+                bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
+              };
               yield { info, entries } satisfies SourceCheckpoint;
             }
           },

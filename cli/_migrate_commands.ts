@@ -129,13 +129,13 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
       const from = endpoint(ctx, "from", ctx.settings.backend);
       if (ctx.settings.path !== undefined) Object.assign(from, { path: ctx.settings.path });
       if (ctx.settings.url !== undefined) Object.assign(from, { url: ctx.settings.url });
-      const lines: string[] = [];
       const totals = await exportState({
         from,
-        to: file === "-" ? (line) => void lines.push(line.slice(0, -1)) : file,
+        // Streamed: each line goes out as it is read.
+        to: file === "-" ? (line) => ctx.io.out(line.slice(0, -1)) : file,
         ...(namespaces(ctx) ? { namespaces: namespaces(ctx)! } : {}),
       });
-      if (file === "-") return ctx.io.out(lines.join("\n"));
+      if (file === "-") return;
       print(
         ctx,
         `Exported ${totals.namespaces} namespaces, ${totals.keys} keys, ${totals.checkpoints} checkpoints to ${file}`,

@@ -4,5 +4,8 @@ import process from "node:process";
 import { migrate } from "../mod.ts";
 
 const options = JSON.parse(process.argv[2]!);
-await migrate({ ...options, onProgress: (e) => process.stdout.write(`progress ${e.done}\n`) });
+await migrate({
+  ...options,
+  onProgress: (e) => process.stdout.write(`progress ${e.phase} ${e.done}\n`),
+});
 console.log("done");
