@@ -1,5 +1,11 @@
 // The CLI's migrate, export and import commands.
-import { exportState, importState, migrate, type MigrationReport } from "../migrate.ts";
+import {
+  exportState,
+  importState,
+  migrate,
+  type MigrationReport,
+  VerificationError,
+} from "../migrate.ts";
 import type { Endpoint, ProgressEvent } from "../migrate.ts";
 import { type Command, type Ctx, formatBytes, type Io, print } from "./_commands.ts";
 import { progressBar } from "./_progress.ts";
@@ -35,7 +41,7 @@ function namespaces(ctx: Ctx): string[] | undefined {
 }
 
 /** A progress bar per namespace, fed by migration events (drawn only on a terminal). */
-function progress(io: Io, label: string) {
+export function migrationProgress(io: Io, label: string) {
   let bar: ReturnType<typeof progressBar> | undefined;
   let current = "";
   let done = 0;
@@ -80,9 +86,13 @@ async function withProgress<T>(
   label: string,
   fn: (onProgress: (e: ProgressEvent) => void) => Promise<T>,
 ) {
-  const p = progress(ctx.io, label);
+  const p = migrationProgress(ctx.io, label);
   try {
     return await fn((e) => p.onProgress(e));
+  } catch (error) {
+    // With --json, a failed verification still prints its report (what differs) on stdout.
+    if (ctx.json && error instanceof VerificationError) print(ctx, "", error.report);
+    throw error;
   } finally {
     p.done();
   }
