@@ -128,8 +128,10 @@ export async function copyNamespace(
     report.recoveredHolds = await recoverHolds(target, ns);
   }
   const ledger = new Ledger();
+  // A namespace that is empty in the target (the usual first run) needs no reads before writing.
+  const fresh = (await target.list(ns, { limit: 1 })).keys.length === 0;
   for await (const page of src.pages()) {
-    const existing = await target.get(ns, page.map((e) => e.key));
+    const existing = fresh ? [] : await target.get(ns, page.map((e) => e.key));
     const sets = [];
     for (const [i, e] of page.entries()) {
       ledger.addSource(e);
@@ -146,7 +148,7 @@ export async function copyNamespace(
     }
     options.onProgress?.({ namespace: ns, phase: "keys", done: report.keys, total: src.keyCount });
   }
-  for await (const keys of keyPages(target, ns)) {
+  for await (const keys of fresh ? [] : keyPages(target, ns)) {
     report.extraKeys.push(...keys.filter((k) => !ledger.has(k)));
   }
   if (options.overwrite && !options.dryRun) {

@@ -1,5 +1,5 @@
 // Verification of a copied namespace, key by key. While copying, the ledger
-// keeps a digest of each source entry (value and expiry); afterwards the
+// keeps a 64-bit digest of each source entry (value and expiry); afterwards the
 // target is read back and each of its entries is compared with the ledger.
 // Keys that expired during the run are excused on both sides, so a short TTL
 // cannot fail a correct copy, and a failure names the keys that differ.
@@ -7,18 +7,6 @@ import { createHash } from "node:crypto";
 import { compareKeys } from "./_keys.ts";
 import { keyPages } from "./_migrate_source.ts";
 import type { Backend } from "./types.ts";
-
-/** What one key looks like on each side: entry digests and expiries. */
-interface Mark {
-  /** Source digest, or null when the key is only in the target. */
-  d: string | null;
-  /** Source expiry. */
-  x: number | null;
-  /** Target digest, once read back. */
-  t?: string;
-  /** Target expiry. */
-  tx?: number | null;
-}
 
 /** What the key-by-key comparison found. */
 export interface KeyCheck {
@@ -40,44 +28,82 @@ export interface KeyCheck {
   expired: number;
 }
 
-/** The digest of one entry: SHA-256 of its value text and expiry (128 bits, base64). */
-export function entryDigest(value: string, expiresAt: number | null): string {
-  return createHash("sha256").update(`${value}\t${expiresAt}`).digest("base64").slice(0, 22);
+/** Writes the digest of one entry (the first 64 bits of the SHA-256 of its value and expiry) at `out[at]`, `out[at + 1]`. */
+function digestInto(e: Entry, out: Uint32Array, at: number): void {
+  const d = createHash("sha256").update(`${e.value}\t${e.expiresAt}`).digest();
+  out[at] = (d[0]! | d[1]! << 8 | d[2]! << 16 | d[3]! << 24) >>> 0;
+  out[at + 1] = (d[4]! | d[5]! << 8 | d[6]! << 16 | d[7]! << 24) >>> 0;
 }
 
-/** Per-key digests of one namespace's source entries, then of its target entries. */
+type Entry = { key: string; value: string; expiresAt: number | null };
+
+const SOURCE = 1;
+const TARGET = 2;
+
+/**
+ * Per-key digests of one namespace's source entries, then of its target
+ * entries. Compact, as it holds every key of the namespace: a key's name plus
+ * about 40 bytes in typed arrays.
+ */
 export class Ledger {
-  readonly #marks = new Map<string, Mark>();
+  readonly #index = new Map<string, number>();
+  #flags = new Uint8Array(1024);
+  /** Source digest words at 4i, 4i+1; target digest words at 4i+2, 4i+3. */
+  #digests = new Uint32Array(4 * 1024);
+  /** Source expiry at 2i, target expiry at 2i+1; NaN for none. */
+  #expiry = new Float64Array(2 * 1024);
   #last: string | null = null;
   #ordered = true;
 
+  #slot(key: string): number {
+    let i = this.#index.get(key);
+    if (i !== undefined) return i;
+    i = this.#index.size;
+    if (i === this.#flags.length) {
+      const grow = <T extends Uint8Array | Uint32Array | Float64Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.#flags = grow(this.#flags);
+      this.#digests = grow(this.#digests);
+      this.#expiry = grow(this.#expiry);
+    }
+    this.#index.set(key, i);
+    return i;
+  }
+
   /** Records a source entry. */
-  addSource(e: { key: string; value: string; expiresAt: number | null }): void {
+  addSource(e: Entry): void {
     if (this.#last !== null && compareKeys(this.#last, e.key) >= 0) this.#ordered = false;
     this.#last = e.key;
-    this.#marks.set(e.key, { d: entryDigest(e.value, e.expiresAt), x: e.expiresAt });
+    const i = this.#slot(e.key);
+    this.#flags[i]! |= SOURCE;
+    digestInto(e, this.#digests, 4 * i);
+    this.#expiry[2 * i] = e.expiresAt ?? NaN;
   }
 
   /** Whether the source holds `key`. */
   has(key: string): boolean {
-    return this.#marks.get(key)?.d != null;
+    const i = this.#index.get(key);
+    return i !== undefined && (this.#flags[i]! & SOURCE) !== 0;
   }
 
   /** Records an entry read back from the target. */
-  addTarget(e: { key: string; value: string; expiresAt: number | null }): void {
-    let mark = this.#marks.get(e.key);
-    if (!mark) {
-      mark = { d: null, x: null };
-      this.#marks.set(e.key, mark);
-      this.#ordered = false;
-    }
-    mark.t = entryDigest(e.value, e.expiresAt);
-    mark.tx = e.expiresAt;
+  addTarget(e: Entry): void {
+    if (!this.has(e.key)) this.#ordered = false;
+    const i = this.#slot(e.key);
+    this.#flags[i]! |= TARGET;
+    digestInto(e, this.#digests, 4 * i + 2);
+    this.#expiry[2 * i + 1] = e.expiresAt ?? NaN;
   }
 
   /** Compares both sides; entries that expired by `cutoff` count on neither. */
   compare(cutoff: number): KeyCheck {
-    const live = (x: number | null | undefined) => x === null || x === undefined || x > cutoff;
+    const live = (x: number) => Number.isNaN(x) || x > cutoff;
+    const hex = (at: number) =>
+      this.#digests[at]!.toString(16).padStart(8, "0") +
+      this.#digests[at + 1]!.toString(16).padStart(8, "0");
     const source = createHash("sha256");
     const target = createHash("sha256");
     const check: KeyCheck = {
@@ -90,23 +116,27 @@ export class Ledger {
       extra: [],
       expired: 0,
     };
-    let entries: Iterable<[string, Mark]> = this.#marks;
-    if (!this.#ordered) entries = [...this.#marks].sort((a, b) => compareKeys(a[0], b[0]));
-    for (const [key, m] of entries) {
-      const inSource = m.d !== null && live(m.x);
-      const inTarget = m.t !== undefined && live(m.tx);
-      if (m.d !== null && !inSource) check.expired++;
-      if (inSource) {
+    let keys: Iterable<[string, number]> = this.#index;
+    if (!this.#ordered) keys = [...this.#index].sort((a, b) => compareKeys(a[0], b[0]));
+    const d = this.#digests;
+    for (const [key, i] of keys) {
+      const inS = (this.#flags[i]! & SOURCE) !== 0;
+      const inT = (this.#flags[i]! & TARGET) !== 0;
+      const liveS = inS && live(this.#expiry[2 * i]!);
+      const liveT = inT && live(this.#expiry[2 * i + 1]!);
+      if (inS && !liveS) check.expired++;
+      if (liveS) {
         check.sourceKeys++;
-        source.update(`${JSON.stringify(key)}\t${m.d}\n`);
+        source.update(`${JSON.stringify(key)}\t${hex(4 * i)}\n`);
       }
-      if (inTarget) {
+      if (liveT) {
         check.targetKeys++;
-        target.update(`${JSON.stringify(key)}\t${m.t}\n`);
+        target.update(`${JSON.stringify(key)}\t${hex(4 * i + 2)}\n`);
       }
-      if (m.d !== null && m.t !== undefined && m.d !== m.t) check.differing.push(key);
-      else if (inSource && m.t === undefined) check.missing.push(key);
-      else if (inTarget && m.d === null) check.extra.push(key);
+      const same = d[4 * i] === d[4 * i + 2] && d[4 * i + 1] === d[4 * i + 3];
+      if (inS && inT && !same) check.differing.push(key);
+      else if (liveS && !inT) check.missing.push(key);
+      else if (liveT && !inS) check.extra.push(key);
     }
     check.sourceHash = source.digest("hex");
     check.targetHash = target.digest("hex");
