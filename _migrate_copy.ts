@@ -46,7 +46,7 @@ export interface NamespaceReport {
   recoveredHolds: string[];
   /** Bytes of keys and values read from the source. */
   bytes: number;
-  /** SHA-256 over the source's live keys and entry digests, in UTF-8 key order; "" in a dry run. */
+  /** SHA-256 over the source's live keys and 64-bit entry digests, in UTF-8 key order; "" in a dry run. */
   sourceHash: string;
   /** The same over the target after copying; null in a dry run. */
   targetHash: string | null;
@@ -233,13 +233,11 @@ async function targetCheckpointHash(
   return entries && checkpointHash(info, entries, since);
 }
 
-/** Writes a checkpoint natively when the backend can, else through a temporary restore. */
+/**
+ * Writes a checkpoint natively when the backend can, else through a temporary
+ * restore. Either way the target counts its keys and bytes itself.
+ */
 async function writeCheckpoint(target: Backend, ns: string, cp: SourceCheckpoint): Promise<void> {
-  const info: CheckpointInfo = {
-    ...cp.info,
-    keyCount: cp.entries.length,
-    bytes: cp.entries.reduce((n, e) => n + entryBytes(e), 0),
-  };
-  if (target.importCheckpoint) return await target.importCheckpoint(ns, info, cp.entries);
-  await importByRestore(target, ns, info, cp.entries);
+  if (target.importCheckpoint) return await target.importCheckpoint(ns, cp.info, cp.entries);
+  await importByRestore(target, ns, cp.info, cp.entries);
 }

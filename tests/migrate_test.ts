@@ -195,6 +195,18 @@ test("migrate: a copy that does not match names the keys that differ", async () 
     migrate({ from, to: mangled }),
     /namespace "wf": 1 keys that differ after writing \("ok"\)/,
   );
+  const ttlLost = broken((op) => ({
+    ...op,
+    sets: op.sets.map((e) => e.key === "phase" ? { ...e, expiresAt: null } : e),
+  }));
+  const withTtl = new MemoryBackend();
+  const t = await StateManager.open({ backend: withTtl, namespace: "wf" });
+  await t.save("phase", "build", { ttlMs: 600_000 });
+  await t.close();
+  await assert.rejects(
+    migrate({ from: withTtl, to: ttlLost }),
+    /namespace "wf": 1 keys that differ after writing \("phase"\)/,
+  );
 });
 
 test("migrate: the generic checkpoint path, killed half-way, is finished by the next run", async () => {
