@@ -130,11 +130,13 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
       if (ctx.settings.path !== undefined) Object.assign(from, { path: ctx.settings.path });
       if (ctx.settings.url !== undefined) Object.assign(from, { url: ctx.settings.url });
       const lines: string[] = [];
-      const totals = await exportState({
-        from,
-        to: file === "-" ? (line) => void lines.push(line.slice(0, -1)) : file,
-        ...(namespaces(ctx) ? { namespaces: namespaces(ctx)! } : {}),
-      });
+      const totals = await withProgress(ctx, "exporting", (onProgress) =>
+        exportState({
+          from,
+          to: file === "-" ? (line) => void lines.push(line.slice(0, -1)) : file,
+          ...(namespaces(ctx) ? { namespaces: namespaces(ctx)! } : {}),
+          onProgress,
+        }));
       if (file === "-") return ctx.io.out(lines.join("\n"));
       print(
         ctx,
