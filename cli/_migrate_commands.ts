@@ -1,6 +1,6 @@
 // The CLI's migrate, export and import commands.
-import { exportState, importState, migrate, type MigrationReport } from "../migrate.ts";
-import type { Endpoint, ProgressEvent } from "../migrate.ts";
+// migrate.ts is loaded only when one of these commands runs, to keep start-up short.
+import type { Endpoint, MigrationReport, ProgressEvent } from "../migrate.ts";
 import { type Command, type Ctx, formatBytes, type Io, print } from "./_commands.ts";
 import { progressBar } from "./_progress.ts";
 import { UsageError } from "./_usage.ts";
@@ -107,6 +107,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
       if (typeof from !== "string" || typeof to !== "string") {
         throw new UsageError("Give both --from and --to (e.g. migrate --from json --to sqlite)");
       }
+      const { migrate } = await import("../migrate.ts");
       const report = await withProgress(ctx, "migrating", (onProgress) =>
         migrate({
           from: endpoint(ctx, "from", from),
@@ -130,6 +131,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
       if (ctx.settings.path !== undefined) Object.assign(from, { path: ctx.settings.path });
       if (ctx.settings.url !== undefined) Object.assign(from, { url: ctx.settings.url });
       const lines: string[] = [];
+      const { exportState } = await import("../migrate.ts");
       const totals = await withProgress(ctx, "exporting", (onProgress) =>
         exportState({
           from,
@@ -159,6 +161,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
       const to = endpoint(ctx, "to", ctx.settings.backend);
       if (ctx.settings.path !== undefined) Object.assign(to, { path: ctx.settings.path });
       if (ctx.settings.url !== undefined) Object.assign(to, { url: ctx.settings.url });
+      const { importState } = await import("../migrate.ts");
       const report = await withProgress(ctx, "importing", (onProgress) =>
         importState({
           from: file,
