@@ -6,6 +6,7 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { ValidationError } from "./errors.ts";
 import type { Source, SourceCheckpoint, SourceNamespace } from "./_migrate_source.ts";
+import type { ProgressEvent } from "./_migrate_copy.ts";
 import type { CheckpointInfo, StoredEntry } from "./types.ts";
 import {
   validateCheckpointName,
@@ -24,6 +25,7 @@ export const EXPORT_VERSION = 1;
 export async function writeExport(
   source: Source,
   write: (line: string) => void | Promise<void>,
+  onProgress?: (event: ProgressEvent) => void,
 ): Promise<{ namespaces: number; keys: number; checkpoints: number }> {
   const totals = { namespaces: 0, keys: 0, checkpoints: 0 };
   await write(
@@ -37,11 +39,14 @@ export async function writeExport(
   for await (const ns of source.namespaces()) {
     totals.namespaces++;
     await write(json({ type: "namespace", name: ns.name }));
+    let done = 0;
     for await (const page of ns.pages()) {
       for (const e of page) {
         totals.keys++;
         await write(entryLine("key", { ns: ns.name }, e));
       }
+      done += page.length;
+      onProgress?.({ namespace: ns.name, phase: "keys", done, total: ns.keyCount });
     }
     for await (const cp of ns.checkpoints()) {
       totals.checkpoints++;

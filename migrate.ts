@@ -140,6 +140,8 @@ export interface ExportOptions {
   to: string | ((line: string) => void | Promise<void>);
   /** Only these namespaces. */
   namespaces?: string[];
+  /** Called as keys are written. */
+  onProgress?: (event: ProgressEvent) => void;
 }
 
 /** Writes namespaces with their checkpoints to a portable JSON Lines file. */
@@ -149,12 +151,14 @@ export async function exportState(
   validateNames(options.namespaces);
   const source = await openSource(options.from, options.namespaces);
   try {
-    if (typeof options.to === "function") return await writeExport(source, options.to);
+    if (typeof options.to === "function") {
+      return await writeExport(source, options.to, options.onProgress);
+    }
     const stream = createWriteStream(options.to, { mode: 0o600 });
     const write = (line: string) =>
       stream.write(line) ? undefined : new Promise<void>((r) => stream.once("drain", () => r()));
     try {
-      return await writeExport(source, write);
+      return await writeExport(source, write, options.onProgress);
     } finally {
       await new Promise<void>((resolve, reject) =>
         stream.end((e?: Error | null) => (e ? reject(e) : resolve()))

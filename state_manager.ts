@@ -102,14 +102,15 @@ export class StateManager implements AsyncDisposable {
     validateNamespace(namespace);
     validateOptions(options);
     const given = options.backend;
+    const policy = retryPolicy(options.retry);
     const backend = typeof given === "object" && given !== null
       ? given
-      : await openBackend(given ?? "json", options);
+      : await withRetry(policy, () => openBackend(given ?? "json", options));
     const owns = typeof given !== "object";
     try {
-      if (options.recover) await backend.recover?.(namespace);
+      if (options.recover) await withRetry(policy, async () => await backend.recover?.(namespace));
       // Reading nothing still loads the namespace, so damage shows up now, not mid-workflow.
-      await backend.get(namespace, []);
+      await withRetry(policy, () => backend.get(namespace, []));
     } catch (error) {
       if (owns) await backend.close();
       throw error;

@@ -2,7 +2,6 @@
 // append-only journal (journal.jsonl) and checkpoint files. Values are
 // embedded as JSON, so every file stays human-readable.
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
-import { createHash } from "node:crypto";
 import { StateDamagedError } from "../errors.ts";
 import type { CheckpointInfo, StoredEntry } from "../types.ts";
 import { isNotFound } from "./_files.ts";
@@ -214,7 +213,21 @@ export function readJournalFd(fd: number, offset = 0, header = true): JournalByt
 export function checkpointFile(name: string): string {
   return /^[A-Za-z0-9_][A-Za-z0-9._-]{0,150}$/.test(name)
     ? `${name}.jsonl`
-    : `~${createHash("sha256").update(name).digest("hex").slice(0, 40)}.jsonl`;
+    : `~${nameHash(name)}.jsonl`;
+}
+
+/**
+ * A 64-bit hash of a name (two 32-bit FNV-1a lanes over its UTF-8 bytes):
+ * enough to keep checkpoint file names apart, without loading node:crypto.
+ */
+function nameHash(name: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (const byte of new TextEncoder().encode(name)) {
+    a = Math.imul(a ^ byte, 0x01000193) >>> 0;
+    b = Math.imul(b ^ byte, 0x01000193 + 0x2c) >>> 0;
+  }
+  return a.toString(16).padStart(8, "0") + b.toString(16).padStart(8, "0");
 }
 
 /** Serialises a checkpoint: a header line, then one line per entry. */

@@ -19,17 +19,7 @@
  *
  * @module
  */
-import {
-  closeSync,
-  fstatSync,
-  fsyncSync,
-  linkSync,
-  openSync,
-  renameSync,
-  statSync,
-  truncateSync,
-  unlinkSync,
-} from "node:fs";
+import { closeSync, fstatSync, fsyncSync, openSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { compareKeys, pageSorted } from "../_keys.ts";
 import { BackendError, CheckpointExistsError, ClosedError, StateError } from "../errors.ts";
@@ -48,30 +38,21 @@ import type {
 import {
   atomicWrite,
   ensurePrivateDir,
-  fileIdentity,
   fsyncDir,
   isNotFound,
   listDir,
-  tempPathFor,
   writeAll,
 } from "./_files.ts";
 import {
-  applyJournal,
   checkpointFile,
-  damaged,
   FILES,
   formatCheckpoint,
   formatCommit,
-  formatJournalHeader,
-  formatSnapshot,
-  openJournal,
   readCheckpointFile,
   readCheckpointInfo,
-  readJournalFd,
-  readSnapshot,
-  type Rec,
 } from "./_json_format.ts";
 import { recoverNamespace } from "./_json_recover.ts";
+import { Space } from "./_json_space.ts";
 import { acquireLock, type LockOptions } from "./_lock.ts";
 
 export type { LockOptions };
@@ -85,28 +66,6 @@ export interface JsonOptions {
   lock?: LockOptions;
   /** Fold the journal into the snapshot past this many bytes (and past the snapshot's size). Default 1 MiB. */
   compactBytes?: number;
-}
-
-/** What the backend knows about one namespace. */
-interface Space {
-  dir: string;
-  entries: Map<string, Rec>;
-  sorted: string[] | null;
-  generation: number;
-  snapshotBytes: number;
-  /**
-   * The journal as last read: its inode and the size seen. `pin` keeps that
-   * inode open, so its number cannot be reused by a newer journal: while the
-   * path shows the same inode, it is the same file, and only appends (or a
-   * torn tail being replaced) can have changed it.
-   */
-  journal: { ino: number; size: number } | null;
-  /** An open descriptor of the journal in `journal`, or null. */
-  pin: number | null;
-  /** Bytes of the journal applied (whole lines). */
-  offset: number;
-  /** Moves on every change seen or made (from the backend's clock): the change token. */
-  changes: number;
 }
 
 /** Namespaces kept in memory (each with its journal open); older ones are read again when used. */
@@ -149,123 +108,13 @@ export class JsonBackend implements Backend {
       // Each namespace in memory holds its journal open: keep the most recent few.
       if (this.#spaces.size >= MAX_SPACES) {
         const [oldest, old] = this.#spaces.entries().next().value as [string, Space];
-        this.#unpin(old);
+        old.unpin();
         this.#spaces.delete(oldest);
       }
-      space = {
-        dir: join(this.#dir, ns),
-        entries: new Map(),
-        sorted: null,
-        generation: 0,
-        snapshotBytes: 0,
-        journal: null,
-        pin: null,
-        offset: 0,
-        changes: 0,
-      };
+      space = new Space(join(this.#dir, ns), () => ++this.#clock);
       this.#spaces.set(ns, space);
     }
     return space;
-  }
-
-  /**
-   * Brings the in-memory copy up to date with the files. Costs one stat when
-   * nothing changed; reads only the new journal lines when the journal grew.
-   */
-  #sync(space: Space): void {
-    const path = join(space.dir, FILES.journal);
-    const st = fileIdentity(path);
-    const j = space.journal;
-    if (st === null || j === null || space.pin === null || st.ino !== j.ino) {
-      return this.#load(space);
-    }
-    if (st.size === space.offset) return; // the same file, nothing appended
-    if (st.size < space.offset) return this.#load(space);
-    // Read from the pinned descriptor: the very file we applied so far.
-    const read = readJournalFd(space.pin, space.offset, false);
-    const r = applyJournal(read.bytes, space.entries, false);
-    if (r.bad.length) throw damaged(`${path} at byte ${space.offset}`, new Error("bad line"));
-    if (r.consumed > 0) {
-      space.offset += r.consumed;
-      space.sorted = null;
-      space.changes = ++this.#clock;
-    }
-    // A torn tail (r.consumed < bytes read) stays unapplied and is re-read next time.
-    space.journal = { ino: st.ino, size: space.offset + read.bytes.length };
-  }
-
-  /** Reads the snapshot and the whole journal, and pins the journal read. */
-  #load(space: Space): void {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const snap = readSnapshot(join(space.dir, FILES.snapshot));
-      const path = join(space.dir, FILES.journal);
-      const fd = openJournal(path);
-      let keep = false;
-      try {
-        const raw = fd === null ? null : readJournalFd(fd);
-        const entries = snap?.entries ?? new Map<string, Rec>();
-        let offset = 0;
-        let journal: Space["journal"] = null;
-        if (raw) {
-          // Journals are created whole (temp file + rename) after their snapshot:
-          // a missing header or a journal without a snapshot is damage.
-          if (raw.generation === undefined) throw damaged(path, new Error("no header line"));
-          if (!snap) {
-            // The snapshot is renamed into place before the first journal is:
-            // read again, in case the namespace was created between our reads.
-            if (attempt < 3) continue;
-            throw damaged(join(space.dir, FILES.snapshot), new Error("missing"));
-          }
-          if (raw.generation > snap.generation) {
-            continue; // a writer replaced both files between our two reads
-          }
-          if (raw.generation === snap.generation) {
-            const r = applyJournal(raw.bytes, entries, true);
-            if (r.bad.length) {
-              throw damaged(`${path} line ${r.bad[0]}`, new Error("unreadable line"));
-            }
-            offset = r.consumed;
-            journal = { ino: raw.ino, size: raw.bytes.length };
-            keep = true;
-          }
-          // An older journal: a writer is between the two renames of a compaction
-          // (or crashed there). Nothing to pin: the next read loads again.
-        }
-        this.#unpin(space);
-        Object.assign(space, {
-          entries,
-          sorted: null,
-          generation: snap?.generation ?? 0,
-          snapshotBytes: snap?.bytes ?? 0,
-          journal,
-          pin: keep ? fd : null,
-          offset,
-          changes: ++this.#clock,
-        });
-        return;
-      } finally {
-        if (!keep && fd !== null) closeSync(fd);
-      }
-    }
-    throw new BackendError(`Namespace folder ${space.dir} kept changing while being read`, {
-      transient: true,
-    });
-  }
-
-  /** Under the lock: records (and pins) the journal now at the namespace's path. */
-  #pinJournal(space: Space): void {
-    const path = join(space.dir, FILES.journal);
-    const fd = openSync(path, "r");
-    const st = fstatSync(fd);
-    this.#unpin(space);
-    space.pin = fd;
-    space.journal = { ino: st.ino, size: st.size };
-  }
-
-  #unpin(space: Space): void {
-    if (space.pin !== null) closeSync(space.pin);
-    space.pin = null;
-    space.journal = null;
   }
 
   /** Runs `fn` holding the namespace's lock, with the in-memory copy up to date. */
@@ -276,8 +125,8 @@ export class JsonBackend implements Backend {
       const lock = await acquireLock(join(dir, FILES.lock), this.#lock);
       try {
         const space = this.#space(ns); // after the wait: it may have been evicted meanwhile
-        this.#sync(space);
-        this.#prepareJournal(space);
+        space.sync();
+        space.prepareJournal();
         return fn(space);
       } finally {
         lock.release();
@@ -287,51 +136,10 @@ export class JsonBackend implements Backend {
     }
   }
 
-  /** Under the lock: make sure a snapshot and a journal of its generation exist, with no torn tail. */
-  #prepareJournal(space: Space): void {
-    if (space.generation === 0) return this.#compact(space, space.entries);
-    const path = join(space.dir, FILES.journal);
-    if (space.journal === null || space.offset === 0) {
-      atomicWrite(path, formatJournalHeader(space.generation));
-      this.#pinJournal(space);
-      space.offset = space.journal!.size;
-    } else if (space.journal.size > space.offset) {
-      truncateSync(path, space.offset); // a crashed writer's partial line
-      space.journal = { ino: space.journal.ino, size: space.offset };
-    }
-  }
-
-  /** Under the lock: writes `entries` as a new snapshot generation and starts a new journal. */
-  #compact(space: Space, entries: Map<string, Rec>): void {
-    const now = Date.now();
-    const live = new Map([...entries].filter(([, r]) => r.expiresAt === null || r.expiresAt > now));
-    const generation = space.generation + 1;
-    const snapPath = join(space.dir, FILES.snapshot);
-    const journalPath = join(space.dir, FILES.journal);
-    const text = formatSnapshot(generation, live);
-    const temp = tempPathFor(snapPath);
-    atomicWrite(temp, text, false);
-    // Keep the previous generation (snapshot + journal) as the last good copy.
-    keepBackup(snapPath, join(space.dir, FILES.snapshotBackup));
-    keepBackup(journalPath, join(space.dir, FILES.journalBackup));
-    renameSync(temp, snapPath);
-    atomicWrite(journalPath, formatJournalHeader(generation), false);
-    fsyncDir(space.dir);
-    this.#pinJournal(space);
-    Object.assign(space, {
-      entries: live,
-      sorted: null,
-      generation,
-      snapshotBytes: text.length,
-      offset: formatJournalHeader(generation).length,
-      changes: ++this.#clock,
-    });
-  }
-
   #read(ns: string): Space {
     const space = this.#space(ns);
     try {
-      this.#sync(space);
+      space.sync();
     } catch (error) {
       throw mapError(error, `read namespace ${JSON.stringify(ns)}`);
     }
@@ -368,7 +176,7 @@ export class JsonBackend implements Backend {
         writeAll(fd, line);
         fsyncSync(fd); // not fdatasync: the journal grows, so its size must reach the disk too
         const st = fstatSync(fd);
-        if (st.ino !== space.journal?.ino) this.#pinJournal(space);
+        if (st.ino !== space.journal?.ino) space.pinJournal();
         space.journal = { ino: st.ino, size: st.size };
         space.offset = st.size;
         space.changes = ++this.#clock;
@@ -381,7 +189,7 @@ export class JsonBackend implements Backend {
       }
       space.sorted = null;
       if (space.offset > this.#compactBytes && space.offset > space.snapshotBytes) {
-        this.#compact(space, space.entries);
+        space.compact(space.entries);
       }
       return { ok: true, version: op.version };
     });
@@ -457,7 +265,7 @@ export class JsonBackend implements Backend {
       const path = join(space.dir, FILES.checkpoints, checkpointFile(name));
       if (!exists(path)) return false;
       const { entries } = readCheckpointFile(path);
-      this.#compact(space, new Map(entries.map((e) => [e.key, e])));
+      space.compact(new Map(entries.map((e) => [e.key, e])));
       return true;
     });
   }
@@ -511,7 +319,7 @@ export class JsonBackend implements Backend {
     await this.#locked(ns, (space) => {
       const dir = join(space.dir, FILES.checkpoints);
       for (const f of listDir(dir)) unlinkSync(join(dir, f));
-      this.#compact(space, new Map());
+      space.compact(new Map());
     });
   }
 
@@ -522,9 +330,9 @@ export class JsonBackend implements Backend {
       const report = await recoverNamespace(dir, this.#lock, (entries, generation) => {
         const space = this.#space(ns);
         space.generation = generation - 1;
-        this.#compact(space, entries);
+        space.compact(entries);
       });
-      this.#load(this.#space(ns));
+      this.#space(ns).load();
       return report;
     } catch (error) {
       throw mapError(error, `recover namespace ${JSON.stringify(ns)}`);
@@ -546,7 +354,7 @@ export class JsonBackend implements Backend {
   /** Forgets cached state and closes the journals it kept open. */
   close(): Promise<void> {
     this.#closed = true;
-    for (const space of this.#spaces.values()) this.#unpin(space);
+    for (const space of this.#spaces.values()) space.unpin();
     this.#spaces.clear();
     return Promise.resolve();
   }
@@ -561,18 +369,6 @@ function exists(path: string): boolean {
     if (isNotFound(error) || (error as { code?: string }).code === "ENOTDIR") return false;
     throw error;
   }
-}
-
-/** Hard-links `path` to `backup` (replacing it), so the old file survives the rename over `path`. */
-function keepBackup(path: string, backup: string): void {
-  const temp = tempPathFor(backup);
-  try {
-    linkSync(path, temp);
-  } catch (error) {
-    if (isNotFound(error)) return;
-    throw error;
-  }
-  renameSync(temp, backup);
 }
 
 function mapError(error: unknown, what: string): StateError {

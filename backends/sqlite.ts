@@ -127,18 +127,21 @@ export class SqliteBackend implements Backend {
     const persistent = options.database !== undefined || path !== ":memory:";
     this.capabilities = { persistent, multiProcess: persistent };
     this.#owns = options.database === undefined;
+    let db: SqliteDatabase | undefined = options.database;
     try {
-      if (options.database) {
-        this.#db = options.database;
-      } else {
+      if (!db) {
         if (path !== ":memory:") createPrivateFile(path);
-        this.#db = new DatabaseSync(path) as unknown as SqliteDatabase;
+        db = new DatabaseSync(path) as unknown as SqliteDatabase;
       }
-      this.#db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-      this.#db.exec("PRAGMA journal_mode = WAL");
-      this.#db.exec(`PRAGMA synchronous = ${options.synchronous ?? "NORMAL"}`);
-      this.#tx(() => this.#db.exec(SCHEMA));
+      this.#db = db;
+      db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec(`PRAGMA synchronous = ${options.synchronous ?? "NORMAL"}`);
+      this.#tx(() => db!.exec(SCHEMA));
     } catch (error) {
+      // Switching to WAL needs a moment of exclusive access: another process
+      // opening at the same time makes this fail as busy, and the manager retries.
+      if (this.#owns) db?.close();
       throw mapError(error, `open SQLite database ${JSON.stringify(path)}`);
     }
   }

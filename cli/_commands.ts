@@ -1,7 +1,7 @@
 // The CLI's commands. Each takes parsed options and an output sink and
 // returns nothing; errors are thrown and mapped to exit codes by cli.ts.
 import { readFileSync } from "node:fs";
-import { StateManager } from "../mod.ts";
+import { StateManager } from "../state_manager.ts";
 import { type BackendLocation, openBackend } from "../backends/_open.ts";
 import { validateNamespace } from "../_validate.ts";
 import { type Settings, writeConfig } from "./_config.ts";

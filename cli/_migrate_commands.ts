@@ -1,12 +1,7 @@
 // The CLI's migrate, export and import commands.
-import {
-  exportState,
-  importState,
-  migrate,
-  type MigrationReport,
-  VerificationError,
-} from "../migrate.ts";
-import type { Endpoint, ProgressEvent } from "../migrate.ts";
+// migrate.ts is loaded only when one of these commands runs, to keep start-up short.
+import type { Endpoint, MigrationReport, ProgressEvent } from "../migrate.ts";
+import { StateError } from "../errors.ts";
 import { type Command, type Ctx, formatBytes, type Io, print } from "./_commands.ts";
 import { progressBar } from "./_progress.ts";
 import { UsageError } from "./_usage.ts";
@@ -91,7 +86,9 @@ async function withProgress<T>(
     return await fn((e) => p.onProgress(e));
   } catch (error) {
     // With --json, a failed verification still prints its report (what differs) on stdout.
-    if (ctx.json && error instanceof VerificationError) print(ctx, "", error.report);
+    if (ctx.json && error instanceof StateError && error.code === "VERIFICATION") {
+      print(ctx, "", (error as StateError & { report: MigrationReport }).report);
+    }
     throw error;
   } finally {
     p.done();
@@ -117,6 +114,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
       if (typeof from !== "string" || typeof to !== "string") {
         throw new UsageError("Give both --from and --to (e.g. migrate --from json --to sqlite)");
       }
+      const { migrate } = await import("../migrate.ts");
       const report = await withProgress(ctx, "migrating", (onProgress) =>
         migrate({
           from: endpoint(ctx, "from", from),
@@ -139,12 +137,15 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
       const from = endpoint(ctx, "from", ctx.settings.backend);
       if (ctx.settings.path !== undefined) Object.assign(from, { path: ctx.settings.path });
       if (ctx.settings.url !== undefined) Object.assign(from, { url: ctx.settings.url });
-      const totals = await exportState({
-        from,
-        // Streamed: each line goes out as it is read.
-        to: file === "-" ? (line) => ctx.io.out(line.slice(0, -1)) : file,
-        ...(namespaces(ctx) ? { namespaces: namespaces(ctx)! } : {}),
-      });
+      const { exportState } = await import("../migrate.ts");
+      const totals = await withProgress(ctx, "exporting", (onProgress) =>
+        exportState({
+          from,
+          // Streamed: each line goes out as it is read.
+          to: file === "-" ? (line) => ctx.io.out(line.slice(0, -1)) : file,
+          ...(namespaces(ctx) ? { namespaces: namespaces(ctx)! } : {}),
+          onProgress,
+        }));
       if (file === "-") return;
       print(
         ctx,
@@ -167,6 +168,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
       const to = endpoint(ctx, "to", ctx.settings.backend);
       if (ctx.settings.path !== undefined) Object.assign(to, { path: ctx.settings.path });
       if (ctx.settings.url !== undefined) Object.assign(to, { url: ctx.settings.url });
+      const { importState } = await import("../migrate.ts");
       const report = await withProgress(ctx, "importing", (onProgress) =>
         importState({
           from: file,

@@ -267,6 +267,18 @@ export function testBackend(
     assert.equal(await s.load("v"), 3);
   });
 
+  withState("takes checkpoints whose names are not file-safe", async (s) => {
+    await s.save("v", 1);
+    const names = ["phase/1 ü", "../../etc", "a:b*c?", "x".repeat(200)];
+    for (const name of names) await s.checkpoint(name);
+    await s.save("v", 2);
+    assert.deepEqual((await s.listCheckpoints()).map((c) => c.name).sort(), [...names].sort());
+    for (const name of names) {
+      await s.restoreCheckpoint(name);
+      assert.equal(await s.load("v"), 1);
+    }
+  });
+
   withState("deletes checkpoints and reports missing ones", async (s) => {
     await s.checkpoint("cp");
     await s.deleteCheckpoint("cp");

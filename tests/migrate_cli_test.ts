@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { run } from "../cli.ts";
 import { migrationProgress } from "../cli/_migrate_commands.ts";
 import { PROGRESS_DELAY_MS } from "../cli/_progress.ts";
-import { StateManager } from "../mod.ts";
+import { exportState, StateManager } from "../mod.ts";
 import { removeDir, tempDir } from "./_runtime.ts";
 
 async function cli(dir: string, ...args: string[]) {
@@ -229,5 +229,56 @@ test("cli: the migration progress bar draws on a terminal only", async () => {
     p.done();
     if (!tty) assert.deepEqual(lines, []);
     else assert.match(lines.at(-1)!, /migrating wf \[#{12}-{12}\] 50% 500\/1000 \d+\.\ds$/);
+  }
+});
+
+test("cli: migrate draws a progress bar on a terminal only; export reports progress", async () => {
+  const dir = tempDir();
+  try {
+    const s = await StateManager.open({ backend: "json", dir, namespace: "wf" });
+    for (let b = 0; b < 40; b++) {
+      await s.saveMany(
+        Object.fromEntries(
+          Array.from({ length: 1000 }, (_, i) => [`k${b}-${i}`, { pad: "x".repeat(200) }]),
+        ),
+      );
+    }
+    await s.close();
+    const cli = async (tty: boolean, ...args: string[]) => {
+      const err: string[] = [];
+      const code = await run([...args, "--dir", dir], {
+        out: () => {},
+        err: (t) => void err.push(t),
+        stdin: () => Promise.resolve(""),
+        stderrIsTty: tty,
+      });
+      return { code, err: err.join("\n") };
+    };
+    const piped = await cli(false, "migrate", "--from", "json", "--to", "sqlite");
+    assert.equal(piped.code, 0, piped.err);
+    assert.equal(piped.err, "");
+    const tty = await cli(
+      true,
+      "migrate",
+      "--from",
+      "json",
+      "--to",
+      "sqlite",
+      "--path",
+      join(dir, "b.db"),
+    );
+    assert.equal(tty.code, 0, tty.err);
+    assert.match(tty.err, /migrating wf \[#+-*\] \d+% \d+\/40000/);
+    assert.match(tty.err, /100% 40000\/40000/);
+    // Export feeds the same bar (it draws once an operation has run for 200 ms).
+    const events: { done: number; total: number | undefined }[] = [];
+    await exportState({
+      from: { backend: "json", dir },
+      to: () => {},
+      onProgress: (e) => void events.push(e),
+    });
+    assert.deepEqual(events.at(-1), { namespace: "wf", phase: "keys", done: 40000, total: 40000 });
+  } finally {
+    removeDir(dir);
   }
 });
