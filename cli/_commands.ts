@@ -38,15 +38,11 @@ export interface Command {
   run(ctx: Ctx): Promise<void>;
 }
 
-/** Where the settings say the data is. */
-function locationOf(settings: Settings): BackendLocation {
+/** Where the settings say the data is (the backend opener maps a KV Connect `url`). */
+export function locationOf(settings: Settings): BackendLocation {
   const location: Record<string, string> = { dir: settings.dir };
   if (settings.path !== undefined) location.path = settings.path;
   if (settings.url !== undefined) location.url = settings.url;
-  // Deno KV takes a KV Connect URL where it takes a path.
-  if (settings.backend === "kv" && settings.path === undefined && settings.url !== undefined) {
-    location.path = settings.url;
-  }
   return location;
 }
 

@@ -2,7 +2,7 @@
 // migrate.ts is loaded only when one of these commands runs, to keep start-up short.
 import type { Endpoint, MigrationReport, ProgressEvent } from "../migrate.ts";
 import { StateError } from "../errors.ts";
-import { type Command, type Ctx, formatBytes, type Io, print } from "./_commands.ts";
+import { type Command, type Ctx, formatBytes, type Io, locationOf, print } from "./_commands.ts";
 import { progressBar } from "./_progress.ts";
 import { UsageError } from "./_usage.ts";
 
@@ -23,10 +23,7 @@ function endpoint(ctx: Ctx, side: "from" | "to", backend: string): Endpoint {
   const path = str(`${side}-path`);
   const url = str(`${side}-url`);
   if (path !== undefined) e.path = path;
-  if (url !== undefined) {
-    e.url = url;
-    if (backend === "kv" && path === undefined) e.path = url;
-  }
+  if (url !== undefined) e.url = url;
   return e;
 }
 
@@ -134,9 +131,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
     async run(ctx) {
       const file = ctx.values.file;
       if (typeof file !== "string") throw new UsageError("Missing --file");
-      const from = endpoint(ctx, "from", ctx.settings.backend);
-      if (ctx.settings.path !== undefined) Object.assign(from, { path: ctx.settings.path });
-      if (ctx.settings.url !== undefined) Object.assign(from, { url: ctx.settings.url });
+      const from = { backend: ctx.settings.backend, ...locationOf(ctx.settings) };
       const { exportState } = await import("../migrate.ts");
       const totals = await withProgress(ctx, "exporting", (onProgress) =>
         exportState({
@@ -165,9 +160,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
     async run(ctx) {
       const file = ctx.values.file;
       if (typeof file !== "string") throw new UsageError("Missing --file");
-      const to = endpoint(ctx, "to", ctx.settings.backend);
-      if (ctx.settings.path !== undefined) Object.assign(to, { path: ctx.settings.path });
-      if (ctx.settings.url !== undefined) Object.assign(to, { url: ctx.settings.url });
+      const to = { backend: ctx.settings.backend, ...locationOf(ctx.settings) };
       const { importState } = await import("../migrate.ts");
       const report = await withProgress(ctx, "importing", (onProgress) =>
         importState({

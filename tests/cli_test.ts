@@ -245,3 +245,28 @@ test("cli: --help lists commands and each command's options", async () => {
     removeDir(dir);
   }
 });
+
+test("cli: --url names the Deno KV database, for every command", async () => {
+  const dir = tempDir();
+  try {
+    const url = join(dir, "shared.kv");
+    const kv = ["--backend", "kv", "--url", url, "--namespace", "wf"];
+    assert.equal(
+      (await cli(dir, ["save", ...kv, "--key", "phase", "--value", "building"])).code,
+      0,
+    );
+    const file = join(dir, "e.jsonl");
+    assert.equal((await cli(dir, ["export", ...kv, "--file", file])).code, 0);
+    const s = await StateManager.open({ backend: "kv", path: url, namespace: "wf" });
+    assert.equal(await s.load("phase"), "building");
+    await s.close();
+    const other = join(dir, "other.kv");
+    const r = await cli(dir, ["import", "--backend", "kv", "--url", other, "--file", file]);
+    assert.equal(r.code, 0, r.err);
+    const t = await StateManager.open({ backend: "kv", path: other, namespace: "wf" });
+    assert.equal(await t.load("phase"), "building");
+    await t.close();
+  } finally {
+    removeDir(dir);
+  }
+});
