@@ -323,6 +323,33 @@ export function testBackend(
     await s.close();
   });
 
+  it("pruneCheckpoints() applies retention on demand and names what it removed", async (h) => {
+    const s = await h.open({ namespace: "wf", keepCheckpoints: 10 });
+    await s.save("a", 1);
+    const autos = [];
+    for (let i = 0; i < 3; i++) autos.push(await s.checkpoint());
+    await s.checkpoint("named");
+    await s.close();
+    const strict = await h.open({ namespace: "wf", keepCheckpoints: 1 });
+    assert.deepEqual((await strict.pruneCheckpoints()).sort(), [autos[0], autos[1]].sort());
+    assert.deepEqual(
+      (await strict.listCheckpoints()).map((c) => c.name).sort(),
+      [autos[2], "named"].sort(),
+    );
+    assert.deepEqual(await strict.pruneCheckpoints(), []);
+    await strict.close();
+  }, caps.persistent);
+
+  withState("recover() on a healthy namespace keeps every key and reports ok", async (s) => {
+    await s.saveMany({ a: 1, b: [2] });
+    await s.checkpoint("cp");
+    const report = await s.recover();
+    assert.equal(report.ok, true);
+    assert.deepEqual(report.quarantined, []);
+    assert.deepEqual(await s.loadMany(["a", "b"]), { a: 1, b: [2] });
+    assert.deepEqual((await s.listCheckpoints()).map((c) => c.name), ["cp"]);
+  });
+
   withState("update() reads, modifies and writes", async (s) => {
     assert.equal(await s.update<number>("n", (n = 0) => n + 1), 1);
     assert.equal(await s.update<number>("n", (n = 0) => n + 1), 2);

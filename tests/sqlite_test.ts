@@ -52,3 +52,24 @@ test("sqlite: uses a database object the caller opened and leaves it open", asyn
   );
   db.close();
 });
+
+test("sqlite: recover() purges expired keys and reports the integrity check", async () => {
+  const dir = tempDir();
+  try {
+    const s = await StateManager.open({
+      backend: "sqlite",
+      path: join(dir, "s.db"),
+      namespace: "wf",
+    });
+    await s.save("short", 1, { ttlMs: 20 });
+    await s.save("keep", 2);
+    await new Promise((r) => setTimeout(r, 60));
+    const report = await s.recover();
+    assert.equal(report.ok, true);
+    assert.deepEqual(report.actions, ["quick_check: ok", "purged 1 expired keys"]);
+    assert.deepEqual((await s.listKeys()).keys, ["keep"]);
+    await s.close();
+  } finally {
+    removeDir(dir);
+  }
+});
