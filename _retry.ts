@@ -19,7 +19,7 @@ export function isTransient(error: unknown): boolean {
   return error instanceof BackendError && error.transient;
 }
 
-/** Runs `fn`, retrying transient failures by `options`; `beforeRetry` may decide the outcome itself. */
+/** Runs `fn`, retrying transient failures by `options`. */
 export async function withRetry<T>(
   options: Required<RetryOptions>,
   fn: () => Promise<T>,
