@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { encodeValue, expiryFrom, validateKey } from "./_validate.ts";
+import { encodeValue, expiryFrom, validateKey } from "./core/_validate.ts";
 import { ValidationError } from "./errors.ts";
 import type { CommitOp, CommitResult, SetOp } from "./types.ts";
 

@@ -29,7 +29,8 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { COMMANDS, type Io } from "./cli/_commands.ts";
+import { COMMANDS } from "./cli/_commands.ts";
+import type { Io } from "./cli/_context.ts";
 import { resolveSettings } from "./cli/_config.ts";
 import { EXIT, GLOBAL_OPTIONS, optionLines, UsageError } from "./cli/_usage.ts";
 import { redactText } from "./cli/_redact.ts";
@@ -43,7 +44,7 @@ import {
   StateError,
 } from "./errors.ts";
 
-export type { Io } from "./cli/_commands.ts";
+export type { Io } from "./cli/_context.ts";
 
 /** Runs one CLI invocation and returns its exit code. */
 export async function run(args: string[], io: Io): Promise<number> {

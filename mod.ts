@@ -30,9 +30,9 @@ export {
 export { AtomicOperation } from "./atomic.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";
-export type { CacheOptions } from "./_cache.ts";
-export type { ChangeEvent, Watcher, WatchOptions, WatchTarget } from "./_watch.ts";
-export type { RetryOptions } from "./_retry.ts";
+export type { CacheOptions } from "./core/_cache.ts";
+export type { ChangeEvent, Watcher, WatchOptions, WatchTarget } from "./core/_watch.ts";
+export type { RetryOptions } from "./core/_retry.ts";
 export {
   BACKEND_NAMES,
   type BackendLocation,
@@ -52,4 +52,4 @@ export {
   type NamespaceReport,
   type ProgressEvent,
   VerificationError,
-} from "./migrate.ts";
+} from "./migrate/mod.ts";

@@ -4,8 +4,8 @@
  * @module
  */
 import type { BackendLocation } from "./backends/_open.ts";
-import type { CacheOptions } from "./_cache.ts";
-import type { RetryOptions } from "./_retry.ts";
+import type { CacheOptions } from "./core/_cache.ts";
+import type { RetryOptions } from "./core/_retry.ts";
 import type { Backend, JsonValue } from "./types.ts";
 
 /** Options of `StateManager.open()`. */

@@ -6,25 +6,22 @@
  */
 import { AtomicOperation } from "./atomic.ts";
 import { openBackend } from "./backends/_open.ts";
-import { ReadCache } from "./_cache.ts";
-import { KeyWatcher, type Watcher, type WatchOptions, type WatchTarget } from "./_watch.ts";
-import * as checkpoints from "./_checkpoints.ts";
-import { newVersion } from "./_ids.ts";
-import { isTransient, type RetryOptions, retryPolicy, withRetry } from "./_retry.ts";
-import { ClosedError, ConflictError, KeyNotFoundError, ValidationError } from "./errors.ts";
+import { Engine } from "./core/_engine.ts";
+import { KeyWatcher, type Watcher, type WatchOptions, type WatchTarget } from "./core/_watch.ts";
+import * as checkpoints from "./core/_checkpoints.ts";
+import { retryPolicy, withRetry } from "./core/_retry.ts";
+import { ConflictError, KeyNotFoundError, ValidationError } from "./errors.ts";
 import type {
   Backend,
   CheckpointInfo,
-  CommitOp,
-  CommitResult,
   JsonValue,
   KeyPage,
   ListOptions,
   RecoveryReport,
   StoredEntry,
 } from "./types.ts";
-import { encodeValue, expiryFrom, validateKey, validateNamespace } from "./_validate.ts";
-import { validateListOptions, validateOptions } from "./_validate_options.ts";
+import { encodeValue, expiryFrom, validateKey, validateNamespace } from "./core/_validate.ts";
+import { validateListOptions, validateOptions } from "./core/_validate_options.ts";
 import type {
   CheckpointDiff,
   CheckpointOptions,
@@ -60,9 +57,7 @@ export class StateManager implements AsyncDisposable {
   /** The backend it stores to. */
   readonly backend: Backend;
   readonly #ownsBackend: boolean;
-  readonly #cache: ReadCache | null;
-  readonly #retry: Required<RetryOptions>;
-  readonly #options: OpenOptions;
+  readonly #engine: Engine;
   readonly #watchers = new Set<KeyWatcher<unknown>>();
   #closed = false;
 
@@ -75,14 +70,7 @@ export class StateManager implements AsyncDisposable {
     this.backend = backend;
     this.namespace = namespace;
     this.#ownsBackend = ownsBackend;
-    this.#options = options;
-    this.#retry = retryPolicy(options.retry);
-    const cache = options.cache ?? true;
-    const settings = typeof cache === "object" && cache !== null ? cache : {};
-    // Where a fresh read costs what a token check costs, a never-stale cache
-    // only adds work; it pays off once the caller trades freshness for speed.
-    const useful = !backend.capabilities.freshReadsAreCheap || (settings.maxStaleMs ?? 0) > 0;
-    this.#cache = cache !== false && backend.changeToken && useful ? new ReadCache(settings) : null;
+    this.#engine = new Engine(backend, namespace, options);
   }
 
   /**
@@ -134,7 +122,7 @@ export class StateManager implements AsyncDisposable {
     validateKey(key);
     const text = encodeValue(value);
     const expiresAt = expiryFrom(options.ttlMs, Date.now());
-    await this.#commit({
+    await this.#engine.commit({
       checks: [],
       sets: [{ key, value: text, expiresAt }],
       deletes: [],
@@ -179,7 +167,7 @@ export class StateManager implements AsyncDisposable {
   /** Deletes `key`; deleting a missing key is not an error. */
   async delete(key: string): Promise<void> {
     validateKey(key);
-    await this.#commit({ checks: [], sets: [], deletes: [key] });
+    await this.#engine.commit({ checks: [], sets: [], deletes: [key] });
   }
 
   /**
@@ -201,7 +189,7 @@ export class StateManager implements AsyncDisposable {
    */
   async listKeys(options: ListOptions = {}): Promise<KeyPage> {
     validateListOptions(options);
-    return await this.#call(() => this.backend.list(this.namespace, options));
+    return await this.#engine.call(() => this.backend.list(this.namespace, options));
   }
 
   /** Saves several keys in one atomic commit. */
@@ -214,15 +202,15 @@ export class StateManager implements AsyncDisposable {
       validateKey(key);
       return { key, value: encodeValue(value, `value[${JSON.stringify(key)}]`), expiresAt };
     });
-    await this.#commit({ checks: [], sets, deletes: [] });
+    await this.#engine.commit({ checks: [], sets, deletes: [] });
   }
 
   /** Loads several keys at once; missing keys are left out of the result. */
   async loadMany(keys: string[]): Promise<Record<string, JsonValue>> {
     if (!Array.isArray(keys)) throw new ValidationError("loadMany() takes an array of keys");
     keys.forEach((key) => validateKey(key));
-    this.#assertOpen();
-    const entries = await this.#call(() => this.backend.get(this.namespace, keys));
+    this.#engine.assertOpen();
+    const entries = await this.#engine.call(() => this.backend.get(this.namespace, keys));
     const out: Record<string, JsonValue> = {};
     entries.forEach((e) => {
       if (e) out[e.key] = JSON.parse(e.value);
@@ -253,12 +241,12 @@ export class StateManager implements AsyncDisposable {
   ): Promise<T> {
     validateKey(key);
     if (typeof fn !== "function") throw new ValidationError("update() takes a function");
-    const max = this.#options.maxUpdateAttempts ?? 1000;
+    const max = this.#engine.options.maxUpdateAttempts ?? 1000;
     for (let attempt = 1; attempt <= max; attempt++) {
       const current = await this.#read(key, true);
       const next = await fn(current ? JSON.parse(current.value) : undefined);
       const text = encodeValue(next);
-      const result = await this.#commit({
+      const result = await this.#engine.commit({
         checks: [{ key, version: current?.version ?? null }],
         sets: [{ key, value: text, expiresAt: expiryFrom(options.ttlMs, Date.now()) }],
         deletes: [],
@@ -294,7 +282,7 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   atomic(): AtomicOperation {
-    return new AtomicOperation((op) => this.#commit(op));
+    return new AtomicOperation((op) => this.#engine.commit(op));
   }
 
   /**
@@ -302,15 +290,15 @@ export class StateManager implements AsyncDisposable {
    * a name a unique, time-sortable one is generated (`auto-...`).
    */
   async checkpoint(name?: string, options: CheckpointOptions = {}): Promise<string> {
-    this.#assertOpen();
-    const created = await checkpoints.take(this.#context(), name, options);
+    this.#engine.assertOpen();
+    const created = await checkpoints.take(this.#engine.context(), name, options);
     return created;
   }
 
   /** Lists checkpoints with their metadata, newest first. */
   async listCheckpoints(): Promise<CheckpointInfo[]> {
-    this.#assertOpen();
-    return await this.#call(() => this.backend.listCheckpoints(this.namespace));
+    this.#engine.assertOpen();
+    return await this.#engine.call(() => this.backend.listCheckpoints(this.namespace));
   }
 
   /**
@@ -318,53 +306,46 @@ export class StateManager implements AsyncDisposable {
    * since are gone. Throws {@linkcode CheckpointNotFoundError} if it does not exist.
    */
   async restoreCheckpoint(name: string): Promise<void> {
-    this.#assertOpen();
-    this.#cache?.clear();
-    try {
-      await checkpoints.restore(this.#context(), name);
-    } finally {
-      this.#cache?.clear();
-    }
+    this.#engine.assertOpen();
+    await this.#engine.uncached(() => checkpoints.restore(this.#engine.context(), name));
   }
 
   /** Deletes a checkpoint; throws {@linkcode CheckpointNotFoundError} if it does not exist. */
   async deleteCheckpoint(name: string): Promise<void> {
-    this.#assertOpen();
-    await checkpoints.remove(this.#context(), name);
+    this.#engine.assertOpen();
+    await checkpoints.remove(this.#engine.context(), name);
   }
 
   /** Deletes automatic checkpoints beyond the retention settings; returns their names. */
   async pruneCheckpoints(): Promise<string[]> {
-    this.#assertOpen();
-    return await checkpoints.prune(this.#context());
+    this.#engine.assertOpen();
+    return await checkpoints.prune(this.#engine.context());
   }
 
   /** Keys added, removed and changed from checkpoint `from` to checkpoint `to` (default: now). */
   async diffCheckpoint(from: string, to?: string): Promise<CheckpointDiff> {
-    this.#assertOpen();
-    return await checkpoints.diff(this.#context(), from, to);
+    this.#engine.assertOpen();
+    return await checkpoints.diff(this.#engine.context(), from, to);
   }
 
   /** Deletes every key and checkpoint of this namespace. */
   async clear(): Promise<void> {
-    this.#assertOpen();
-    this.#cache?.clear();
-    await this.#call(() => this.backend.clear(this.namespace));
-    this.#cache?.clear();
+    this.#engine.assertOpen();
+    await this.#engine.uncached(() => this.#engine.call(() => this.backend.clear(this.namespace)));
   }
 
   /** Namespaces on this backend that hold keys or checkpoints. */
   async listNamespaces(): Promise<string[]> {
-    this.#assertOpen();
-    return await this.#call(() => this.backend.namespaces());
+    this.#engine.assertOpen();
+    return await this.#engine.call(() => this.backend.namespaces());
   }
 
   /** Cleans up and repairs after a crash; returns what it did. */
   async recover(): Promise<RecoveryReport> {
-    this.#assertOpen();
-    this.#cache?.clear();
-    if (!this.backend.recover) return { actions: [], quarantined: [], ok: true };
-    return await this.backend.recover(this.namespace);
+    this.#engine.assertOpen();
+    const recover = this.backend.recover?.bind(this.backend);
+    if (!recover) return { actions: [], quarantined: [], ok: true };
+    return await this.#engine.uncached(() => recover(this.namespace));
   }
 
   /**
@@ -390,12 +371,12 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   watch<T = JsonValue>(target: WatchTarget, options: WatchOptions = {}): Watcher<T> {
-    this.#assertOpen();
+    this.#engine.assertOpen();
     const watcher = new KeyWatcher<T>(
       {
         backend: this.backend,
         namespace: this.namespace,
-        call: (fn) => this.#call(fn),
+        call: (fn) => this.#engine.call(fn),
         onClose: (w) => this.#watchers.delete(w),
       },
       target,
@@ -409,8 +390,8 @@ export class StateManager implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#engine.close();
     await Promise.all([...this.#watchers].map((w) => w.close()));
-    this.#cache?.clear();
     if (this.#ownsBackend) await this.backend.close();
   }
 
@@ -419,75 +400,9 @@ export class StateManager implements AsyncDisposable {
     return this.close();
   }
 
-  #assertOpen(): void {
-    if (this.#closed) throw new ClosedError();
-  }
-
-  #call<T>(fn: () => Promise<T>): Promise<T> {
-    return withRetry(this.#retry, fn);
-  }
-
-  #context(): checkpoints.Context {
-    return {
-      backend: this.backend,
-      namespace: this.namespace,
-      options: this.#options,
-      call: (fn) => this.#call(fn),
-    };
-  }
-
-  /** Reads one entry through the cache (`fresh` bypasses it for read-modify-write). */
-  async #read(key: string, fresh = false): Promise<StoredEntry | null> {
+  #read(key: string, fresh = false): Promise<StoredEntry | null> {
     validateKey(key);
-    this.#assertOpen();
-    const cache = fresh ? null : this.#cache;
-    let epoch = 0;
-    if (cache) {
-      const now = Date.now();
-      if (cache.needsCheck(now)) {
-        // The token is read before the entry, so the entry is at least as new as it.
-        const token = await this.#call(() => this.backend.changeToken!(this.namespace));
-        cache.sync(token, now);
-      }
-      const hit = cache.get(key, now);
-      if (hit !== undefined) return hit;
-      epoch = cache.epoch;
-    }
-    const [entry] = await this.#call(() => this.backend.get(this.namespace, [key]));
-    cache?.set(key, entry ?? null, epoch);
-    return entry ?? null;
-  }
-
-  /**
-   * Commits with retries. A commit whose reply was lost may have landed; its
-   * unique version tells: if a written key carries it, the commit is done and
-   * is not applied twice.
-   */
-  async #commit(op: Omit<CommitOp, "version">): Promise<CommitResult> {
-    this.#assertOpen();
-    const full: CommitOp = { ...op, version: newVersion() };
-    let uncertain = false;
-    try {
-      return await this.#call(async () => {
-        if (uncertain && full.sets.length > 0) {
-          const [entry] = await this.backend.get(this.namespace, [full.sets[0]!.key]);
-          if (entry?.version === full.version) return { ok: true, version: full.version };
-        }
-        try {
-          return await this.backend.commit(this.namespace, full);
-        } catch (error) {
-          uncertain ||= isTransient(error);
-          throw error;
-        }
-      });
-    } finally {
-      // Whatever happened, this manager's next read of these keys goes to the backend.
-      const cache = this.#cache;
-      if (cache) {
-        for (const s of op.sets) cache.delete(s.key);
-        for (const key of op.deletes) cache.delete(key);
-      }
-    }
+    return this.#engine.read(key, fresh);
   }
 }
 

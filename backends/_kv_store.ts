@@ -1,6 +1,6 @@
 // Low-level storage of the Deno KV backend: the key layout, the record
 // format, Deno KV's per-call limits, batched writes and error mapping.
-import { compareKeys, prefixEnd } from "../_keys.ts";
+import { compareKeys, prefixEnd } from "../core/_keys.ts";
 import { BackendError, StateDamagedError, StateError } from "../errors.ts";
 import type { KvAtomic, KvDatabase, KvEntry, KvKey, KvSelector } from "./_kv_platform.ts";
 

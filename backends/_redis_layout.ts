@@ -1,9 +1,9 @@
 // Key layout and entry encoding of the Redis backend (documented in
 // references/backends.md). Every key of a namespace starts with
 // "<prefix>:{<namespace>}:", so the namespace is the Cluster hash tag.
-import { compareKeys, prefixEnd } from "../_keys.ts";
+import { compareKeys, prefixEnd } from "../core/_keys.ts";
 import { StateDamagedError, ValidationError } from "../errors.ts";
-import { byteLength } from "../_validate.ts";
+import { byteLength } from "../core/_validate.ts";
 import type { StoredEntry } from "../types.ts";
 
 /** Default key prefix. */

@@ -58,3 +58,43 @@ export interface RedisConnectionOptions {
   /** Any other ioredis option. */
   [option: string]: unknown;
 }
+
+/**
+ * Options of {@linkcode RedisBackend}.
+ *
+ * @example Sentinel
+ * ```ts
+ * import type { RedisBackendOptions } from "./redis.ts";
+ *
+ * const options: RedisBackendOptions = {
+ *   redisOptions: { sentinels: [{ host: "127.0.0.1", port: 26379 }], name: "mymaster" },
+ * };
+ * ```
+ */
+export interface RedisBackendOptions {
+  /**
+   * `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS.
+   * Default: the `REDIS_URL` environment variable, then `redis://127.0.0.1:6379`
+   * (with Sentinel `redisOptions`, the URL only supplies password and db).
+   */
+  url?: string;
+  /**
+   * An ioredis client or Cluster you created; the backend uses it and leaves
+   * it open on `close()`. For at-most-once writes give it
+   * `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false`.
+   */
+  client?: RedisClient;
+  /** Treat `url` as one node of a Redis Cluster. Default false. */
+  cluster?: boolean;
+  /** First part of every key name (no braces). Default "ms". */
+  prefix?: string;
+  /**
+   * Extra ioredis options (Sentinel `sentinels` and `name`, `tls`,
+   * `connectTimeout`, `commandTimeout`, ...); in Cluster mode they apply to
+   * every node. Queueing is always off: `enableOfflineQueue: false`,
+   * `maxRetriesPerRequest: 0`, `autoResendUnfulfilledCommands: false`.
+   */
+  redisOptions?: RedisConnectionOptions;
+  /** Extra ioredis Cluster options (with `cluster: true`). */
+  clusterOptions?: Record<string, unknown>;
+}

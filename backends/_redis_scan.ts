@@ -1,6 +1,6 @@
 // Namespace discovery for the Redis backend: SCAN (never KEYS) on every
 // master, matching each namespace's index and checkpoint list.
-import { compareKeys } from "../_keys.ts";
+import { compareKeys } from "../core/_keys.ts";
 import { type IoRedisClient, isCluster } from "./_redis_connect.ts";
 import { Layout, namespaceOf, namespacePattern } from "./_redis_layout.ts";
 

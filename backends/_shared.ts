@@ -1,6 +1,6 @@
 // Small helpers that several backends share.
-import { compareKeys } from "../_keys.ts";
-import { byteLength } from "../_validate.ts";
+import { compareKeys } from "../core/_keys.ts";
+import { byteLength } from "../core/_validate.ts";
 import type { CheckpointInfo } from "../types.ts";
 
 /** Size of an entry as the contract counts it: key plus value, UTF-8. */

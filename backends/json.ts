@@ -21,7 +21,7 @@
  */
 import { closeSync, fstatSync, fsyncSync, openSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { compareKeys, pageSorted } from "../_keys.ts";
+import { compareKeys, pageSorted } from "../core/_keys.ts";
 import { BackendError, CheckpointExistsError, ClosedError, StateError } from "../errors.ts";
 import type {
   Backend,

@@ -25,8 +25,8 @@
  */
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
-import { compareKeys } from "../_keys.ts";
-import { byteLength } from "../_validate.ts";
+import { compareKeys } from "../core/_keys.ts";
+import { byteLength } from "../core/_validate.ts";
 import { BackendError, ClosedError, ValidationError } from "../errors.ts";
 import type {
   Backend,

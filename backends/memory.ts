@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { compareKeys, pageSorted } from "../_keys.ts";
+import { compareKeys, pageSorted } from "../core/_keys.ts";
 import { entryBytes, newestFirst } from "./_shared.ts";
 import { CheckpointExistsError, ClosedError } from "../errors.ts";
 import type {

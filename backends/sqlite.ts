@@ -17,18 +17,27 @@
  *
  * @module
  */
-import { closeSync, mkdirSync, openSync } from "node:fs";
-import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { compareKeys, prefixEnd } from "../_keys.ts";
+import { compareKeys, prefixEnd } from "../core/_keys.ts";
 import { entryBytes } from "./_shared.ts";
+import { CheckpointExistsError, ClosedError } from "../errors.ts";
 import {
-  BackendError,
-  CheckpointExistsError,
-  ClosedError,
-  StateDamagedError,
-  StateError,
-} from "../errors.ts";
+  createPrivateFile,
+  mapError,
+  type SqliteDatabase,
+  type SqliteStatement,
+} from "./_sqlite_driver.ts";
+import {
+  type CheckpointRow,
+  LIVE,
+  type Row,
+  SCHEMA,
+  SELECT_ENTRY,
+  SELECT_VERSION,
+  UPSERT,
+} from "./_sqlite_sql.ts";
+
+export type { SqliteDatabase, SqliteParam, SqliteStatement } from "./_sqlite_driver.ts";
 import type {
   Backend,
   BackendCapabilities,
@@ -42,29 +51,6 @@ import type {
   RecoveryReport,
   StoredEntry,
 } from "../types.ts";
-
-/** A prepared statement, as node:sqlite, @db/sqlite and better-sqlite3 provide it. */
-export interface SqliteStatement {
-  /** Runs it; the return value is not used (drivers differ). */
-  run(...params: SqliteParam[]): unknown;
-  /** The first row, or undefined. */
-  get(...params: SqliteParam[]): unknown;
-  /** All rows. */
-  all(...params: SqliteParam[]): unknown[];
-}
-
-/** A parameter value. */
-export type SqliteParam = string | number | null;
-
-/** The part of a SQLite driver's database object this backend uses. */
-export interface SqliteDatabase {
-  /** Runs SQL without results. */
-  exec(sql: string): unknown;
-  /** Prepares a statement. */
-  prepare(sql: string): SqliteStatement;
-  /** Closes the database. */
-  close(): unknown;
-}
 
 /** Options of {@linkcode SqliteBackend}. */
 export interface SqliteOptions {
@@ -80,31 +66,6 @@ export interface SqliteOptions {
    */
   synchronous?: "NORMAL" | "FULL";
 }
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS ms_entries (
-  ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-  version TEXT NOT NULL, expires_at INTEGER,
-  PRIMARY KEY (ns, key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ms_checkpoints (
-  ns TEXT NOT NULL, name TEXT NOT NULL, created_at INTEGER NOT NULL,
-  auto INTEGER NOT NULL, metadata TEXT NOT NULL,
-  key_count INTEGER NOT NULL, bytes INTEGER NOT NULL,
-  PRIMARY KEY (ns, name)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ms_checkpoint_entries (
-  ns TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-  version TEXT NOT NULL, expires_at INTEGER,
-  PRIMARY KEY (ns, name, key)) WITHOUT ROWID;`;
-
-const LIVE = "(expires_at IS NULL OR expires_at > ?)";
-// Hot statements as constants: the statement cache is keyed by SQL text, and
-// a constant string is hashed once, not on every call.
-const SELECT_ENTRY =
-  `SELECT value, version, expires_at FROM ms_entries WHERE ns = ? AND key = ? AND ${LIVE}`;
-const SELECT_VERSION = `SELECT version FROM ms_entries WHERE ns = ? AND key = ? AND ${LIVE}`;
-const UPSERT = `INSERT INTO ms_entries (ns, key, value, version, expires_at) VALUES (?, ?, ?, ?, ?)
-  ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
-  version = excluded.version, expires_at = excluded.expires_at`;
 
 // Commits made through each database object, so managers sharing one
 // connection see each other's writes (data_version only counts other connections).
@@ -425,47 +386,4 @@ export class SqliteBackend implements Backend {
     if (this.#owns) this.#db.close();
     return Promise.resolve();
   }
-}
-
-interface Row {
-  value: string;
-  version: string;
-  expires_at: number | null;
-}
-
-interface CheckpointRow {
-  name: string;
-  created_at: number;
-  auto: number;
-  metadata: string;
-  key_count: number;
-  bytes: number;
-}
-
-function createPrivateFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  closeSync(openSync(path, "a", 0o600));
-}
-
-/** Maps a driver error to a StateError; busy/locked are transient. */
-function mapError(error: unknown, what: string): StateError {
-  if (error instanceof StateError) return error;
-  const e = error as { message?: string; errcode?: number; code?: string };
-  const message = String(e?.message ?? error);
-  const busy = e?.errcode === 5 || e?.errcode === 6 ||
-    /SQLITE_BUSY|SQLITE_LOCKED/.test(String(e?.code)) ||
-    /database is locked|database table is locked|busy/i.test(message);
-  if (e?.errcode === 11 || e?.errcode === 26 || /malformed|not a database/i.test(message)) {
-    return new StateDamagedError(
-      `SQLite could not ${what}: ${message}. The database file is damaged: restore it from a ` +
-        `backup or an export (SQLite repairs interrupted writes itself; this is other damage)`,
-      { cause: error },
-    );
-  }
-  return new BackendError(
-    `SQLite could not ${what}: ${message}${
-      busy ? " (another process holds the lock; retrying may help)" : ""
-    }`,
-    { cause: error, transient: busy },
-  );
 }

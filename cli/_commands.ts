@@ -1,65 +1,27 @@
 // The CLI's commands. Each takes parsed options and an output sink and
 // returns nothing; errors are thrown and mapped to exit codes by cli.ts.
 import { readFileSync } from "node:fs";
-import { StateManager } from "../state_manager.ts";
-import { type BackendLocation, openBackend } from "../backends/_open.ts";
-import { validateNamespace } from "../_validate.ts";
-import { type Settings, writeConfig } from "./_config.ts";
+import { openBackend } from "../backends/_open.ts";
+import { validateNamespace } from "../core/_validate.ts";
+import { writeConfig } from "./_config.ts";
 import { UsageError } from "./_usage.ts";
 import { gatherInfo } from "./_info.ts";
 import { progressBar } from "./_progress.ts";
 import type { JsonValue } from "../types.ts";
 import { MIGRATE_COMMANDS } from "./_migrate_commands.ts";
-
-/** Where a command writes. */
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  stdin(): Promise<string>;
-  stderrIsTty: boolean;
-}
-
-/** Parsed options of one command. */
-export type Values = Record<string, string | boolean | undefined>;
-
-/** What a command gets. */
-export interface Ctx {
-  settings: Settings;
-  values: Values;
-  json: boolean;
-  io: Io;
-}
-
-/** A command: its options (beyond the global ones), help text and action. */
-export interface Command {
-  summary: string;
-  usage: string;
-  options: Record<string, { type: "string" | "boolean"; help: string }>;
-  run(ctx: Ctx): Promise<void>;
-}
-
-/** Where the settings say the data is (the backend opener maps a KV Connect `url`). */
-export function locationOf(settings: Settings): BackendLocation {
-  const location: Record<string, string> = { dir: settings.dir };
-  if (settings.path !== undefined) location.path = settings.path;
-  if (settings.url !== undefined) location.url = settings.url;
-  return location;
-}
-
-/** Opens a manager on the resolved settings. */
-export function openState(settings: Settings): Promise<StateManager> {
-  return StateManager.open({
-    ...locationOf(settings),
-    backend: settings.backend,
-    namespace: settings.namespace,
-  });
-}
-
-function required(values: Values, name: string): string {
-  const v = values[name];
-  if (typeof v !== "string" || v === "") throw new UsageError(`Missing --${name}`);
-  return v;
-}
+import {
+  type Command,
+  type Ctx,
+  formatBytes,
+  locationOf,
+  openState,
+  parseLoose,
+  positiveInt,
+  print,
+  required,
+  table,
+  type Values,
+} from "./_context.ts";
 
 async function readValue(ctx: Ctx): Promise<unknown> {
   const { values, io } = ctx;
@@ -108,21 +70,6 @@ function ttl(values: Values): { ttlMs?: number } {
   const n = Number(t);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--ttl-ms must be a positive number`);
   return { ttlMs: n };
-}
-
-export function print(ctx: Ctx, human: string, json: unknown): void {
-  ctx.io.out(ctx.json ? JSON.stringify(json, null, 2) : human);
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
 
 /** Keys per page when `keys` lists a whole namespace. */
@@ -385,22 +332,5 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
 };
-
-/** JSON if it parses, else the text itself. */
-function parseLoose(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-function positiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer`);
-  return n;
-}
-
-export { redact } from "./_redact.ts";
 
 Object.assign(COMMANDS, MIGRATE_COMMANDS);

@@ -1,8 +1,8 @@
 // The CLI's migrate, export and import commands.
 // migrate.ts is loaded only when one of these commands runs, to keep start-up short.
-import type { Endpoint, MigrationReport, ProgressEvent } from "../migrate.ts";
+import type { Endpoint, MigrationReport, ProgressEvent } from "../migrate/mod.ts";
 import { StateError } from "../errors.ts";
-import { type Command, type Ctx, formatBytes, type Io, locationOf, print } from "./_commands.ts";
+import { type Command, type Ctx, formatBytes, type Io, locationOf, print } from "./_context.ts";
 import { progressBar } from "./_progress.ts";
 import { UsageError } from "./_usage.ts";
 
@@ -111,7 +111,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
       if (typeof from !== "string" || typeof to !== "string") {
         throw new UsageError("Give both --from and --to (e.g. migrate --from json --to sqlite)");
       }
-      const { migrate } = await import("../migrate.ts");
+      const { migrate } = await import("../migrate/mod.ts");
       const report = await withProgress(ctx, "migrating", (onProgress) =>
         migrate({
           from: endpoint(ctx, "from", from),
@@ -132,7 +132,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
       const file = ctx.values.file;
       if (typeof file !== "string") throw new UsageError("Missing --file");
       const from = { backend: ctx.settings.backend, ...locationOf(ctx.settings) };
-      const { exportState } = await import("../migrate.ts");
+      const { exportState } = await import("../migrate/mod.ts");
       const totals = await withProgress(ctx, "exporting", (onProgress) =>
         exportState({
           from,
@@ -161,7 +161,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
       const file = ctx.values.file;
       if (typeof file !== "string") throw new UsageError("Missing --file");
       const to = { backend: ctx.settings.backend, ...locationOf(ctx.settings) };
-      const { importState } = await import("../migrate.ts");
+      const { importState } = await import("../migrate/mod.ts");
       const report = await withProgress(ctx, "importing", (onProgress) =>
         importState({
           from: file,

@@ -1,7 +1,7 @@
 // A progress bar on stderr for long CLI operations. It draws only when stderr
 // is a terminal, so piped and captured output stays exactly as documented,
 // and only once an operation has run for a moment, so quick ones stay quiet.
-import type { Io } from "./_commands.ts";
+import type { Io } from "./_context.ts";
 
 /** A running progress bar. */
 export interface Progress {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { type BackendLocation, type Endpoint, MemoryBackend, StateManager } from "../mod.ts";
 
 type Location = BackendLocation & { backend: string };
-import { compareKeys } from "../_keys.ts";
+import { compareKeys } from "../core/_keys.ts";
 import type { Backend } from "../types.ts";
 import { deletePrefix, type RedisTarget, redisTarget } from "./_redis_server.ts";
 import { removeDir, tempDir } from "./_runtime.ts";

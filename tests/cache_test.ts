@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
 import { MemoryBackend, StateManager, ValidationError } from "../mod.ts";
-import { ReadCache } from "../_cache.ts";
+import { ReadCache } from "../core/_cache.ts";
 import { SqliteBackend } from "../backends/sqlite.ts";
 import type { Backend, StoredEntry } from "../types.ts";
 import { removeDir, tempDir } from "./_runtime.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ChangeEvent, JsonValue, StateManager, Watcher } from "../mod.ts";
-import type { Capabilities, Harness } from "./conformance.ts";
+import type { Capabilities, Harness } from "./_harness.ts";
 import { childPeer, localPeer, MISSING, type Peer } from "./_peer.ts";
 
 type PeerKind = "another manager" | "another process";

@@ -7,30 +7,14 @@ import {
   CheckpointExistsError,
   CheckpointNotFoundError,
   KeyNotFoundError,
-  type OpenOptions,
   type StateManager,
   ValidationError,
 } from "../mod.ts";
 import { runScript } from "./_runtime.ts";
 import { testCoherence } from "./coherence.ts";
+import type { Capabilities, Harness } from "./_harness.ts";
 
-/** A store under test: each `open()` opens a manager on the same data. */
-export interface Harness {
-  /** Opens a manager on this harness's store. */
-  open(options?: Partial<OpenOptions>): Promise<StateManager>;
-  /** Plain options a child process can pass to StateManager.open() to reach the same store. */
-  childOptions?: OpenOptions;
-  /** Removes the store. */
-  cleanup(): Promise<void>;
-}
-
-/** What a backend can do; cases that need more are skipped for it. */
-export interface Capabilities {
-  /** Data survives reopening. */
-  persistent: boolean;
-  /** Several processes can share the store. */
-  multiProcess: boolean;
-}
+export type { Capabilities, Harness };
 
 const childScript = fileURLToPath(new URL("./_update_child.ts", import.meta.url));
 

@@ -1,9 +1,9 @@
 // StateManager.watch(): change events for a list of keys or a key prefix,
 // made by any process, on any backend. Built on the backend's change token
 // (polled) and, when the backend has one, its push feed (`Backend.watch`).
-import { ValidationError } from "./errors.ts";
+import { ValidationError } from "../errors.ts";
 import { validateKey } from "./_validate.ts";
-import type { Backend, ChangeFeed, ChangeHint, JsonValue, StoredEntry } from "./types.ts";
+import type { Backend, ChangeFeed, ChangeHint, JsonValue, StoredEntry } from "../types.ts";
 
 /** One change seen by {@linkcode Watcher}. */
 export interface ChangeEvent<T = JsonValue> {

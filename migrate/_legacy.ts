@@ -6,16 +6,16 @@
 // JSON of a list of [key, value_json, timestamp] rows).
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { compareKeys } from "./_keys.ts";
-import type { Source, SourceCheckpoint, SourceNamespace } from "./_migrate_source.ts";
+import { compareKeys } from "../core/_keys.ts";
+import type { Source, SourceCheckpoint, SourceNamespace } from "./_source.ts";
 import {
   encodeValue,
   validateCheckpointName,
   validateKey,
   validateNamespace,
-} from "./_validate.ts";
-import { StateDamagedError, StateError } from "./errors.ts";
-import type { StoredEntry } from "./types.ts";
+} from "../core/_validate.ts";
+import { StateDamagedError, StateError } from "../errors.ts";
+import type { StoredEntry } from "../types.ts";
 
 /** The legacy layouts a migration can read. */
 export type LegacyKind = "legacy-json" | "legacy-sqlite";

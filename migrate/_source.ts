@@ -1,7 +1,7 @@
 // Where a migration reads from: a backend, an export file, or the Python
 // reference implementation's files. Each yields namespaces in order, and per
 // namespace its live keys in UTF-8 byte order (in pages), then its checkpoints.
-import type { Backend, CheckpointInfo, StoredEntry } from "./types.ts";
+import type { Backend, CheckpointInfo, StoredEntry } from "../types.ts";
 
 /** A checkpoint as a migration copies it. */
 export interface SourceCheckpoint {

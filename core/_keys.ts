@@ -1,7 +1,7 @@
 // Key ordering and paging shared by the in-process backends. Keys are listed
 // in UTF-8 byte order on every backend (SQLite, Redis and Deno KV order that
 // way), which is code point order, not JavaScript's UTF-16 code unit order.
-import type { KeyPage, ListOptions } from "./types.ts";
+import type { KeyPage, ListOptions } from "../types.ts";
 
 /** Compares two strings by UTF-8 bytes (code points). */
 export function compareKeys(a: string, b: string): number {

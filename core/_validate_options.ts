@@ -1,8 +1,8 @@
 // Validation of StateManager's option objects.
 import { ReadCache } from "./_cache.ts";
-import { ValidationError } from "./errors.ts";
-import type { OpenOptions } from "./options.ts";
-import type { ListOptions } from "./types.ts";
+import { ValidationError } from "../errors.ts";
+import type { OpenOptions } from "../options.ts";
+import type { ListOptions } from "../types.ts";
 import { validateKey } from "./_validate.ts";
 
 /** Throws unless the open options are well-formed. */

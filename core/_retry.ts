@@ -1,6 +1,6 @@
 // Retries with exponential backoff and full jitter, for transient backend
 // faults only. Validation, not-found and conflict errors are never retried.
-import { BackendError } from "./errors.ts";
+import { BackendError } from "../errors.ts";
 
 /** How transient faults are retried. */
 export interface RetryOptions {

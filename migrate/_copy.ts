@@ -2,13 +2,13 @@
 // and checkpoint by checkpoint. Idempotent: equal keys and checkpoints are not
 // written again, so an interrupted run can simply be run again.
 import { createHash } from "node:crypto";
-import { entryBytes } from "./backends/_shared.ts";
-import { newVersion } from "./_ids.ts";
-import { compareKeys } from "./_keys.ts";
-import { importByRestore, recoverHolds } from "./_migrate_fallback.ts";
-import { keyPages, PAGE, type SourceCheckpoint, type SourceNamespace } from "./_migrate_source.ts";
-import { Ledger, verifyKeys } from "./_migrate_verify.ts";
-import type { Backend, CheckpointInfo, StoredEntry } from "./types.ts";
+import { entryBytes } from "../backends/_shared.ts";
+import { newVersion } from "../core/_ids.ts";
+import { compareKeys } from "../core/_keys.ts";
+import { importByRestore, recoverHolds } from "./_fallback.ts";
+import { keyPages, PAGE, type SourceCheckpoint, type SourceNamespace } from "./_source.ts";
+import { Ledger, verifyKeys } from "./_verify.ts";
+import type { Backend, CheckpointInfo, StoredEntry } from "../types.ts";
 
 /** What happened to one namespace. */
 export interface NamespaceReport {

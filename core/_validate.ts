@@ -1,7 +1,7 @@
 // Input validation shared by the manager and the backends. Everything is
 // checked before anything is written, so a refused call changes nothing.
-import { ValidationError } from "./errors.ts";
-import type { JsonValue } from "./types.ts";
+import { ValidationError } from "../errors.ts";
+import type { JsonValue } from "../types.ts";
 
 /** Longest namespace, in characters (it becomes a folder name and a Redis hash tag). */
 export const MAX_NAMESPACE_LENGTH = 128;

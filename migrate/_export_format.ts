@@ -4,17 +4,17 @@
 // lines; last an "end" line with totals. Values are embedded as JSON.
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { ValidationError } from "./errors.ts";
-import type { Source, SourceCheckpoint, SourceNamespace } from "./_migrate_source.ts";
-import type { ProgressEvent } from "./_migrate_copy.ts";
-import type { CheckpointInfo, StoredEntry } from "./types.ts";
+import { ValidationError } from "../errors.ts";
+import type { Source, SourceCheckpoint, SourceNamespace } from "./_source.ts";
+import type { ProgressEvent } from "./_copy.ts";
+import type { CheckpointInfo, StoredEntry } from "../types.ts";
 import {
   validateCheckpointName,
   validateKey,
   validateMetadata,
   validateNamespace,
-} from "./_validate.ts";
-import { entryBytes } from "./backends/_shared.ts";
+} from "../core/_validate.ts";
+import { entryBytes } from "../backends/_shared.ts";
 
 /** The format name in the header line. */
 export const EXPORT_FORMAT = "managing-state/export";

@@ -3,10 +3,10 @@
 // one commit, checkpointed under the wanted name, and restored from the hold.
 // A run killed in the middle leaves the hold behind; the next run finds it
 // and finishes the restore before it copies anything.
-import { newVersion } from "./_ids.ts";
-import { keyPages } from "./_migrate_source.ts";
-import { ConflictError } from "./errors.ts";
-import type { Backend, CheckpointInfo, StoredEntry } from "./types.ts";
+import { newVersion } from "../core/_ids.ts";
+import { keyPages } from "./_source.ts";
+import { ConflictError } from "../errors.ts";
+import type { Backend, CheckpointInfo, StoredEntry } from "../types.ts";
 
 /** Checkpoint names starting with this are a migration's holds; do not use it for your own. */
 export const HOLD_PREFIX = "migrate-hold-";

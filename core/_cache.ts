@@ -9,8 +9,8 @@
 // and the entry is still current. A read whose entry arrives after the cache
 // moved on (a newer token, or a write by this manager to that key) must not
 // store it: `epoch` counts those moves and `set()` refuses a stale epoch.
-import { ValidationError } from "./errors.ts";
-import type { StoredEntry } from "./types.ts";
+import { ValidationError } from "../errors.ts";
+import type { StoredEntry } from "../types.ts";
 
 /** Read cache settings. */
 export interface CacheOptions {

@@ -2,10 +2,10 @@
 // rules, retention and diffs, identical on every backend.
 import { autoCheckpointName } from "./_ids.ts";
 import { validateCheckpointName, validateMetadata } from "./_validate.ts";
-import { CheckpointNotFoundError, ValidationError } from "./errors.ts";
+import { CheckpointNotFoundError, ValidationError } from "../errors.ts";
 import { compareKeys } from "./_keys.ts";
-import type { Backend, StoredEntry } from "./types.ts";
-import type { CheckpointDiff, CheckpointOptions, OpenOptions } from "./state_manager.ts";
+import type { Backend, StoredEntry } from "../types.ts";
+import type { CheckpointDiff, CheckpointOptions, OpenOptions } from "../options.ts";
 
 /** What the checkpoint functions need from the manager. */
 export interface Context {

@@ -4,9 +4,9 @@
 // Keys that expired during the run are excused on both sides, so a short TTL
 // cannot fail a correct copy, and a failure names the keys that differ.
 import { createHash } from "node:crypto";
-import { compareKeys } from "./_keys.ts";
-import { keyPages } from "./_migrate_source.ts";
-import type { Backend } from "./types.ts";
+import { compareKeys } from "../core/_keys.ts";
+import { keyPages } from "./_source.ts";
+import type { Backend } from "../types.ts";
 
 /** What the key-by-key comparison found. */
 export interface KeyCheck {

@@ -1,36 +1,14 @@
-/**
- * {@linkcode migrate}: copy every namespace, key (with its TTL) and
- * checkpoint (with its metadata) from one backend to another, verified by
- * count and content hash. Also export to and import from a portable JSON
- * Lines file, and import the Python reference implementation's data.
- *
- * @example Move from JSON files to SQLite
- * ```ts
- * import { migrate, StateManager } from "./mod.ts";
- * import { MemoryBackend } from "./backends/memory.ts";
- * import assert from "node:assert/strict";
- *
- * const from = new MemoryBackend();
- * const to = new MemoryBackend();
- * await using state = await StateManager.open({ backend: from, namespace: "wf" });
- * await state.save("phase", "build");
- * await state.checkpoint("after_planning");
- * const report = await migrate({ from, to });
- * assert.equal(report.verified, true);
- * assert.equal(report.keys, 1);
- * ```
- *
- * @module
- */
+// migrate(), exportState() and importState(): open the two ends, copy each
+// namespace (./_copy.ts), verify it, and report. The entry is ./mod.ts.
 import { createWriteStream } from "node:fs";
-import { type BackendLocation, openBackend } from "./backends/_open.ts";
-import { StateError, ValidationError } from "./errors.ts";
+import { type BackendLocation, openBackend } from "../backends/_open.ts";
+import { StateError, ValidationError } from "../errors.ts";
 import { exportFileSource, writeExport } from "./_export_format.ts";
 import { type LegacyKind, legacySource } from "./_legacy.ts";
-import { copyNamespace, type NamespaceReport, type ProgressEvent } from "./_migrate_copy.ts";
-import { backendSource, type Source } from "./_migrate_source.ts";
-import type { Backend } from "./types.ts";
-import { validateNamespace } from "./_validate.ts";
+import { copyNamespace, type NamespaceReport, type ProgressEvent } from "./_copy.ts";
+import { backendSource, type Source } from "./_source.ts";
+import type { Backend } from "../types.ts";
+import { validateNamespace } from "../core/_validate.ts";
 
 export type { NamespaceReport, ProgressEvent };
 

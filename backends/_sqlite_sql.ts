@@ -1,0 +1,44 @@
+// The SQLite backend's tables and its hot statements.
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS ms_entries (
+  ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  version TEXT NOT NULL, expires_at INTEGER,
+  PRIMARY KEY (ns, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ms_checkpoints (
+  ns TEXT NOT NULL, name TEXT NOT NULL, created_at INTEGER NOT NULL,
+  auto INTEGER NOT NULL, metadata TEXT NOT NULL,
+  key_count INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  PRIMARY KEY (ns, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ms_checkpoint_entries (
+  ns TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  version TEXT NOT NULL, expires_at INTEGER,
+  PRIMARY KEY (ns, name, key)) WITHOUT ROWID;`;
+
+export const LIVE = "(expires_at IS NULL OR expires_at > ?)";
+// Hot statements as constants: the statement cache is keyed by SQL text, and
+// a constant string is hashed once, not on every call.
+export const SELECT_ENTRY =
+  `SELECT value, version, expires_at FROM ms_entries WHERE ns = ? AND key = ? AND ${LIVE}`;
+export const SELECT_VERSION = `SELECT version FROM ms_entries WHERE ns = ? AND key = ? AND ${LIVE}`;
+export const UPSERT =
+  `INSERT INTO ms_entries (ns, key, value, version, expires_at) VALUES (?, ?, ?, ?, ?)
+  ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
+  version = excluded.version, expires_at = excluded.expires_at`;
+
+/** A row of ms_entries as read. */
+export interface Row {
+  value: string;
+  version: string;
+  expires_at: number | null;
+}
+
+/** A row of ms_checkpoints as read. */
+export interface CheckpointRow {
+  name: string;
+  created_at: number;
+  auto: number;
+  metadata: string;
+  key_count: number;
+  bytes: number;
+}

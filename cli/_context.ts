@@ -1,0 +1,91 @@
+// What every CLI command shares: its context and output sink, and the small
+// helpers that turn settings and flags into calls and results into text.
+import { StateManager } from "../state_manager.ts";
+import type { BackendLocation } from "../backends/_open.ts";
+import type { Settings } from "./_config.ts";
+import { UsageError } from "./_usage.ts";
+
+/** Where a command writes. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  stdin(): Promise<string>;
+  stderrIsTty: boolean;
+}
+
+/** Parsed options of one command. */
+export type Values = Record<string, string | boolean | undefined>;
+
+/** What a command gets. */
+export interface Ctx {
+  settings: Settings;
+  values: Values;
+  json: boolean;
+  io: Io;
+}
+
+/** A command: its options (beyond the global ones), help text and action. */
+export interface Command {
+  summary: string;
+  usage: string;
+  options: Record<string, { type: "string" | "boolean"; help: string }>;
+  run(ctx: Ctx): Promise<void>;
+}
+
+/** Where the settings say the data is (the backend opener maps a KV Connect `url`). */
+export function locationOf(settings: Settings): BackendLocation {
+  const location: Record<string, string> = { dir: settings.dir };
+  if (settings.path !== undefined) location.path = settings.path;
+  if (settings.url !== undefined) location.url = settings.url;
+  return location;
+}
+
+/** Opens a manager on the resolved settings. */
+export function openState(settings: Settings): Promise<StateManager> {
+  return StateManager.open({
+    ...locationOf(settings),
+    backend: settings.backend,
+    namespace: settings.namespace,
+  });
+}
+
+/** The value of a required string flag. */
+export function required(values: Values, name: string): string {
+  const v = values[name];
+  if (typeof v !== "string" || v === "") throw new UsageError(`Missing --${name}`);
+  return v;
+}
+
+/** Prints `human`, or `json` as JSON under `--json`. */
+export function print(ctx: Ctx, human: string, json: unknown): void {
+  ctx.io.out(ctx.json ? JSON.stringify(json, null, 2) : human);
+}
+
+/** Bytes as B, KiB or MiB. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** Rows as aligned columns. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+}
+
+/** JSON if it parses, else the text itself. */
+export function parseLoose(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A flag's value as a positive integer, or a usage error. */
+export function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer`);
+  return n;
+}

@@ -1,0 +1,122 @@
+// The manager's way to the backend, shared by every public method: calls with
+// retries, reads through the coherent cache, and commits that are never
+// applied twice. StateManager validates and shapes; this moves the data.
+import { ReadCache } from "./_cache.ts";
+import type { Context } from "./_checkpoints.ts";
+import { newVersion } from "./_ids.ts";
+import { isTransient, type RetryOptions, retryPolicy, withRetry } from "./_retry.ts";
+import { ClosedError } from "../errors.ts";
+import type { OpenOptions } from "../options.ts";
+import type { Backend, CommitOp, CommitResult, StoredEntry } from "../types.ts";
+
+/** One namespace of one backend, as a manager reaches it. */
+export class Engine {
+  readonly backend: Backend;
+  readonly namespace: string;
+  readonly options: OpenOptions;
+  readonly #cache: ReadCache | null;
+  readonly #retry: Required<RetryOptions>;
+  #closed = false;
+
+  constructor(backend: Backend, namespace: string, options: OpenOptions) {
+    this.backend = backend;
+    this.namespace = namespace;
+    this.options = options;
+    this.#retry = retryPolicy(options.retry);
+    const cache = options.cache ?? true;
+    const settings = typeof cache === "object" && cache !== null ? cache : {};
+    // Where a fresh read costs what a token check costs, a never-stale cache
+    // only adds work; it pays off once the caller trades freshness for speed.
+    const useful = !backend.capabilities.freshReadsAreCheap || (settings.maxStaleMs ?? 0) > 0;
+    this.#cache = cache !== false && backend.changeToken && useful ? new ReadCache(settings) : null;
+  }
+
+  /** Throws ClosedError once `close()` was called. */
+  assertOpen(): void {
+    if (this.#closed) throw new ClosedError();
+  }
+
+  /** Marks the engine closed and drops the cache. */
+  close(): void {
+    this.#closed = true;
+    this.#cache?.clear();
+  }
+
+  /** Runs a backend call, retrying transient faults. */
+  call<T>(fn: () => Promise<T>): Promise<T> {
+    return withRetry(this.#retry, fn);
+  }
+
+  /** Runs `fn` with the cache dropped before and after (restore, clear, recover). */
+  async uncached<T>(fn: () => Promise<T>): Promise<T> {
+    this.#cache?.clear();
+    try {
+      return await fn();
+    } finally {
+      this.#cache?.clear();
+    }
+  }
+
+  /** What the checkpoint functions need. */
+  context(): Context {
+    return {
+      backend: this.backend,
+      namespace: this.namespace,
+      options: this.options,
+      call: (fn) => this.call(fn),
+    };
+  }
+
+  /** Reads one entry through the cache (`fresh` bypasses it for read-modify-write). */
+  async read(key: string, fresh = false): Promise<StoredEntry | null> {
+    this.assertOpen();
+    const cache = fresh ? null : this.#cache;
+    let epoch = 0;
+    if (cache) {
+      const now = Date.now();
+      if (cache.needsCheck(now)) {
+        // The token is read before the entry, so the entry is at least as new as it.
+        const token = await this.call(() => this.backend.changeToken!(this.namespace));
+        cache.sync(token, now);
+      }
+      const hit = cache.get(key, now);
+      if (hit !== undefined) return hit;
+      epoch = cache.epoch;
+    }
+    const [entry] = await this.call(() => this.backend.get(this.namespace, [key]));
+    cache?.set(key, entry ?? null, epoch);
+    return entry ?? null;
+  }
+
+  /**
+   * Commits with retries. A commit whose reply was lost may have landed; its
+   * unique version tells: if a written key carries it, the commit is done and
+   * is not applied twice.
+   */
+  async commit(op: Omit<CommitOp, "version">): Promise<CommitResult> {
+    this.assertOpen();
+    const full: CommitOp = { ...op, version: newVersion() };
+    let uncertain = false;
+    try {
+      return await this.call(async () => {
+        if (uncertain && full.sets.length > 0) {
+          const [entry] = await this.backend.get(this.namespace, [full.sets[0]!.key]);
+          if (entry?.version === full.version) return { ok: true, version: full.version };
+        }
+        try {
+          return await this.backend.commit(this.namespace, full);
+        } catch (error) {
+          uncertain ||= isTransient(error);
+          throw error;
+        }
+      });
+    } finally {
+      // Whatever happened, this manager's next read of these keys goes to the backend.
+      const cache = this.#cache;
+      if (cache) {
+        for (const s of op.sets) cache.delete(s.key);
+        for (const key of op.deletes) cache.delete(key);
+      }
+    }
+  }
+}

@@ -1,0 +1,20 @@
+// What a conformance run needs from a backend's test file.
+import type { OpenOptions, StateManager } from "../mod.ts";
+
+/** A store under test: each `open()` opens a manager on the same data. */
+export interface Harness {
+  /** Opens a manager on this harness's store. */
+  open(options?: Partial<OpenOptions>): Promise<StateManager>;
+  /** Plain options a child process can pass to StateManager.open() to reach the same store. */
+  childOptions?: OpenOptions;
+  /** Removes the store. */
+  cleanup(): Promise<void>;
+}
+
+/** What a backend can do; cases that need more are skipped for it. */
+export interface Capabilities {
+  /** Data survives reopening. */
+  persistent: boolean;
+  /** Several processes can share the store. */
+  multiProcess: boolean;
+}
