@@ -1,16 +1,24 @@
 // One namespace of the JSON backend in memory, and the file work that keeps
 // it in step with the snapshot and journal on disk (see json.ts for the design).
-import { closeSync, fstatSync, linkSync, openSync, renameSync, truncateSync } from "node:fs";
+import { closeSync, fstatSync, linkSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { BackendError } from "../errors.ts";
-import { atomicWrite, fileIdentity, fsyncDir, isNotFound, tempPathFor } from "./_files.ts";
+import {
+  atomicWrite,
+  fileIdentity,
+  fsyncDir,
+  isNotFound,
+  openRead,
+  tempPathFor,
+  truncateFile,
+} from "./_files.ts";
 import {
   applyJournal,
   damaged,
+  Entries,
   FILES,
   formatJournalHeader,
   formatSnapshot,
-  openJournal,
   readJournalFd,
   readSnapshot,
   type Rec,
@@ -23,7 +31,7 @@ import {
  */
 export class Space {
   readonly dir: string;
-  entries = new Map<string, Rec>();
+  entries = new Entries();
   sorted: string[] | null = null;
   generation = 0;
   snapshotBytes = 0;
@@ -62,7 +70,7 @@ export class Space {
     if (st.size === this.offset) return; // the same file, nothing appended
     if (st.size < this.offset) return this.load();
     // Read from the pinned descriptor: the very file we applied so far.
-    const read = readJournalFd(this.pin, this.offset, false);
+    const read = readJournalFd(this.pin, path, this.offset, false);
     const r = applyJournal(read.bytes, this.entries, false);
     if (r.bad.length) throw damaged(`${path} at byte ${this.offset}`, new Error("bad line"));
     if (r.consumed > 0) {
@@ -79,11 +87,11 @@ export class Space {
     for (let attempt = 0; attempt < 20; attempt++) {
       const snap = readSnapshot(join(this.dir, FILES.snapshot));
       const path = join(this.dir, FILES.journal);
-      const fd = openJournal(path);
+      const fd = openRead(path);
       let keep = false;
       try {
-        const raw = fd === null ? null : readJournalFd(fd);
-        const entries = snap?.entries ?? new Map<string, Rec>();
+        const raw = fd === null ? null : readJournalFd(fd, path);
+        const entries = snap?.entries ?? new Entries();
         let offset = 0;
         let journal: Space["journal"] = null;
         if (raw) {
@@ -97,7 +105,16 @@ export class Space {
             throw damaged(join(this.dir, FILES.snapshot), new Error("missing"));
           }
           if (raw.generation > snap.generation) {
-            continue; // a writer replaced both files between our two reads
+            // A writer renames the new snapshot before the new journal, so a
+            // journal one generation ahead means one replaced both files
+            // between our two reads: read again. Further ahead, or for good, is damage.
+            if (raw.generation === snap.generation + 1 && attempt < 19) continue;
+            throw damaged(
+              path,
+              new Error(
+                `its generation ${raw.generation} is ahead of the snapshot's ${snap.generation}`,
+              ),
+            );
           }
           if (raw.generation === snap.generation) {
             const r = applyJournal(raw.bytes, entries, true);
@@ -135,7 +152,8 @@ export class Space {
   /** Under the lock: records (and pins) the journal now at the namespace's path. */
   pinJournal(): void {
     const path = join(this.dir, FILES.journal);
-    const fd = openSync(path, "r");
+    const fd = openRead(path);
+    if (fd === null) throw damaged(path, new Error("missing"));
     const st = fstatSync(fd);
     this.unpin();
     this.pin = fd;
@@ -157,7 +175,7 @@ export class Space {
       this.pinJournal();
       this.offset = this.journal!.size;
     } else if (this.journal.size > this.offset) {
-      truncateSync(path, this.offset); // a crashed writer's partial line
+      truncateFile(path, this.offset); // a crashed writer's partial line
       this.journal = { ino: this.journal.ino, size: this.offset };
     }
   }
@@ -165,7 +183,9 @@ export class Space {
   /** Under the lock: writes `entries` as a new snapshot generation and starts a new journal. */
   compact(entries: Map<string, Rec>): void {
     const now = Date.now();
-    const live = new Map([...entries].filter(([, r]) => r.expiresAt === null || r.expiresAt > now));
+    const live = new Entries(
+      [...entries].filter(([, r]) => r.expiresAt === null || r.expiresAt > now),
+    );
     const generation = this.generation + 1;
     const snapPath = join(this.dir, FILES.snapshot);
     const journalPath = join(this.dir, FILES.journal);

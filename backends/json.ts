@@ -19,10 +19,18 @@
  *
  * @module
  */
-import { closeSync, fstatSync, fsyncSync, openSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, readdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { compareKeys, pageSorted } from "../core/_keys.ts";
-import { BackendError, CheckpointExistsError, ClosedError, StateError } from "../errors.ts";
+import { validateCheckpointName, validateNamespace } from "../core/_validate.ts";
+import {
+  BackendError,
+  CheckpointExistsError,
+  ClosedError,
+  StateDamagedError,
+  StateError,
+  ValidationError,
+} from "../errors.ts";
 import type {
   Backend,
   BackendCapabilities,
@@ -37,20 +45,33 @@ import type {
 } from "../types.ts";
 import {
   atomicWrite,
+  checkFolder,
+  code,
   ensurePrivateDir,
+  fileExists,
   fsyncDir,
-  isNotFound,
   listDir,
+  lstatOrNull,
+  openAppend,
+  removeFile,
   writeAll,
 } from "./_files.ts";
 import {
-  checkpointFile,
+  entryCost,
   FILES,
   formatCheckpoint,
   formatCommit,
+  MAX_NAMESPACE_BYTES,
   readCheckpointFile,
   readCheckpointInfo,
+  type Rec,
 } from "./_json_format.ts";
+import {
+  checkpointFile,
+  legacyCheckpointFile,
+  namespaceFolder,
+  namespaceOfFolder,
+} from "./_json_names.ts";
 import { recoverNamespace } from "./_json_recover.ts";
 import { Space } from "./_json_space.ts";
 import { acquireLock, type LockOptions } from "./_lock.ts";
@@ -66,6 +87,12 @@ export interface JsonOptions {
   lock?: LockOptions;
   /** Fold the journal into the snapshot past this many bytes (and past the snapshot's size). Default 1 MiB. */
   compactBytes?: number;
+  /**
+   * Most a namespace may hold, counted as characters of its keys, values and
+   * versions plus 64 per key; a write past it is refused with a
+   * ValidationError. Default and maximum 128 MiB.
+   */
+  maxNamespaceBytes?: number;
 }
 
 /** Namespaces kept in memory (each with its journal open); older ones are read again when used. */
@@ -84,7 +111,9 @@ export class JsonBackend implements Backend {
   readonly #dir: string;
   readonly #lock: LockOptions;
   readonly #compactBytes: number;
+  readonly #maxBytes: number;
   readonly #spaces = new Map<string, Space>();
+  #rootChecked = false;
   /** Never goes back, so change tokens never repeat, even for a namespace read again. */
   #clock = 0;
   #closed = false;
@@ -94,6 +123,13 @@ export class JsonBackend implements Backend {
     this.#dir = options.dir;
     this.#lock = options.lock ?? {};
     this.#compactBytes = options.compactBytes ?? 1024 * 1024;
+    const max = options.maxNamespaceBytes ?? MAX_NAMESPACE_BYTES;
+    if (!Number.isSafeInteger(max) || max < 1 || max > MAX_NAMESPACE_BYTES) {
+      throw new ValidationError(
+        `maxNamespaceBytes must be an integer from 1 to ${MAX_NAMESPACE_BYTES}, got ${max}`,
+      );
+    }
+    this.#maxBytes = max;
   }
 
   #space(ns: string): Space {
@@ -111,10 +147,26 @@ export class JsonBackend implements Backend {
         old.unpin();
         this.#spaces.delete(oldest);
       }
-      space = new Space(join(this.#dir, ns), () => ++this.#clock);
+      space = new Space(this.#folder(ns), () => ++this.#clock);
       this.#spaces.set(ns, space);
     }
     return space;
+  }
+
+  /**
+   * The namespace's folder, checked: the name is valid (whoever passed it),
+   * the state folder and this folder are ours and not writable by others, and
+   * a folder of the layout before the name encoding is moved to its new name.
+   */
+  #folder(ns: string): string {
+    validateNamespace(ns);
+    // Once it exists: checked before, a folder created later may not be ours.
+    if (!this.#rootChecked) this.#rootChecked = checkFolder(this.#dir, true);
+    const folder = namespaceFolder(ns);
+    const path = join(this.#dir, folder);
+    if (folder !== ns && lstatOrNull(path) === null) upgradeFolder(this.#dir, ns, path);
+    checkFolder(path);
+    return path;
   }
 
   /** Runs `fn` holding the namespace's lock, with the in-memory copy up to date. */
@@ -137,13 +189,28 @@ export class JsonBackend implements Backend {
   }
 
   #read(ns: string): Space {
-    const space = this.#space(ns);
     try {
+      const space = this.#space(ns);
       space.sync();
+      return space;
     } catch (error) {
       throw mapError(error, `read namespace ${JSON.stringify(ns)}`);
     }
-    return space;
+  }
+
+  /** Throws before anything is written when the commit would take the namespace past its limit. */
+  #checkSize(ns: string, entries: Map<string, Rec> & { bytes: number }, op: CommitOp): void {
+    let bytes = entries.bytes;
+    for (const key of op.deletes) {
+      const r = entries.get(key);
+      if (r) bytes -= entryCost(key, r);
+    }
+    for (const s of op.sets) {
+      const r = entries.get(s.key);
+      if (r && !op.deletes.includes(s.key)) bytes -= entryCost(s.key, r);
+      bytes += entryCost(s.key, { value: s.value, version: op.version, expiresAt: null });
+    }
+    if (bytes > this.#maxBytes && bytes > entries.bytes) throw tooBig(ns, bytes, this.#maxBytes);
   }
 
   /** Reads keys; missing or expired ones are null. */
@@ -169,9 +236,10 @@ export class JsonBackend implements Backend {
         const live = r && (r.expiresAt === null || r.expiresAt > now) ? r : undefined;
         if ((live?.version ?? null) !== check.version) return { ok: false };
       }
+      this.#checkSize(ns, space.entries, op);
       const line = formatCommit(op.version, op.sets, op.deletes);
       const path = join(space.dir, FILES.journal);
-      const fd = openSync(path, "a", 0o600);
+      const fd = openAppend(path);
       try {
         writeAll(fd, line);
         fsyncSync(fd); // not fdatasync: the journal grows, so its size must reach the disk too
@@ -212,12 +280,14 @@ export class JsonBackend implements Backend {
   }
 
   /** Writes the live keys to a checkpoint file under the lock. */
-  checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
-    return this.#locked(ns, (space) => {
+  async checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
+    validateCheckpointName(request.name);
+    const file = await checkpointFile(request.name);
+    return await this.#locked(ns, (space) => {
       const dir = join(space.dir, FILES.checkpoints);
       ensurePrivateDir(dir);
-      const path = join(dir, checkpointFile(request.name));
-      if (!request.overwrite && exists(path)) throw new CheckpointExistsError(ns, request.name);
+      const found = findCheckpoint(dir, file, request.name);
+      if (!request.overwrite && found !== null) throw new CheckpointExistsError(ns, request.name);
       const now = Date.now();
       const entries: StoredEntry[] = [];
       for (const [key, r] of space.entries) {
@@ -231,7 +301,7 @@ export class JsonBackend implements Backend {
         auto: request.auto,
         metadata: request.metadata,
       };
-      atomicWrite(path, formatCheckpoint(info, entries));
+      writeCheckpoint(dir, file, found, formatCheckpoint(info, entries));
       return info;
     });
   }
@@ -240,54 +310,70 @@ export class JsonBackend implements Backend {
   listCheckpoints(ns: string): Promise<CheckpointInfo[]> {
     try {
       const dir = join(this.#space(ns).dir, FILES.checkpoints);
-      const infos = listDir(dir)
-        .filter((f) => f.endsWith(".jsonl") && !f.startsWith("."))
-        .map((f) => readCheckpointInfo(join(dir, f)));
-      return Promise.resolve(infos.sort(newestFirst));
+      const byName = new Map<string, CheckpointInfo>();
+      for (const f of listDir(dir)) {
+        if (!f.endsWith(".jsonl") || f.startsWith(".")) continue;
+        const info = readCheckpointInfo(join(dir, f));
+        // Both files of one name exist only after a crash between writing the
+        // new one and removing the old one: the new one counts.
+        if (byName.has(info.name) && f === legacyCheckpointFile(info.name)) continue;
+        byName.set(info.name, info);
+      }
+      return Promise.resolve([...byName.values()].sort(newestFirst));
     } catch (error) {
       return Promise.reject(mapError(error, `list checkpoints of ${JSON.stringify(ns)}`));
     }
   }
 
   /** Reads a checkpoint's entries. */
-  readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
+  async readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
     try {
-      const path = join(this.#space(ns).dir, FILES.checkpoints, checkpointFile(name));
-      return Promise.resolve(exists(path) ? readCheckpointFile(path).entries : null);
+      validateCheckpointName(name);
+      const file = await checkpointFile(name);
+      const dir = join(this.#space(ns).dir, FILES.checkpoints);
+      const found = findCheckpoint(dir, file, name);
+      return found === null ? null : readCheckpointFile(found).entries;
     } catch (error) {
-      return Promise.reject(mapError(error, `read checkpoint ${JSON.stringify(name)}`));
+      throw mapError(error, `read checkpoint ${JSON.stringify(name)}`);
     }
   }
 
   /** Makes the checkpoint the new snapshot generation, atomically. */
-  restore(ns: string, name: string): Promise<boolean> {
-    return this.#locked(ns, (space) => {
-      const path = join(space.dir, FILES.checkpoints, checkpointFile(name));
-      if (!exists(path)) return false;
-      const { entries } = readCheckpointFile(path);
+  async restore(ns: string, name: string): Promise<boolean> {
+    validateCheckpointName(name);
+    const file = await checkpointFile(name);
+    return await this.#locked(ns, (space) => {
+      const found = findCheckpoint(join(space.dir, FILES.checkpoints), file, name);
+      if (found === null) return false;
+      const { entries } = readCheckpointFile(found);
       space.compact(new Map(entries.map((e) => [e.key, e])));
       return true;
     });
   }
 
   /** Deletes a checkpoint file. */
-  deleteCheckpoint(ns: string, name: string): Promise<boolean> {
-    return this.#locked(ns, (space) => {
+  async deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+    validateCheckpointName(name);
+    const file = await checkpointFile(name);
+    return await this.#locked(ns, (space) => {
       const dir = join(space.dir, FILES.checkpoints);
-      try {
-        unlinkSync(join(dir, checkpointFile(name)));
-      } catch (error) {
-        if (isNotFound(error)) return false;
-        throw error;
+      let removed = false;
+      // Both, should a crash have left the old file beside the new one.
+      for (let found; (found = findCheckpoint(dir, file, name)) !== null;) {
+        removed = removeFile(found) || removed;
       }
-      fsyncDir(dir);
-      return true;
+      if (removed) fsyncDir(dir);
+      return removed;
     });
   }
 
   /** Writes a checkpoint file from given entries. */
   async importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
+    validateCheckpointName(info.name);
+    const file = await checkpointFile(info.name);
     await this.#locked(ns, (space) => {
+      const total = entries.reduce((n, e) => n + entryCost(e.key, e), 0);
+      if (total > this.#maxBytes) throw tooBig(ns, total, this.#maxBytes);
       const dir = join(space.dir, FILES.checkpoints);
       ensurePrivateDir(dir);
       const counted = {
@@ -295,16 +381,24 @@ export class JsonBackend implements Backend {
         keyCount: entries.length,
         bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
       };
-      atomicWrite(join(dir, checkpointFile(info.name)), formatCheckpoint(counted, entries));
+      const found = findCheckpoint(dir, file, info.name);
+      writeCheckpoint(dir, file, found, formatCheckpoint(counted, entries));
     });
   }
 
   /** Namespaces (subfolders) that hold live keys or checkpoints. */
   async namespaces(): Promise<string[]> {
     if (this.#closed) throw new ClosedError();
+    checkFolder(this.#dir, true);
+    const names = new Set<string>();
+    for (const folder of readFolder(this.#dir)) {
+      const ns = namespaceOfFolder(folder);
+      // Only real folders: a link here is never followed (using it reports it as damage).
+      if (ns === null || !lstatOrNull(join(this.#dir, folder))?.isDirectory()) continue;
+      if (lstatOrNull(join(this.#dir, folder, FILES.snapshot)) !== null) names.add(ns);
+    }
     const out: string[] = [];
-    for (const ns of listDir(this.#dir).sort(compareKeys)) {
-      if (!exists(join(this.#dir, ns, FILES.snapshot))) continue;
+    for (const ns of [...names].sort(compareKeys)) {
       const [keys, cps] = await Promise.all([
         this.list(ns, { limit: 1 }),
         this.listCheckpoints(ns),
@@ -318,7 +412,7 @@ export class JsonBackend implements Backend {
   async clear(ns: string): Promise<void> {
     await this.#locked(ns, (space) => {
       const dir = join(space.dir, FILES.checkpoints);
-      for (const f of listDir(dir)) unlinkSync(join(dir, f));
+      for (const f of listDir(dir)) removeFile(join(dir, f));
       space.compact(new Map());
     });
   }
@@ -360,15 +454,66 @@ export class JsonBackend implements Backend {
   }
 }
 
-function exists(path: string): boolean {
+/**
+ * The checkpoint file that holds checkpoint `name`: `file` (its name now) or
+ * the file of the layout before, whichever exists and says inside that it
+ * holds `name`; null when neither does.
+ */
+function findCheckpoint(dir: string, file: string, name: string): string | null {
+  for (const f of new Set([file, legacyCheckpointFile(name)])) {
+    const path = join(dir, f);
+    if (fileExists(path) && readCheckpointInfo(path).name === name) return path;
+  }
+  return null;
+}
+
+/** Writes a checkpoint as `file`, and removes the old-layout file it replaces. */
+function writeCheckpoint(dir: string, file: string, found: string | null, text: string): void {
+  const path = join(dir, file);
+  if (fileExists(path) && path !== found) {
+    // With SHA-256 this takes a planted or misnamed file, never a collision.
+    throw new StateDamagedError(
+      `Checkpoint file ${path} holds another checkpoint (${
+        JSON.stringify(readCheckpointInfo(path).name)
+      }): move it aside, or run recover()`,
+    );
+  }
+  atomicWrite(path, text);
+  if (found !== null && found !== path) removeFile(found);
+}
+
+/** Names in the state folder, which may itself be a link (the user's choice). */
+function readFolder(dir: string): string[] {
   try {
-    statSync(path);
-    return true;
+    return readdirSync(dir);
   } catch (error) {
-    // ENOTDIR: a file where a folder would be (init's config, state.db): no namespace there.
-    if (isNotFound(error) || (error as { code?: string }).code === "ENOTDIR") return false;
+    if (code(error) === "ENOENT") return [];
     throw error;
   }
+}
+
+/**
+ * Moves the folder of a namespace whose name encodes differently (capitals,
+ * device names, a trailing dot) from where the release before the encoding
+ * kept it (the name itself) to its encoded name. The name must be listed
+ * exactly: on a case-insensitive file system "plan" would open "Plan".
+ */
+function upgradeFolder(root: string, ns: string, path: string): void {
+  if (!readFolder(root).includes(ns) || !lstatOrNull(join(root, ns))?.isDirectory()) return;
+  try {
+    renameSync(join(root, ns), path);
+    fsyncDir(root);
+  } catch (error) {
+    // Another process moved it first.
+    if (!["ENOENT", "EEXIST", "ENOTEMPTY"].includes(code(error) ?? "")) throw error;
+  }
+}
+
+function tooBig(ns: string, bytes: number, max: number): ValidationError {
+  return new ValidationError(
+    `Namespace ${JSON.stringify(ns)} would hold ${bytes} bytes; the JSON backend's limit is ` +
+      `${max}: delete keys, split the namespace, or use the SQLite backend`,
+  );
 }
 
 function mapError(error: unknown, what: string): StateError {
