@@ -256,13 +256,13 @@ export function listDir(dir: string): string[] {
 }
 
 /**
- * Creates a folder inside the state folder (and its parents) readable only by
- * the owner, or checks the one that is there: a real folder, ours, not
- * writable by others.
+ * Creates a folder (and its parents) readable only by the owner, or checks
+ * the one that is there: ours, not writable by others, and a real folder
+ * (unless `follow`: the state folder itself may be a link).
  */
-export function ensurePrivateDir(dir: string): void {
+export function ensurePrivateDir(dir: string, follow = false): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  checkFolder(dir);
+  checkFolder(dir, follow);
 }
 
 /**

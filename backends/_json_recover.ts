@@ -139,9 +139,11 @@ function recoverState(
     report.actions.push(`moved damaged ${journalPath} aside: ${error.message.split(":")[0]}`);
     repaired = true;
   }
+  let intact = false; // the snapshot read fine
   try {
     base = readSnapshot(snapPath);
     if (!base && raw) throw damaged(snapPath, new Error("missing"));
+    intact = base !== null;
   } catch (error) {
     if (!(error instanceof StateDamagedError)) throw error;
     report.quarantined.push(quarantine(snapPath));
@@ -154,7 +156,7 @@ function recoverState(
   let journalGeneration = 0;
   if (raw) {
     const check = applyJournal(raw.bytes, new Map(), true);
-    if (base && check.generation !== undefined && check.generation > generation) {
+    if (intact && check.generation !== undefined && check.generation > generation) {
       // A crash never leaves this (the snapshot is renamed into place first):
       // the journal belongs to a snapshot that is not here.
       report.quarantined.push(quarantine(journalPath));
