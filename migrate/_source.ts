@@ -49,13 +49,16 @@ export function backendSource(
     name: backend.name,
     close,
     async *namespaces() {
-      const all = await backend.namespaces();
-      for (const ns of names ?? all) {
+      const all = names ?? await backend.namespaces();
+      // All of them before the first is copied: a bad name changes nothing.
+      for (const ns of all) {
         checked(
           backend,
           `holds namespace ${JSON.stringify(ns)}, which`,
           () => validateNamespace(ns),
         );
+      }
+      for (const ns of all) {
         let keyCount = 0;
         for await (const keys of keyPages(backend, ns)) keyCount += keys.length;
         yield {
