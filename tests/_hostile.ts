@@ -16,8 +16,12 @@ export interface CliResult {
 }
 
 /** Runs a CLI command in a child process; fails the test if it does not finish within `timeoutMs`. */
-export async function cliWithin(args: string[], timeoutMs = 20_000): Promise<CliResult> {
-  const r = await runScript(child, [JSON.stringify(args)], { timeoutMs });
+export async function cliWithin(
+  args: string[],
+  options: { timeoutMs?: number; cwd?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const r = await runScript(child, [JSON.stringify(args)], { ...options, timeoutMs });
   assert.notEqual(
     r.signal,
     "SIGKILL",
