@@ -69,6 +69,17 @@ export async function recoverNamespace(
   return report;
 }
 
+/**
+ * Moves what stands where a namespace folder should be, when it is not a
+ * folder (a link to one elsewhere, say), aside; returns what it did.
+ */
+export function setAsideNonFolder(path: string): { path: string; action: string } | null {
+  const st = lstatOrNull(path);
+  if (st === null || st.isDirectory()) return null;
+  const aside = quarantine(path);
+  return { path: aside, action: `moved ${kindOf(st)} ${path} aside: a namespace is a folder` };
+}
+
 /** Moves links, FIFOs, devices and sockets aside (the link itself; nothing is followed). */
 function moveSpecialFilesAside(dir: string, report: RecoveryReport): void {
   for (const name of listDir(dir)) {

@@ -72,7 +72,7 @@ import {
   namespaceFolder,
   namespaceOfFolder,
 } from "./_json_names.ts";
-import { recoverNamespace } from "./_json_recover.ts";
+import { recoverNamespace, setAsideNonFolder } from "./_json_recover.ts";
 import { Space } from "./_json_space.ts";
 import { acquireLock, type LockOptions } from "./_lock.ts";
 
@@ -420,6 +420,11 @@ export class JsonBackend implements Backend {
   /** Removes stale locks and temp files and repairs damaged files; see `recover()`. */
   async recover(ns: string): Promise<RecoveryReport> {
     try {
+      validateNamespace(ns);
+      // A link (or file) where the namespace folder should be is set aside first.
+      const aside = setAsideNonFolder(join(this.#dir, namespaceFolder(ns)));
+      this.#spaces.get(ns)?.unpin();
+      this.#spaces.delete(ns);
       const dir = this.#space(ns).dir;
       const report = await recoverNamespace(dir, this.#lock, (entries, generation) => {
         const space = this.#space(ns);
@@ -427,6 +432,10 @@ export class JsonBackend implements Backend {
         space.compact(entries);
       });
       this.#space(ns).load();
+      if (aside) {
+        report.actions.unshift(aside.action);
+        report.quarantined.unshift(aside.path);
+      }
       return report;
     } catch (error) {
       throw mapError(error, `recover namespace ${JSON.stringify(ns)}`);

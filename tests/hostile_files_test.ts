@@ -108,6 +108,17 @@ test(
       await r.close();
       assert.equal(readFileSync(out, "utf8"), "");
       assert.deepEqual(outside.contents(), untouched);
+      // A namespace folder that is itself a link to a folder elsewhere.
+      symlinkSync(outside.path, join(dir, "linked"));
+      await assert.rejects(open(dir, "linked"), /linked is a symbolic link/);
+      const backend = new JsonBackend({ dir });
+      const fixed = await backend.recover("linked");
+      await backend.close();
+      assert.match(fixed.actions.join("\n"), /moved a symbolic link .*linked aside/);
+      const l = await open(dir, "linked");
+      await l.save("x", 1);
+      await l.close();
+      assert.deepEqual(outside.contents(), untouched);
     } finally {
       removeDir(root);
     }
