@@ -147,6 +147,7 @@ function swap(
 ): boolean {
   const claim = `${lock}${CLAIM}${seen.holder ? seen.holder.token : `i${seen.ino}`}`;
   let token: string = crypto.randomUUID();
+  const claimed = performance.now();
   if (!createClaim(claim, token)) {
     const claimant = look(claim);
     if (claimant === undefined || depth >= 3 || !isStaleSeen(claimant, staleMs)) return false;
@@ -167,8 +168,11 @@ function swap(
     else renameSync(temp, file);
     return true;
   } finally {
-    // A live claimant's claim is never taken over, so it is still ours.
-    if (look(claim)?.holder?.token === token) removeFile(claim);
+    // Only a claim older than staleMs can have been taken over (its claimant judged
+    // gone): a younger one is surely still ours; an older one is checked first.
+    if (performance.now() - claimed < staleMs / 2 || look(claim)?.holder?.token === token) {
+      removeFile(claim);
+    }
   }
 }
 

@@ -201,13 +201,17 @@ export class JsonBackend implements Backend {
   /** Throws before anything is written when the commit would take the namespace past its limit. */
   #checkSize(ns: string, entries: Map<string, Rec> & { bytes: number }, op: CommitOp): void {
     let bytes = entries.bytes;
+    // Keys whose old cost is already taken off (no set needed for a plain save).
+    const gone = op.deletes.length ? new Set<string>() : null;
     for (const key of op.deletes) {
-      const r = entries.get(key);
+      const r = gone!.has(key) ? undefined : entries.get(key);
+      gone!.add(key);
       if (r) bytes -= entryCost(key, r);
     }
     for (const s of op.sets) {
-      const r = entries.get(s.key);
-      if (r && !op.deletes.includes(s.key)) bytes -= entryCost(s.key, r);
+      const r = gone?.has(s.key) ? undefined : entries.get(s.key);
+      gone?.add(s.key);
+      if (r) bytes -= entryCost(s.key, r);
       bytes += entryCost(s.key, { value: s.value, version: op.version, expiresAt: null });
     }
     if (bytes > this.#maxBytes && bytes > entries.bytes) throw tooBig(ns, bytes, this.#maxBytes);

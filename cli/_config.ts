@@ -2,13 +2,13 @@
 // The config never holds a password, its URL and path belong to the backend
 // it was saved for, and one that `init` did not write on this machine (a file
 // checked into a repository) cannot send state to a server by itself.
-import { lstatSync, readFileSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { DEFAULT_DIR } from "../backends/_open.ts";
-import { atomicWrite, ensurePrivateDir } from "../backends/_files.ts";
-import { ValidationError } from "../errors.ts";
+import { atomicWrite, ensurePrivateDir, readText } from "../backends/_files.ts";
+import { StateError, ValidationError } from "../errors.ts";
 import { redact } from "./_redact.ts";
 
 /** Settings every command uses. */
@@ -88,12 +88,19 @@ function readEnv(): Flags {
 /** The config saved by `init`, or nothing. */
 export function readConfig(dir: string): Saved {
   const path = join(dir, CONFIG_FILE);
-  let text: string;
+  let text: string | null;
   try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return { trusted: () => false };
+    // Never through a link, never a FIFO or device (a planted one would hang every command).
+    text = readText(path, 64 * 1024);
+  } catch (error) {
+    if (!(error instanceof StateError)) return { trusted: () => false };
+    throw new ValidationError(
+      `Config file ${path} cannot be used (${error.message.split(":")[0]}): ` +
+        `remove it or run "init" again`,
+      { cause: error },
+    );
   }
+  if (text === null) return { trusted: () => false };
   let doc;
   try {
     doc = JSON.parse(text);

@@ -157,6 +157,15 @@ test("hostile #14: a config that init did not write on this machine cannot send 
     // A local backend named by such a config is fine: nothing leaves the machine.
     writeConfig(dir, { backend: "json", namespace: "wf" }, false);
     assert.equal((await cli(["save", "--dir", dir, "--key", "k", "--value", "1"])).code, 0);
+    if (posix) {
+      // A config linked to /dev/zero is refused at once, not read forever.
+      const { rmSync } = await import("node:fs");
+      rmSync(join(dir, ".managing-state.json"));
+      symlinkSync("/dev/zero", join(dir, ".managing-state.json"));
+      const zero = await cliWithin(["keys", "--dir", dir]);
+      assert.equal(zero.code, 2);
+      assert.match(zero.err, /managing-state\.json cannot be used .*symbolic link/);
+    }
   } finally {
     removeDir(dir);
   }
