@@ -78,6 +78,7 @@ export function runCommand(
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.stdin.on("error", () => {}); // a child that exits without reading stdin (EPIPE)
     child.stdin.end(options.input ?? "");
   });
 }

@@ -3,7 +3,7 @@
 // never lends one backend's URL to another and cannot send state to a server
 // by itself; names reach the terminal escaped.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -78,7 +78,9 @@ test("hostile #14: the config never holds a password: init refuses one, and leav
 /** Writes a config as init does on this machine (its host, mode 0600), or as a checked-out copy. */
 function writeConfig(dir: string, doc: object, byInit: boolean): void {
   const text = JSON.stringify(byInit ? { ...doc, host: hostname() } : doc);
-  writeFileSync(join(dir, ".managing-state.json"), text, { mode: byInit ? 0o600 : 0o644 });
+  const path = join(dir, ".managing-state.json");
+  writeFileSync(path, text);
+  chmodSync(path, byInit ? 0o600 : 0o644);
 }
 
 test("hostile #14: a URL saved for Redis is never taken as a Deno KV path", async () => {
