@@ -83,6 +83,11 @@ function mustBeFile(fd: number, path: string): Stats {
 
 /** Opens an existing regular file for reading; null when there is none. */
 export function openRead(path: string): number | null {
+  return openFile(path)?.fd ?? null;
+}
+
+/** Opens an existing regular file for reading, with its fstat; null when there is none. */
+export function openFile(path: string): { fd: number; st: Stats } | null {
   let fd: number;
   try {
     fd = open(path, READ);
@@ -90,15 +95,45 @@ export function openRead(path: string): number | null {
     if (isNotFound(error)) return null;
     throw error;
   }
-  mustBeFile(fd, path);
-  return fd;
+  return { fd, st: mustBeFile(fd, path) };
 }
 
-/** Opens a regular file for appending, creating it (0600) if needed. */
-export function openAppend(path: string): number {
+/** Opens a regular file for appending, creating it (0600) if needed, with its fstat. */
+export function openAppend(path: string): { fd: number; st: Stats } {
   const fd = open(path, APPEND);
-  mustBeFile(fd, path);
-  return fd;
+  return { fd, st: mustBeFile(fd, path) };
+}
+
+/**
+ * Reads at most `maxBytes` of a small file without an fstat (which costs
+ * more than the read under Deno): never through a link, never waiting on a
+ * FIFO. Null when there is none; `{ text: null }` when it is bigger than
+ * `maxBytes` or cannot be read as a file.
+ */
+export function readSmall(path: string, maxBytes: number): { text: string | null } | null {
+  let fd: number;
+  try {
+    fd = open(path, READ);
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    if (error instanceof StateDamagedError) return { text: null };
+    throw error;
+  }
+  try {
+    const bytes = new Uint8Array(maxBytes + 1);
+    let got = 0;
+    for (
+      let n;
+      got < bytes.length && (n = readSync(fd, bytes, got, bytes.length - got, got)) > 0;
+    ) {
+      got += n;
+    }
+    return { text: got > maxBytes ? null : new TextDecoder().decode(bytes.subarray(0, got)) };
+  } catch {
+    return { text: null }; // a folder (EISDIR), a FIFO with no writer (EAGAIN)
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -106,18 +141,27 @@ export function openAppend(path: string): number {
  * over `maxBytes` is damage: a state file never grows that big.
  */
 export function readText(path: string, maxBytes: number): string | null {
-  const fd = openRead(path);
-  if (fd === null) return null;
+  const file = openFile(path);
+  if (file === null) return null;
   try {
-    return new TextDecoder().decode(readAll(fd, path, 0, maxBytes));
+    return new TextDecoder().decode(readAll(file.fd, path, 0, maxBytes, file.st.size));
   } finally {
-    closeSync(fd);
+    closeSync(file.fd);
   }
 }
 
-/** Reads an open file from `offset` to its end, refusing more than `maxBytes`. */
-export function readAll(fd: number, path: string, offset: number, maxBytes: number): Uint8Array {
-  const size = Math.max(0, fstatSync(fd).size - offset);
+/**
+ * Reads an open file from `offset` to its end (`fileSize`, when known, saves
+ * an fstat), refusing more than `maxBytes`.
+ */
+export function readAll(
+  fd: number,
+  path: string,
+  offset: number,
+  maxBytes: number,
+  fileSize = fstatSync(fd).size,
+): Uint8Array {
+  const size = Math.max(0, fileSize - offset);
   if (size > maxBytes) {
     throw new StateDamagedError(
       `State file ${path} is ${size} bytes, more than the ${maxBytes} it can hold: ` +
@@ -187,11 +231,12 @@ export function atomicWrite(path: string, text: string, syncDir = true): void {
   if (syncDir) fsyncDir(dirname(path));
 }
 
-/** Writes a whole string or byte array to a file descriptor. */
-export function writeAll(fd: number, text: string | Uint8Array): void {
+/** Writes a whole string or byte array to a file descriptor; returns the bytes written. */
+export function writeAll(fd: number, text: string | Uint8Array): number {
   const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
   let off = 0;
   while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+  return bytes.length;
 }
 
 /** Flushes a folder's entries (renames, creations) to disk. */

@@ -4,7 +4,7 @@
 import { closeSync, fstatSync, readSync } from "node:fs";
 import { StateDamagedError } from "../errors.ts";
 import type { CheckpointInfo, StoredEntry } from "../types.ts";
-import { openRead, readAll, readText } from "./_files.ts";
+import { openFile, openRead, readAll, readText } from "./_files.ts";
 
 /** A stored value as the JSON backend keeps it in memory. */
 export interface Rec {
@@ -206,19 +206,24 @@ export interface JournalBytes {
  * its header names; null when there is no file.
  */
 export function readBytes(path: string, offset = 0): JournalBytes | null {
-  const fd = openRead(path);
-  if (fd === null) return null;
+  const file = openFile(path);
+  if (file === null) return null;
   try {
-    return readJournalFd(fd, path, offset);
+    return readJournalFd(file.fd, path, offset, true, file.st);
   } finally {
-    closeSync(fd);
+    closeSync(file.fd);
   }
 }
 
-/** Reads an open journal from `offset` to its end (see {@linkcode readBytes}). */
-export function readJournalFd(fd: number, path: string, offset = 0, header = true): JournalBytes {
-  const st = fstatSync(fd);
-  const bytes = readAll(fd, path, offset, MAX_FILE_BYTES);
+/** Reads an open journal from `offset` to its end (see {@linkcode readBytes}); `st` is its fstat when known. */
+export function readJournalFd(
+  fd: number,
+  path: string,
+  offset = 0,
+  header = true,
+  st: { ino: number; size: number } = fstatSync(fd),
+): JournalBytes {
+  const bytes = readAll(fd, path, offset, MAX_FILE_BYTES, st.size);
   let generation: number | undefined;
   if (header) {
     const head = new Uint8Array(Math.min(256, st.size));

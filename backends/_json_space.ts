@@ -1,6 +1,6 @@
 // One namespace of the JSON backend in memory, and the file work that keeps
 // it in step with the snapshot and journal on disk (see json.ts for the design).
-import { closeSync, fstatSync, linkSync, renameSync } from "node:fs";
+import { closeSync, linkSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { BackendError } from "../errors.ts";
 import {
@@ -8,7 +8,7 @@ import {
   fileIdentity,
   fsyncDir,
   isNotFound,
-  openRead,
+  openFile,
   tempPathFor,
   truncateFile,
 } from "./_files.ts";
@@ -87,10 +87,11 @@ export class Space {
     for (let attempt = 0; attempt < 20; attempt++) {
       const snap = readSnapshot(join(this.dir, FILES.snapshot));
       const path = join(this.dir, FILES.journal);
-      const fd = openRead(path);
+      const file = openFile(path);
+      const fd = file?.fd ?? null;
       let keep = false;
       try {
-        const raw = fd === null ? null : readJournalFd(fd, path);
+        const raw = file === null ? null : readJournalFd(file.fd, path, 0, true, file.st);
         const entries = snap?.entries ?? new Entries();
         let offset = 0;
         let journal: Space["journal"] = null;
@@ -152,9 +153,9 @@ export class Space {
   /** Under the lock: records (and pins) the journal now at the namespace's path. */
   pinJournal(): void {
     const path = join(this.dir, FILES.journal);
-    const fd = openRead(path);
-    if (fd === null) throw damaged(path, new Error("missing"));
-    const st = fstatSync(fd);
+    const file = openFile(path);
+    if (file === null) throw damaged(path, new Error("missing"));
+    const { fd, st } = file;
     this.unpin();
     this.pin = fd;
     this.journal = { ino: st.ino, size: st.size };

@@ -10,17 +10,16 @@
 // process can hold a claim and a token never comes back, so nothing ever
 // changes a lock file that someone else changed in between. A claim whose
 // claimant died is taken over the same way.
-import { closeSync, fstatSync, linkSync, renameSync } from "node:fs";
+import { linkSync, renameSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { hostname } from "node:os";
 import process from "node:process";
-import { BackendError, StateDamagedError } from "../errors.ts";
+import { BackendError } from "../errors.ts";
 import {
   code,
   listDir,
   lstatOrNull,
-  openRead,
-  readAll,
+  readSmall,
   removeFile,
   removeQuietly,
   tempPathFor,
@@ -111,9 +110,16 @@ export function tryAcquire(path: string, staleMs = 60_000): HeldLock | undefined
 }
 
 function heldLock(path: string, token: string, staleMs: number): HeldLock {
+  const since = performance.now();
   return {
     release() {
-      // Removes the lock only if it is still ours (it may have been taken over as stale).
+      // Nobody takes over a lock younger than staleMs (its holder is alive: this
+      // process), so until then removing it after checking it is ours is safe and
+      // cheap; an older one may be being taken over, so it is released by a claim.
+      if (performance.now() - since < staleMs / 2) {
+        if (look(path)?.holder?.token === token) removeFile(path);
+        return;
+      }
       const ours: Seen = { holder: { pid: process.pid, host: HOST, token, at: 0 }, ino: 0 };
       swap(path, path, ours, null, staleMs);
     },
@@ -196,25 +202,14 @@ function same(now: Seen | undefined, seen: Seen): boolean {
 
 /** What a lock or claim file holds; undefined when there is none. */
 function look(path: string): Seen | undefined {
-  let fd: number | null;
-  try {
-    fd = openRead(path);
-  } catch (error) {
-    if (!(error instanceof StateDamagedError)) throw error;
-    // A link, FIFO or device where a lock should be: unreadable, known by its inode.
-    const st = lstatOrNull(path);
-    return st ? { holder: null, ino: st.ino, mtimeMs: st.mtimeMs } : undefined;
-  }
-  if (fd === null) return undefined;
-  try {
-    const st = fstatSync(fd);
-    const unreadable: Seen = { holder: null, ino: st.ino, mtimeMs: st.mtimeMs };
-    if (st.size > 4096) return unreadable;
-    const holder = parseHolder(new TextDecoder().decode(readAll(fd, path, 0, 4096)));
-    return holder ? { holder, ino: st.ino } : unreadable;
-  } finally {
-    closeSync(fd);
-  }
+  const read = readSmall(path, 4096);
+  if (read === null) return undefined;
+  const holder = read.text === null ? null : parseHolder(read.text);
+  // A readable record is known by its token; anything else (a torn record, a
+  // link, a FIFO) by its inode, which the record written after it will not have.
+  if (holder) return { holder, ino: 0 };
+  const st = lstatOrNull(path);
+  return st ? { holder: null, ino: st.ino, mtimeMs: st.mtimeMs } : undefined;
 }
 
 function parseHolder(text: string): Holder | null {

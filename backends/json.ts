@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { closeSync, fstatSync, fsyncSync, readdirSync, renameSync } from "node:fs";
+import { closeSync, fsyncSync, readdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { compareKeys, pageSorted } from "../core/_keys.ts";
 import { validateCheckpointName, validateNamespace } from "../core/_validate.ts";
@@ -243,14 +243,14 @@ export class JsonBackend implements Backend {
       this.#checkSize(ns, space.entries, op);
       const line = formatCommit(op.version, op.sets, op.deletes);
       const path = join(space.dir, FILES.journal);
-      const fd = openAppend(path);
+      const { fd, st } = openAppend(path);
       try {
-        writeAll(fd, line);
+        // Under the lock nobody else appends: the size is the old one plus this line.
+        const size = st.size + writeAll(fd, line);
         fsyncSync(fd); // not fdatasync: the journal grows, so its size must reach the disk too
-        const st = fstatSync(fd);
         if (st.ino !== space.journal?.ino) space.pinJournal();
-        space.journal = { ino: st.ino, size: st.size };
-        space.offset = st.size;
+        space.journal = { ino: st.ino, size };
+        space.offset = size;
         space.changes = ++this.#clock;
       } finally {
         closeSync(fd);
