@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { closeSync, fsyncSync, readdirSync, renameSync } from "node:fs";
+import { closeSync, fsyncSync } from "node:fs";
 import { join } from "node:path";
 import { compareKeys, pageSorted } from "../core/_keys.ts";
 import { validateCheckpointName, validateNamespace } from "../core/_validate.ts";
@@ -27,7 +27,6 @@ import {
   BackendError,
   CheckpointExistsError,
   ClosedError,
-  StateDamagedError,
   StateError,
   ValidationError,
 } from "../errors.ts";
@@ -44,14 +43,10 @@ import type {
   StoredEntry,
 } from "../types.ts";
 import {
-  atomicWrite,
   checkFolder,
-  code,
   ensurePrivateDir,
-  fileExists,
   fsyncDir,
   listDir,
-  lstatOrNull,
   openAppend,
   removeFile,
   writeAll,
@@ -63,15 +58,17 @@ import {
   formatCommit,
   MAX_NAMESPACE_BYTES,
   readCheckpointFile,
-  readCheckpointInfo,
-  type Rec,
 } from "./_json_format.ts";
 import {
-  checkpointFile,
-  legacyCheckpointFile,
-  namespaceFolder,
-  namespaceOfFolder,
-} from "./_json_names.ts";
+  bytesAfter,
+  checkpointInfos,
+  findCheckpoint,
+  namespaceFolders,
+  namespacePath,
+  tooBig,
+  writeCheckpoint,
+} from "./_json_layout.ts";
+import { checkpointFile, namespaceFolder } from "./_json_names.ts";
 import { recoverNamespace, setAsideNonFolder } from "./_json_recover.ts";
 import { Space } from "./_json_space.ts";
 import { acquireLock, type LockOptions } from "./_lock.ts";
@@ -162,11 +159,7 @@ export class JsonBackend implements Backend {
     validateNamespace(ns);
     // Once it exists: checked before, a folder created later may not be ours.
     if (!this.#rootChecked) this.#rootChecked = checkFolder(this.#dir, true);
-    const folder = namespaceFolder(ns);
-    const path = join(this.#dir, folder);
-    if (folder !== ns && lstatOrNull(path) === null) upgradeFolder(this.#dir, ns, path);
-    checkFolder(path);
-    return path;
+    return namespacePath(this.#dir, ns);
   }
 
   /** Runs `fn` holding the namespace's lock, with the in-memory copy up to date. */
@@ -198,25 +191,6 @@ export class JsonBackend implements Backend {
     }
   }
 
-  /** Throws before anything is written when the commit would take the namespace past its limit. */
-  #checkSize(ns: string, entries: Map<string, Rec> & { bytes: number }, op: CommitOp): void {
-    let bytes = entries.bytes;
-    // Keys whose old cost is already taken off (no set needed for a plain save).
-    const gone = op.deletes.length ? new Set<string>() : null;
-    for (const key of op.deletes) {
-      const r = gone!.has(key) ? undefined : entries.get(key);
-      gone!.add(key);
-      if (r) bytes -= entryCost(key, r);
-    }
-    for (const s of op.sets) {
-      const r = gone?.has(s.key) ? undefined : entries.get(s.key);
-      gone?.add(s.key);
-      if (r) bytes -= entryCost(s.key, r);
-      bytes += entryCost(s.key, { value: s.value, version: op.version, expiresAt: null });
-    }
-    if (bytes > this.#maxBytes && bytes > entries.bytes) throw tooBig(ns, bytes, this.#maxBytes);
-  }
-
   /** Reads keys; missing or expired ones are null. */
   get(ns: string, keys: string[]): Promise<(StoredEntry | null)[]> {
     try {
@@ -240,7 +214,10 @@ export class JsonBackend implements Backend {
         const live = r && (r.expiresAt === null || r.expiresAt > now) ? r : undefined;
         if ((live?.version ?? null) !== check.version) return { ok: false };
       }
-      this.#checkSize(ns, space.entries, op);
+      const bytes = bytesAfter(space.entries, op);
+      if (bytes > this.#maxBytes && bytes > space.entries.bytes) {
+        throw tooBig(ns, bytes, this.#maxBytes);
+      }
       const line = formatCommit(op.version, op.sets, op.deletes);
       const path = join(space.dir, FILES.journal);
       const { fd, st } = openAppend(path);
@@ -314,16 +291,7 @@ export class JsonBackend implements Backend {
   listCheckpoints(ns: string): Promise<CheckpointInfo[]> {
     try {
       const dir = join(this.#space(ns).dir, FILES.checkpoints);
-      const byName = new Map<string, CheckpointInfo>();
-      for (const f of listDir(dir)) {
-        if (!f.endsWith(".jsonl") || f.startsWith(".")) continue;
-        const info = readCheckpointInfo(join(dir, f));
-        // Both files of one name exist only after a crash between writing the
-        // new one and removing the old one: the new one counts.
-        if (byName.has(info.name) && f === legacyCheckpointFile(info.name)) continue;
-        byName.set(info.name, info);
-      }
-      return Promise.resolve([...byName.values()].sort(newestFirst));
+      return Promise.resolve(checkpointInfos(dir).sort(newestFirst));
     } catch (error) {
       return Promise.reject(mapError(error, `list checkpoints of ${JSON.stringify(ns)}`));
     }
@@ -394,15 +362,8 @@ export class JsonBackend implements Backend {
   async namespaces(): Promise<string[]> {
     if (this.#closed) throw new ClosedError();
     checkFolder(this.#dir, true);
-    const names = new Set<string>();
-    for (const folder of readFolder(this.#dir)) {
-      const ns = namespaceOfFolder(folder);
-      // Only real folders: a link here is never followed (using it reports it as damage).
-      if (ns === null || !lstatOrNull(join(this.#dir, folder))?.isDirectory()) continue;
-      if (lstatOrNull(join(this.#dir, folder, FILES.snapshot)) !== null) names.add(ns);
-    }
     const out: string[] = [];
-    for (const ns of [...names].sort(compareKeys)) {
+    for (const ns of namespaceFolders(this.#dir)) {
       const [keys, cps] = await Promise.all([
         this.list(ns, { limit: 1 }),
         this.listCheckpoints(ns),
@@ -465,68 +426,6 @@ export class JsonBackend implements Backend {
     this.#spaces.clear();
     return Promise.resolve();
   }
-}
-
-/**
- * The checkpoint file that holds checkpoint `name`: `file` (its name now) or
- * the file of the layout before, whichever exists and says inside that it
- * holds `name`; null when neither does.
- */
-function findCheckpoint(dir: string, file: string, name: string): string | null {
-  for (const f of new Set([file, legacyCheckpointFile(name)])) {
-    const path = join(dir, f);
-    if (fileExists(path) && readCheckpointInfo(path).name === name) return path;
-  }
-  return null;
-}
-
-/** Writes a checkpoint as `file`, and removes the old-layout file it replaces. */
-function writeCheckpoint(dir: string, file: string, found: string | null, text: string): void {
-  const path = join(dir, file);
-  if (fileExists(path) && path !== found) {
-    // With SHA-256 this takes a planted or misnamed file, never a collision.
-    throw new StateDamagedError(
-      `Checkpoint file ${path} holds another checkpoint (${
-        JSON.stringify(readCheckpointInfo(path).name)
-      }): move it aside, or run recover()`,
-    );
-  }
-  atomicWrite(path, text);
-  if (found !== null && found !== path) removeFile(found);
-}
-
-/** Names in the state folder, which may itself be a link (the user's choice). */
-function readFolder(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch (error) {
-    if (code(error) === "ENOENT") return [];
-    throw error;
-  }
-}
-
-/**
- * Moves the folder of a namespace whose name encodes differently (capitals,
- * device names, a trailing dot) from where the release before the encoding
- * kept it (the name itself) to its encoded name. The name must be listed
- * exactly: on a case-insensitive file system "plan" would open "Plan".
- */
-function upgradeFolder(root: string, ns: string, path: string): void {
-  if (!readFolder(root).includes(ns) || !lstatOrNull(join(root, ns))?.isDirectory()) return;
-  try {
-    renameSync(join(root, ns), path);
-    fsyncDir(root);
-  } catch (error) {
-    // Another process moved it first.
-    if (!["ENOENT", "EEXIST", "ENOTEMPTY"].includes(code(error) ?? "")) throw error;
-  }
-}
-
-function tooBig(ns: string, bytes: number, max: number): ValidationError {
-  return new ValidationError(
-    `Namespace ${JSON.stringify(ns)} would hold ${bytes} bytes; the JSON backend's limit is ` +
-      `${max}: delete keys, split the namespace, or use the SQLite backend`,
-  );
 }
 
 function mapError(error: unknown, what: string): StateError {
