@@ -59,16 +59,17 @@ export class Space {
   /**
    * Brings the in-memory copy up to date with the files. Costs one stat when
    * nothing changed; reads only the new journal lines when the journal grew.
+   * `locked`: the caller holds the namespace's lock.
    */
-  sync(): void {
+  sync(locked = false): void {
     const path = join(this.dir, FILES.journal);
     const st = fileIdentity(path);
     const j = this.journal;
     if (st === null || j === null || this.pin === null || st.ino !== j.ino) {
-      return this.load();
+      return this.load(locked);
     }
     if (st.size === this.offset) return; // the same file, nothing appended
-    if (st.size < this.offset) return this.load();
+    if (st.size < this.offset) return this.load(locked);
     // Read from the pinned descriptor: the very file we applied so far.
     const read = readJournalFd(this.pin, path, this.offset, false);
     const r = applyJournal(read.bytes, this.entries, false);
@@ -82,8 +83,8 @@ export class Space {
     this.journal = { ino: st.ino, size: this.offset + read.bytes.length };
   }
 
-  /** Reads the snapshot and the whole journal, and pins the journal read. */
-  load(): void {
+  /** Reads the snapshot and the whole journal, and pins the journal read; `locked`: under the lock. */
+  load(locked = false): void {
     for (let attempt = 0; attempt < 20; attempt++) {
       const snap = readSnapshot(join(this.dir, FILES.snapshot));
       const path = join(this.dir, FILES.journal);
@@ -108,8 +109,9 @@ export class Space {
           if (raw.generation > snap.generation) {
             // A writer renames the new snapshot before the new journal, so a
             // journal one generation ahead means one replaced both files
-            // between our two reads: read again. Further ahead, or for good, is damage.
-            if (raw.generation === snap.generation + 1 && attempt < 19) continue;
+            // between our two reads: read again. Further ahead, or with the
+            // lock held (no writer is between them), it is damage.
+            if (raw.generation === snap.generation + 1 && !locked) continue;
             throw damaged(
               path,
               new Error(

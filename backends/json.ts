@@ -170,7 +170,7 @@ export class JsonBackend implements Backend {
       const lock = await acquireLock(join(dir, FILES.lock), this.#lock);
       try {
         const space = this.#space(ns); // after the wait: it may have been evicted meanwhile
-        space.sync();
+        space.sync(true);
         space.prepareJournal();
         return fn(space);
       } finally {
