@@ -30,7 +30,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { COMMANDS } from "./cli/_commands.ts";
-import type { Io } from "./cli/_context.ts";
+import { type Io, safe } from "./cli/_context.ts";
 import { resolveSettings } from "./cli/_config.ts";
 import { EXIT, GLOBAL_OPTIONS, optionLines, UsageError } from "./cli/_usage.ts";
 import { redactText } from "./cli/_redact.ts";
@@ -95,8 +95,10 @@ export async function run(args: string[], io: Io): Promise<number> {
   } catch (error) {
     // Credentials never reach the terminal, whatever a driver put in its message.
     const line = describeError(error).replace(/\s*\n\s*/g, " "); // one line, always
-    io.err(redactText(`error: ${line}`, url));
-    if (debug && error instanceof Error && error.stack) io.err(redactText(error.stack, url));
+    io.err(safe(redactText(`error: ${line}`, url)));
+    if (debug && error instanceof Error && error.stack) {
+      io.err(safe(redactText(error.stack, url), true));
+    }
     return exitCode(error);
   }
 }

@@ -1,7 +1,8 @@
-// Runtime seam for file identity: Deno's own stat is about 3x cheaper than its
-// node:fs one, and the JSON backend stats its journal on every read. Node
-// (and a Deno without the global) uses node:fs.
-import { statSync } from "node:fs";
+// Runtime seam for file identity: Deno's own lstat is about 3x cheaper than
+// its node:fs one, and the JSON backend checks its journal on every read.
+// Node (and a Deno without the global) uses node:fs. A link is never
+// followed: it is identified as itself, and opening it then fails as damage.
+import { lstatSync } from "node:fs";
 
 /** What identifies a file's content for change detection: its inode and size. */
 export interface FileIdentity {
@@ -9,18 +10,18 @@ export interface FileIdentity {
   size: number;
 }
 
-const denoStat = (globalThis as {
-  Deno?: { statSync?(path: string): { ino: number | null; size: number } };
-}).Deno?.statSync;
+const denoLstat = (globalThis as {
+  Deno?: { lstatSync?(path: string): { ino: number | null; size: number } };
+}).Deno?.lstatSync;
 
-/** The inode and size of `path`, or null when it does not exist. */
+/** The inode and size of `path` (not following a link), or null when it does not exist. */
 export function fileIdentity(path: string): FileIdentity | null {
   try {
-    if (denoStat) {
-      const st = denoStat(path);
+    if (denoLstat) {
+      const st = denoLstat(path);
       if (st.ino !== null) return { ino: st.ino, size: st.size };
     }
-    const st = statSync(path);
+    const st = lstatSync(path);
     return { ino: st.ino, size: st.size };
   } catch (error) {
     if ((error as { code?: string })?.code === "ENOENT") return null;

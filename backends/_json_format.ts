@@ -1,16 +1,60 @@
 // On-disk formats of the JSON backend: the snapshot (state.json), the
 // append-only journal (journal.jsonl) and checkpoint files. Values are
 // embedded as JSON, so every file stays human-readable.
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, fstatSync, readSync } from "node:fs";
 import { StateDamagedError } from "../errors.ts";
 import type { CheckpointInfo, StoredEntry } from "../types.ts";
-import { isNotFound } from "./_files.ts";
+import { openFile, openRead, readAll, readText } from "./_files.ts";
 
 /** A stored value as the JSON backend keeps it in memory. */
 export interface Rec {
   value: string;
   version: string;
   expiresAt: number | null;
+}
+
+/** Most a namespace may hold, in characters of keys, values and versions (128 MiB). */
+export const MAX_NAMESPACE_BYTES = 128 * 1024 * 1024;
+/**
+ * Largest state file read: a snapshot of a full namespace in UTF-8 (up to 3
+ * bytes a character) plus room. Anything bigger is damage, not read into memory.
+ */
+export const MAX_FILE_BYTES = 3 * MAX_NAMESPACE_BYTES + 1024 * 1024;
+
+/** What an entry counts towards the namespace limit: about its size in the snapshot. */
+export function entryCost(key: string, r: Rec): number {
+  return key.length + r.value.length + r.version.length + 64;
+}
+
+/** A namespace's entries that keep count of their size ({@linkcode entryCost}). */
+export class Entries extends Map<string, Rec> {
+  /** The sum of the entries' costs. */
+  bytes = 0;
+
+  /** Entries from `init` (added after the count is set up). */
+  constructor(init?: Iterable<[string, Rec]>) {
+    super();
+    if (init) { for (const [key, r] of init) this.set(key, r); }
+  }
+
+  override set(key: string, r: Rec): this {
+    const old = super.get(key);
+    if (old !== undefined) this.bytes -= entryCost(key, old);
+    this.bytes += entryCost(key, r);
+    return super.set(key, r);
+  }
+
+  override delete(key: string): boolean {
+    const old = super.get(key);
+    if (old === undefined) return false;
+    this.bytes -= entryCost(key, old);
+    return super.delete(key);
+  }
+
+  override clear(): void {
+    this.bytes = 0;
+    super.clear();
+  }
 }
 
 /** File names inside a namespace folder. */
@@ -47,25 +91,20 @@ export function formatSnapshot(generation: number, entries: Map<string, Rec>): s
 /** A parsed snapshot. */
 export interface Snapshot {
   generation: number;
-  entries: Map<string, Rec>;
+  entries: Entries;
   bytes: number;
 }
 
 /** Reads a snapshot; null if the file does not exist; StateDamagedError if it cannot be parsed. */
 export function readSnapshot(path: string): Snapshot | null {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
+  const text = readText(path, MAX_FILE_BYTES);
+  if (text === null) return null;
   try {
     const doc = JSON.parse(text);
     if (doc?.format !== SNAPSHOT_FORMAT || !Number.isInteger(doc.generation)) {
       throw new Error("not a managing-state snapshot");
     }
-    const entries = new Map<string, Rec>();
+    const entries = new Entries();
     for (const [key, r] of Object.entries(doc.entries as Record<string, Record<string, unknown>>)) {
       entries.set(key, toRec(r));
     }
@@ -167,36 +206,24 @@ export interface JournalBytes {
  * its header names; null when there is no file.
  */
 export function readBytes(path: string, offset = 0): JournalBytes | null {
-  const fd = openJournal(path);
-  if (fd === null) return null;
+  const file = openFile(path);
+  if (file === null) return null;
   try {
-    return readJournalFd(fd, offset);
+    return readJournalFd(file.fd, path, offset, true, file.st);
   } finally {
-    closeSync(fd);
+    closeSync(file.fd);
   }
 }
 
-/** Opens a journal for reading; null when there is none. */
-export function openJournal(path: string): number | null {
-  try {
-    return openSync(path, "r");
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
-}
-
-/** Reads an open journal from `offset` to its end (see {@linkcode readBytes}). */
-export function readJournalFd(fd: number, offset = 0, header = true): JournalBytes {
-  const st = fstatSync(fd);
-  const size = Math.max(0, st.size - offset);
-  const bytes = new Uint8Array(size);
-  let got = 0;
-  while (got < size) {
-    const n = readSync(fd, bytes, got, size - got, offset + got);
-    if (n === 0) break;
-    got += n;
-  }
+/** Reads an open journal from `offset` to its end (see {@linkcode readBytes}); `st` is its fstat when known. */
+export function readJournalFd(
+  fd: number,
+  path: string,
+  offset = 0,
+  header = true,
+  st: { ino: number; size: number } = fstatSync(fd),
+): JournalBytes {
+  const bytes = readAll(fd, path, offset, MAX_FILE_BYTES, st.size);
   let generation: number | undefined;
   if (header) {
     const head = new Uint8Array(Math.min(256, st.size));
@@ -206,28 +233,7 @@ export function readJournalFd(fd: number, offset = 0, header = true): JournalByt
       ? undefined
       : applyJournal(head.subarray(0, nl + 1), new Map(), true).generation;
   }
-  return { bytes: bytes.subarray(0, got), ino: st.ino, generation };
-}
-
-/** The file name a checkpoint is stored under (hashed when the name is not file-safe). */
-export function checkpointFile(name: string): string {
-  return /^[A-Za-z0-9_][A-Za-z0-9._-]{0,150}$/.test(name)
-    ? `${name}.jsonl`
-    : `~${nameHash(name)}.jsonl`;
-}
-
-/**
- * A 64-bit hash of a name (two 32-bit FNV-1a lanes over its UTF-8 bytes):
- * enough to keep checkpoint file names apart, without loading node:crypto.
- */
-function nameHash(name: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x050c5d1f;
-  for (const byte of new TextEncoder().encode(name)) {
-    a = Math.imul(a ^ byte, 0x01000193) >>> 0;
-    b = Math.imul(b ^ byte, 0x01000193 + 0x2c) >>> 0;
-  }
-  return a.toString(16).padStart(8, "0") + b.toString(16).padStart(8, "0");
+  return { bytes, ino: st.ino, generation };
 }
 
 /** Serialises a checkpoint: a header line, then one line per entry. */
@@ -245,7 +251,8 @@ export function formatCheckpoint(info: CheckpointInfo, entries: StoredEntry[]): 
 
 /** Reads a checkpoint's header; StateDamagedError when unreadable. */
 export function readCheckpointInfo(path: string): CheckpointInfo {
-  const fd = openSync(path, "r");
+  const fd = openRead(path);
+  if (fd === null) throw damaged(path, new Error("missing"));
   try {
     const chunk = new Uint8Array(64 * 1024);
     const parts: Uint8Array[] = [];
@@ -256,6 +263,7 @@ export function readCheckpointInfo(path: string): CheckpointInfo {
       parts.push(chunk.slice(0, nl === -1 ? n : nl));
       if (nl !== -1 || n === 0) break;
       pos += n;
+      if (pos > MAX_FILE_BYTES) throw damaged(path, new Error("no end to its header line"));
     }
     const text = new TextDecoder().decode(concat(parts));
     return parseCheckpointHeader(path, text);
@@ -266,7 +274,9 @@ export function readCheckpointInfo(path: string): CheckpointInfo {
 
 /** Reads a whole checkpoint; StateDamagedError when any line is unreadable. */
 export function readCheckpointFile(path: string): { info: CheckpointInfo; entries: StoredEntry[] } {
-  const lines = readFileSync(path, "utf8").split("\n");
+  const text = readText(path, MAX_FILE_BYTES);
+  if (text === null) throw damaged(path, new Error("missing"));
+  const lines = text.split("\n");
   if (lines.at(-1) !== "") throw damaged(path, new Error("truncated"));
   const info = parseCheckpointHeader(path, lines[0]!);
   const entries: StoredEntry[] = [];

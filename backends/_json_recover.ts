@@ -1,24 +1,40 @@
 // Crash recovery for the JSON backend: break a dead writer's lock, remove
-// its temp files, and rebuild a damaged snapshot or journal from the last
-// good copy (the previous generation) or else the newest checkpoint. Damaged
-// files are moved aside, never deleted.
-import { copyFileSync, renameSync, unlinkSync } from "node:fs";
+// its temp files, move links and special files aside, and rebuild a damaged
+// snapshot or journal from the last good copy (the previous generation) or
+// else the newest checkpoint. Damaged files are moved aside, never deleted.
+import { closeSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { RecoveryReport } from "../types.ts";
-import { isNotFound, listDir, TEMP_PREFIX } from "./_files.ts";
+import {
+  isNotFound,
+  kindOf,
+  listDir,
+  lstatOrNull,
+  openRead,
+  readAll,
+  removeFile,
+  TEMP_PREFIX,
+  tempOwner,
+  writeNewFile,
+} from "./_files.ts";
 import {
   applyJournal,
   damaged,
+  Entries,
   FILES,
+  type JournalBytes,
+  MAX_FILE_BYTES,
   readBytes,
   readCheckpointFile,
   readCheckpointInfo,
   readSnapshot,
-  type Rec,
   type Snapshot,
 } from "./_json_format.ts";
-import { acquireLock, breakLock, isStale, type LockOptions, readHolder } from "./_lock.ts";
+import { acquireLock, clearDeadLock, isAlive, type LockOptions } from "./_lock.ts";
 import { StateDamagedError } from "../errors.ts";
+
+/** Marks a file moved aside by recover(); such files are left alone afterwards. */
+const DAMAGED = ".damaged-";
 
 /**
  * Recovers the namespace folder `dir`. `rebuild` is called (with the lock
@@ -28,24 +44,18 @@ import { StateDamagedError } from "../errors.ts";
 export async function recoverNamespace(
   dir: string,
   lockOptions: LockOptions,
-  rebuild: (entries: Map<string, Rec>, generation: number) => void,
+  rebuild: (entries: Entries, generation: number) => void,
 ): Promise<RecoveryReport> {
   const report: RecoveryReport = { actions: [], quarantined: [], ok: true };
+  const staleMs = lockOptions.staleMs ?? 60_000;
   const lockPath = join(dir, FILES.lock);
-  const holder = readHolder(lockPath);
-  if (holder && isStale(holder, lockOptions.staleMs ?? 60_000) && breakLock(lockPath, holder)) {
-    report.actions.push(`removed a stale lock left by pid ${holder.pid} on ${holder.host}`);
-  } else if (holder === null && breakLock(lockPath, null)) {
-    report.actions.push("removed an unreadable lock file");
-  }
+  report.actions.push(...clearDeadLock(lockPath, staleMs));
   if (listDir(dir).length === 0) return report;
   const lock = await acquireLock(lockPath, lockOptions);
   try {
     for (const sub of [dir, join(dir, FILES.checkpoints)]) {
-      for (const name of listDir(sub).filter((f) => f.startsWith(TEMP_PREFIX))) {
-        unlinkSync(join(sub, name));
-        report.actions.push(`removed temp file ${join(sub, name)}`);
-      }
+      moveSpecialFilesAside(sub, report);
+      removeTempFiles(sub, report, staleMs);
     }
     const checkpoints = quarantineBadCheckpoints(dir, report);
     const state = recoverState(dir, report, checkpoints);
@@ -57,6 +67,50 @@ export async function recoverNamespace(
     lock.release();
   }
   return report;
+}
+
+/**
+ * Moves what stands where a namespace folder should be, when it is not a
+ * folder (a link to one elsewhere, say), aside; returns what it did.
+ */
+export function setAsideNonFolder(path: string): { path: string; action: string } | null {
+  const st = lstatOrNull(path);
+  if (st === null || st.isDirectory()) return null;
+  const aside = quarantine(path);
+  return { path: aside, action: `moved ${kindOf(st)} ${path} aside: a namespace is a folder` };
+}
+
+/** Moves links, FIFOs, devices and sockets aside (the link itself; nothing is followed). */
+function moveSpecialFilesAside(dir: string, report: RecoveryReport): void {
+  for (const name of listDir(dir)) {
+    if (name.includes(DAMAGED)) continue;
+    const path = join(dir, name);
+    const st = lstatOrNull(path);
+    if (st === null || st.isFile() || st.isDirectory()) continue;
+    report.quarantined.push(quarantine(path));
+    report.actions.push(
+      `moved ${kindOf(st)} ${path} aside: the backend never follows links or opens special files`,
+    );
+  }
+}
+
+/**
+ * Removes temp files that crashed writers left. Lock and claim records are
+ * written outside the lock by processes waiting for it, so those are removed
+ * only when their process is gone or they are older than `staleMs`; every
+ * other temp file is written under the lock, which recover() holds now.
+ */
+function removeTempFiles(dir: string, report: RecoveryReport, staleMs: number): void {
+  for (const name of listDir(dir).filter((f) => f.startsWith(TEMP_PREFIX))) {
+    const path = join(dir, name);
+    if (name.startsWith(`${TEMP_PREFIX}${FILES.lock}`)) {
+      const owner = tempOwner(name);
+      const st = lstatOrNull(path);
+      const old = st !== null && Math.abs(Date.now() - st.mtimeMs) > staleMs;
+      if (!old && (owner === null || isAlive(owner))) continue;
+    }
+    if (removeFile(path)) report.actions.push(`removed temp file ${path}`);
+  }
 }
 
 /** Moves unreadable checkpoint files aside; returns the readable ones, newest first. */
@@ -82,15 +136,25 @@ function recoverState(
   dir: string,
   report: RecoveryReport,
   checkpoints: string[],
-): { entries: Map<string, Rec>; generation: number } | null {
+): { entries: Entries; generation: number } | null {
   const snapPath = join(dir, FILES.snapshot);
   const journalPath = join(dir, FILES.journal);
   let base: Snapshot | null;
   let repaired = false;
-  const raw = readBytes(journalPath);
+  let raw: JournalBytes | null = null;
+  try {
+    raw = readBytes(journalPath);
+  } catch (error) {
+    if (!(error instanceof StateDamagedError)) throw error;
+    report.quarantined.push(quarantine(journalPath));
+    report.actions.push(`moved damaged ${journalPath} aside: ${error.message.split(":")[0]}`);
+    repaired = true;
+  }
+  let intact = false; // the snapshot read fine
   try {
     base = readSnapshot(snapPath);
     if (!base && raw) throw damaged(snapPath, new Error("missing"));
+    intact = base !== null;
   } catch (error) {
     if (!(error instanceof StateDamagedError)) throw error;
     report.quarantined.push(quarantine(snapPath));
@@ -99,13 +163,21 @@ function recoverState(
     repaired = true;
   }
   const generation = base?.generation ?? 0;
-  const entries = base?.entries ?? new Map<string, Rec>();
+  const entries = base?.entries ?? new Entries();
   let journalGeneration = 0;
   if (raw) {
     const check = applyJournal(raw.bytes, new Map(), true);
-    if (
-      check.bad.length > 0 || check.generation === undefined
-    ) {
+    if (intact && check.generation !== undefined && check.generation > generation) {
+      // A crash never leaves this (the snapshot is renamed into place first):
+      // the journal belongs to a snapshot that is not here.
+      report.quarantined.push(quarantine(journalPath));
+      report.actions.push(
+        `journal generation ${check.generation} is ahead of the snapshot's (${generation}): ` +
+          `moved it aside; its changes are not applied`,
+      );
+      return { entries, generation: generation + 1 };
+    }
+    if (check.bad.length > 0 || check.generation === undefined) {
       report.quarantined.push(quarantine(journalPath, true));
       report.actions.push(
         check.generation === undefined
@@ -152,15 +224,28 @@ function fromCheckpoint(checkpoints: string[], report: RecoveryReport): Snapshot
   report.actions.push(
     `restored checkpoint ${JSON.stringify(info.name)}: changes made after it are lost`,
   );
-  return { generation: 0, entries: new Map(entries.map((e) => [e.key, e])), bytes: 0 };
+  return { generation: 0, entries: new Entries(entries.map((e) => [e.key, e])), bytes: 0 };
 }
 
-/** Moves (or, for a file still needed, copies) a damaged file aside; returns its new path. */
+/**
+ * Moves (or, for a file still needed, copies) a damaged file aside, under a
+ * name nobody can guess in advance; returns its new path. The copy is a new
+ * file, so nothing planted under that name is written through.
+ */
 function quarantine(path: string, copy = false): string {
-  const aside = `${path}.damaged-${new Date().toISOString().replaceAll(":", "")}`;
+  const rand = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36);
+  const aside = `${path}${DAMAGED}${new Date().toISOString().replaceAll(":", "")}-${rand}`;
   try {
-    if (copy) copyFileSync(path, aside);
-    else renameSync(path, aside);
+    if (!copy) renameSync(path, aside);
+    else {
+      const fd = openRead(path);
+      if (fd === null) return aside;
+      try {
+        writeNewFile(aside, readAll(fd, path, 0, MAX_FILE_BYTES));
+      } finally {
+        closeSync(fd);
+      }
+    }
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }

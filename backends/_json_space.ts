@@ -1,16 +1,24 @@
 // One namespace of the JSON backend in memory, and the file work that keeps
 // it in step with the snapshot and journal on disk (see json.ts for the design).
-import { closeSync, fstatSync, linkSync, openSync, renameSync, truncateSync } from "node:fs";
+import { closeSync, linkSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { BackendError } from "../errors.ts";
-import { atomicWrite, fileIdentity, fsyncDir, isNotFound, tempPathFor } from "./_files.ts";
+import {
+  atomicWrite,
+  fileIdentity,
+  fsyncDir,
+  isNotFound,
+  openFile,
+  tempPathFor,
+  truncateFile,
+} from "./_files.ts";
 import {
   applyJournal,
   damaged,
+  Entries,
   FILES,
   formatJournalHeader,
   formatSnapshot,
-  openJournal,
   readJournalFd,
   readSnapshot,
   type Rec,
@@ -23,7 +31,7 @@ import {
  */
 export class Space {
   readonly dir: string;
-  entries = new Map<string, Rec>();
+  entries = new Entries();
   sorted: string[] | null = null;
   generation = 0;
   snapshotBytes = 0;
@@ -51,18 +59,19 @@ export class Space {
   /**
    * Brings the in-memory copy up to date with the files. Costs one stat when
    * nothing changed; reads only the new journal lines when the journal grew.
+   * `locked`: the caller holds the namespace's lock.
    */
-  sync(): void {
+  sync(locked = false): void {
     const path = join(this.dir, FILES.journal);
     const st = fileIdentity(path);
     const j = this.journal;
     if (st === null || j === null || this.pin === null || st.ino !== j.ino) {
-      return this.load();
+      return this.load(locked);
     }
     if (st.size === this.offset) return; // the same file, nothing appended
-    if (st.size < this.offset) return this.load();
+    if (st.size < this.offset) return this.load(locked);
     // Read from the pinned descriptor: the very file we applied so far.
-    const read = readJournalFd(this.pin, this.offset, false);
+    const read = readJournalFd(this.pin, path, this.offset, false);
     const r = applyJournal(read.bytes, this.entries, false);
     if (r.bad.length) throw damaged(`${path} at byte ${this.offset}`, new Error("bad line"));
     if (r.consumed > 0) {
@@ -74,16 +83,17 @@ export class Space {
     this.journal = { ino: st.ino, size: this.offset + read.bytes.length };
   }
 
-  /** Reads the snapshot and the whole journal, and pins the journal read. */
-  load(): void {
+  /** Reads the snapshot and the whole journal, and pins the journal read; `locked`: under the lock. */
+  load(locked = false): void {
     for (let attempt = 0; attempt < 20; attempt++) {
       const snap = readSnapshot(join(this.dir, FILES.snapshot));
       const path = join(this.dir, FILES.journal);
-      const fd = openJournal(path);
+      const file = openFile(path);
+      const fd = file?.fd ?? null;
       let keep = false;
       try {
-        const raw = fd === null ? null : readJournalFd(fd);
-        const entries = snap?.entries ?? new Map<string, Rec>();
+        const raw = file === null ? null : readJournalFd(file.fd, path, 0, true, file.st);
+        const entries = snap?.entries ?? new Entries();
         let offset = 0;
         let journal: Space["journal"] = null;
         if (raw) {
@@ -97,7 +107,17 @@ export class Space {
             throw damaged(join(this.dir, FILES.snapshot), new Error("missing"));
           }
           if (raw.generation > snap.generation) {
-            continue; // a writer replaced both files between our two reads
+            // A writer renames the new snapshot before the new journal, so a
+            // journal one generation ahead means one replaced both files
+            // between our two reads: read again. Further ahead, or with the
+            // lock held (no writer is between them), it is damage.
+            if (raw.generation === snap.generation + 1 && !locked) continue;
+            throw damaged(
+              path,
+              new Error(
+                `its generation ${raw.generation} is ahead of the snapshot's ${snap.generation}`,
+              ),
+            );
           }
           if (raw.generation === snap.generation) {
             const r = applyJournal(raw.bytes, entries, true);
@@ -135,8 +155,9 @@ export class Space {
   /** Under the lock: records (and pins) the journal now at the namespace's path. */
   pinJournal(): void {
     const path = join(this.dir, FILES.journal);
-    const fd = openSync(path, "r");
-    const st = fstatSync(fd);
+    const file = openFile(path);
+    if (file === null) throw damaged(path, new Error("missing"));
+    const { fd, st } = file;
     this.unpin();
     this.pin = fd;
     this.journal = { ino: st.ino, size: st.size };
@@ -157,7 +178,7 @@ export class Space {
       this.pinJournal();
       this.offset = this.journal!.size;
     } else if (this.journal.size > this.offset) {
-      truncateSync(path, this.offset); // a crashed writer's partial line
+      truncateFile(path, this.offset); // a crashed writer's partial line
       this.journal = { ino: this.journal.ino, size: this.offset };
     }
   }
@@ -165,7 +186,9 @@ export class Space {
   /** Under the lock: writes `entries` as a new snapshot generation and starts a new journal. */
   compact(entries: Map<string, Rec>): void {
     const now = Date.now();
-    const live = new Map([...entries].filter(([, r]) => r.expiresAt === null || r.expiresAt > now));
+    const live = new Entries(
+      [...entries].filter(([, r]) => r.expiresAt === null || r.expiresAt > now),
+    );
     const generation = this.generation + 1;
     const snapPath = join(this.dir, FILES.snapshot);
     const journalPath = join(this.dir, FILES.journal);

@@ -79,7 +79,15 @@ export async function openBackend(
     }
     case "kv": {
       const { KvBackend } = await import("./kv.ts");
-      return new KvBackend({ path: location.path ?? location.url ?? `${dir}/state.kv` });
+      const path = location.path ?? location.url ?? `${dir}/state.kv`;
+      // A URL meant for another backend (redis://...) is never taken as a file name.
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path) && !/^https?:\/\//i.test(path)) {
+        throw new ValidationError(
+          "Deno KV opens a database file or a KV Connect URL (http:// or https://), " +
+            "not a URL of another kind",
+        );
+      }
+      return new KvBackend({ path });
     }
     default:
       throw new ValidationError(

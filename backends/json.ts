@@ -19,10 +19,17 @@
  *
  * @module
  */
-import { closeSync, fstatSync, fsyncSync, openSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, fsyncSync } from "node:fs";
 import { join } from "node:path";
 import { compareKeys, pageSorted } from "../core/_keys.ts";
-import { BackendError, CheckpointExistsError, ClosedError, StateError } from "../errors.ts";
+import { validateCheckpointName, validateNamespace } from "../core/_validate.ts";
+import {
+  BackendError,
+  CheckpointExistsError,
+  ClosedError,
+  StateError,
+  ValidationError,
+} from "../errors.ts";
 import type {
   Backend,
   BackendCapabilities,
@@ -36,22 +43,33 @@ import type {
   StoredEntry,
 } from "../types.ts";
 import {
-  atomicWrite,
+  checkFolder,
   ensurePrivateDir,
   fsyncDir,
-  isNotFound,
   listDir,
+  openAppend,
+  removeFile,
   writeAll,
 } from "./_files.ts";
 import {
-  checkpointFile,
+  entryCost,
   FILES,
   formatCheckpoint,
   formatCommit,
+  MAX_NAMESPACE_BYTES,
   readCheckpointFile,
-  readCheckpointInfo,
 } from "./_json_format.ts";
-import { recoverNamespace } from "./_json_recover.ts";
+import {
+  bytesAfter,
+  checkpointInfos,
+  findCheckpoint,
+  namespaceFolders,
+  namespacePath,
+  tooBig,
+  writeCheckpoint,
+} from "./_json_layout.ts";
+import { checkpointFile, namespaceFolder } from "./_json_names.ts";
+import { recoverNamespace, setAsideNonFolder } from "./_json_recover.ts";
 import { Space } from "./_json_space.ts";
 import { acquireLock, type LockOptions } from "./_lock.ts";
 
@@ -66,6 +84,12 @@ export interface JsonOptions {
   lock?: LockOptions;
   /** Fold the journal into the snapshot past this many bytes (and past the snapshot's size). Default 1 MiB. */
   compactBytes?: number;
+  /**
+   * Most a namespace may hold, counted as characters of its keys, values and
+   * versions plus 64 per key; a write past it is refused with a
+   * ValidationError. Default and maximum 128 MiB.
+   */
+  maxNamespaceBytes?: number;
 }
 
 /** Namespaces kept in memory (each with its journal open); older ones are read again when used. */
@@ -84,7 +108,9 @@ export class JsonBackend implements Backend {
   readonly #dir: string;
   readonly #lock: LockOptions;
   readonly #compactBytes: number;
+  readonly #maxBytes: number;
   readonly #spaces = new Map<string, Space>();
+  #rootChecked = false;
   /** Never goes back, so change tokens never repeat, even for a namespace read again. */
   #clock = 0;
   #closed = false;
@@ -94,6 +120,13 @@ export class JsonBackend implements Backend {
     this.#dir = options.dir;
     this.#lock = options.lock ?? {};
     this.#compactBytes = options.compactBytes ?? 1024 * 1024;
+    const max = options.maxNamespaceBytes ?? MAX_NAMESPACE_BYTES;
+    if (!Number.isSafeInteger(max) || max < 1 || max > MAX_NAMESPACE_BYTES) {
+      throw new ValidationError(
+        `maxNamespaceBytes must be an integer from 1 to ${MAX_NAMESPACE_BYTES}, got ${max}`,
+      );
+    }
+    this.#maxBytes = max;
   }
 
   #space(ns: string): Space {
@@ -111,10 +144,22 @@ export class JsonBackend implements Backend {
         old.unpin();
         this.#spaces.delete(oldest);
       }
-      space = new Space(join(this.#dir, ns), () => ++this.#clock);
+      space = new Space(this.#folder(ns), () => ++this.#clock);
       this.#spaces.set(ns, space);
     }
     return space;
+  }
+
+  /**
+   * The namespace's folder, checked: the name is valid (whoever passed it),
+   * the state folder and this folder are ours and not writable by others, and
+   * a folder of the layout before the name encoding is moved to its new name.
+   */
+  #folder(ns: string): string {
+    validateNamespace(ns);
+    // Once it exists: checked before, a folder created later may not be ours.
+    if (!this.#rootChecked) this.#rootChecked = checkFolder(this.#dir, true);
+    return namespacePath(this.#dir, ns);
   }
 
   /** Runs `fn` holding the namespace's lock, with the in-memory copy up to date. */
@@ -125,7 +170,7 @@ export class JsonBackend implements Backend {
       const lock = await acquireLock(join(dir, FILES.lock), this.#lock);
       try {
         const space = this.#space(ns); // after the wait: it may have been evicted meanwhile
-        space.sync();
+        space.sync(true);
         space.prepareJournal();
         return fn(space);
       } finally {
@@ -137,13 +182,13 @@ export class JsonBackend implements Backend {
   }
 
   #read(ns: string): Space {
-    const space = this.#space(ns);
     try {
+      const space = this.#space(ns);
       space.sync();
+      return space;
     } catch (error) {
       throw mapError(error, `read namespace ${JSON.stringify(ns)}`);
     }
-    return space;
   }
 
   /** Reads keys; missing or expired ones are null. */
@@ -169,16 +214,20 @@ export class JsonBackend implements Backend {
         const live = r && (r.expiresAt === null || r.expiresAt > now) ? r : undefined;
         if ((live?.version ?? null) !== check.version) return { ok: false };
       }
+      const bytes = bytesAfter(space.entries, op);
+      if (bytes > this.#maxBytes && bytes > space.entries.bytes) {
+        throw tooBig(ns, bytes, this.#maxBytes);
+      }
       const line = formatCommit(op.version, op.sets, op.deletes);
       const path = join(space.dir, FILES.journal);
-      const fd = openSync(path, "a", 0o600);
+      const { fd, st } = openAppend(path);
       try {
-        writeAll(fd, line);
+        // Under the lock nobody else appends: the size is the old one plus this line.
+        const size = st.size + writeAll(fd, line);
         fsyncSync(fd); // not fdatasync: the journal grows, so its size must reach the disk too
-        const st = fstatSync(fd);
         if (st.ino !== space.journal?.ino) space.pinJournal();
-        space.journal = { ino: st.ino, size: st.size };
-        space.offset = st.size;
+        space.journal = { ino: st.ino, size };
+        space.offset = size;
         space.changes = ++this.#clock;
       } finally {
         closeSync(fd);
@@ -212,12 +261,14 @@ export class JsonBackend implements Backend {
   }
 
   /** Writes the live keys to a checkpoint file under the lock. */
-  checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
-    return this.#locked(ns, (space) => {
+  async checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
+    validateCheckpointName(request.name);
+    const file = await checkpointFile(request.name);
+    return await this.#locked(ns, (space) => {
       const dir = join(space.dir, FILES.checkpoints);
       ensurePrivateDir(dir);
-      const path = join(dir, checkpointFile(request.name));
-      if (!request.overwrite && exists(path)) throw new CheckpointExistsError(ns, request.name);
+      const found = findCheckpoint(dir, file, request.name);
+      if (!request.overwrite && found !== null) throw new CheckpointExistsError(ns, request.name);
       const now = Date.now();
       const entries: StoredEntry[] = [];
       for (const [key, r] of space.entries) {
@@ -231,7 +282,7 @@ export class JsonBackend implements Backend {
         auto: request.auto,
         metadata: request.metadata,
       };
-      atomicWrite(path, formatCheckpoint(info, entries));
+      writeCheckpoint(dir, file, found, formatCheckpoint(info, entries));
       return info;
     });
   }
@@ -240,54 +291,61 @@ export class JsonBackend implements Backend {
   listCheckpoints(ns: string): Promise<CheckpointInfo[]> {
     try {
       const dir = join(this.#space(ns).dir, FILES.checkpoints);
-      const infos = listDir(dir)
-        .filter((f) => f.endsWith(".jsonl") && !f.startsWith("."))
-        .map((f) => readCheckpointInfo(join(dir, f)));
-      return Promise.resolve(infos.sort(newestFirst));
+      return Promise.resolve(checkpointInfos(dir).sort(newestFirst));
     } catch (error) {
       return Promise.reject(mapError(error, `list checkpoints of ${JSON.stringify(ns)}`));
     }
   }
 
   /** Reads a checkpoint's entries. */
-  readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
+  async readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
     try {
-      const path = join(this.#space(ns).dir, FILES.checkpoints, checkpointFile(name));
-      return Promise.resolve(exists(path) ? readCheckpointFile(path).entries : null);
+      validateCheckpointName(name);
+      const file = await checkpointFile(name);
+      const dir = join(this.#space(ns).dir, FILES.checkpoints);
+      const found = findCheckpoint(dir, file, name);
+      return found === null ? null : readCheckpointFile(found).entries;
     } catch (error) {
-      return Promise.reject(mapError(error, `read checkpoint ${JSON.stringify(name)}`));
+      throw mapError(error, `read checkpoint ${JSON.stringify(name)}`);
     }
   }
 
   /** Makes the checkpoint the new snapshot generation, atomically. */
-  restore(ns: string, name: string): Promise<boolean> {
-    return this.#locked(ns, (space) => {
-      const path = join(space.dir, FILES.checkpoints, checkpointFile(name));
-      if (!exists(path)) return false;
-      const { entries } = readCheckpointFile(path);
+  async restore(ns: string, name: string): Promise<boolean> {
+    validateCheckpointName(name);
+    const file = await checkpointFile(name);
+    return await this.#locked(ns, (space) => {
+      const found = findCheckpoint(join(space.dir, FILES.checkpoints), file, name);
+      if (found === null) return false;
+      const { entries } = readCheckpointFile(found);
       space.compact(new Map(entries.map((e) => [e.key, e])));
       return true;
     });
   }
 
   /** Deletes a checkpoint file. */
-  deleteCheckpoint(ns: string, name: string): Promise<boolean> {
-    return this.#locked(ns, (space) => {
+  async deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+    validateCheckpointName(name);
+    const file = await checkpointFile(name);
+    return await this.#locked(ns, (space) => {
       const dir = join(space.dir, FILES.checkpoints);
-      try {
-        unlinkSync(join(dir, checkpointFile(name)));
-      } catch (error) {
-        if (isNotFound(error)) return false;
-        throw error;
+      let removed = false;
+      // Both, should a crash have left the old file beside the new one.
+      for (let found; (found = findCheckpoint(dir, file, name)) !== null;) {
+        removed = removeFile(found) || removed;
       }
-      fsyncDir(dir);
-      return true;
+      if (removed) fsyncDir(dir);
+      return removed;
     });
   }
 
   /** Writes a checkpoint file from given entries. */
   async importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
+    validateCheckpointName(info.name);
+    const file = await checkpointFile(info.name);
     await this.#locked(ns, (space) => {
+      const total = entries.reduce((n, e) => n + entryCost(e.key, e), 0);
+      if (total > this.#maxBytes) throw tooBig(ns, total, this.#maxBytes);
       const dir = join(space.dir, FILES.checkpoints);
       ensurePrivateDir(dir);
       const counted = {
@@ -295,16 +353,17 @@ export class JsonBackend implements Backend {
         keyCount: entries.length,
         bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
       };
-      atomicWrite(join(dir, checkpointFile(info.name)), formatCheckpoint(counted, entries));
+      const found = findCheckpoint(dir, file, info.name);
+      writeCheckpoint(dir, file, found, formatCheckpoint(counted, entries));
     });
   }
 
   /** Namespaces (subfolders) that hold live keys or checkpoints. */
   async namespaces(): Promise<string[]> {
     if (this.#closed) throw new ClosedError();
+    checkFolder(this.#dir, true);
     const out: string[] = [];
-    for (const ns of listDir(this.#dir).sort(compareKeys)) {
-      if (!exists(join(this.#dir, ns, FILES.snapshot))) continue;
+    for (const ns of namespaceFolders(this.#dir)) {
       const [keys, cps] = await Promise.all([
         this.list(ns, { limit: 1 }),
         this.listCheckpoints(ns),
@@ -318,7 +377,7 @@ export class JsonBackend implements Backend {
   async clear(ns: string): Promise<void> {
     await this.#locked(ns, (space) => {
       const dir = join(space.dir, FILES.checkpoints);
-      for (const f of listDir(dir)) unlinkSync(join(dir, f));
+      for (const f of listDir(dir)) removeFile(join(dir, f));
       space.compact(new Map());
     });
   }
@@ -326,6 +385,11 @@ export class JsonBackend implements Backend {
   /** Removes stale locks and temp files and repairs damaged files; see `recover()`. */
   async recover(ns: string): Promise<RecoveryReport> {
     try {
+      validateNamespace(ns);
+      // A link (or file) where the namespace folder should be is set aside first.
+      const aside = setAsideNonFolder(join(this.#dir, namespaceFolder(ns)));
+      this.#spaces.get(ns)?.unpin();
+      this.#spaces.delete(ns);
       const dir = this.#space(ns).dir;
       const report = await recoverNamespace(dir, this.#lock, (entries, generation) => {
         const space = this.#space(ns);
@@ -333,6 +397,10 @@ export class JsonBackend implements Backend {
         space.compact(entries);
       });
       this.#space(ns).load();
+      if (aside) {
+        report.actions.unshift(aside.action);
+        report.quarantined.unshift(aside.path);
+      }
       return report;
     } catch (error) {
       throw mapError(error, `recover namespace ${JSON.stringify(ns)}`);
@@ -357,17 +425,6 @@ export class JsonBackend implements Backend {
     for (const space of this.#spaces.values()) space.unpin();
     this.#spaces.clear();
     return Promise.resolve();
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch (error) {
-    // ENOTDIR: a file where a folder would be (init's config, state.db): no namespace there.
-    if (isNotFound(error) || (error as { code?: string }).code === "ENOTDIR") return false;
-    throw error;
   }
 }
 

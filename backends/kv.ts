@@ -26,7 +26,7 @@
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { compareKeys } from "../core/_keys.ts";
-import { byteLength } from "../core/_validate.ts";
+import { byteLength, validateNamespace } from "../core/_validate.ts";
 import { BackendError, ClosedError, ValidationError } from "../errors.ts";
 import type {
   Backend,
@@ -187,16 +187,19 @@ export class KvBackend implements Backend {
 
   /** Reads keys; missing or expired ones are null. */
   get(ns: string, keys: string[]): Promise<(StoredEntry | null)[]> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("read keys", (ctx) => getEntries(ctx, ns, keys));
   }
 
   /** Applies a commit atomically, whatever its size. */
   commit(ns: string, op: CommitOp): Promise<CommitResult> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("write", (ctx) => commit(ctx, ns, op));
   }
 
   /** Lists live keys in UTF-8 byte order (Deno KV's own key order). */
   list(ns: string, options: ListOptions): Promise<KeyPage> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("list keys", async (ctx) => {
       const limit = options.limit ?? Infinity;
       const selector = keyRange(ctx.layout.live(ns), options.prefix ?? "", options.cursor);
@@ -231,31 +234,37 @@ export class KvBackend implements Backend {
 
   /** Takes an atomic snapshot of the namespace. */
   checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("take checkpoint", (ctx) => checkpoints.checkpoint(ctx, ns, request));
   }
 
   /** Lists checkpoints, newest first. */
   listCheckpoints(ns: string): Promise<CheckpointInfo[]> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("list checkpoints", (ctx) => checkpoints.listCheckpoints(ctx, ns));
   }
 
   /** Reads a checkpoint's entries. */
   readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("read checkpoint", (ctx) => checkpoints.readCheckpoint(ctx, ns, name));
   }
 
   /** Makes the namespace exactly the checkpoint; readers see it before or after, never between. */
   restore(ns: string, name: string): Promise<boolean> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("restore checkpoint", (ctx) => checkpoints.restore(ctx, ns, name));
   }
 
   /** Deletes a checkpoint. */
   deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("delete checkpoint", (ctx) => checkpoints.deleteCheckpoint(ctx, ns, name));
   }
 
   /** Writes a checkpoint from given entries; the live keys are not touched. */
   importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run(
       "import checkpoint",
       (ctx) => checkpoints.importCheckpoint(ctx, ns, info, entries),
@@ -286,6 +295,7 @@ export class KvBackend implements Backend {
 
   /** Deletes every key and checkpoint of the namespace, atomically for readers. */
   clear(ns: string): Promise<void> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run(
       "clear namespace",
       (ctx) =>
@@ -298,6 +308,7 @@ export class KvBackend implements Backend {
 
   /** The versionstamps of the namespace's change key (every commit writes it) and head. */
   changeToken(ns: string): Promise<string> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("read change token", async (ctx) => {
       const [changed, head] = await versionstamps(ctx, ns);
       return `${changed ?? 0}:${head ?? 0}`;
@@ -306,6 +317,7 @@ export class KvBackend implements Backend {
 
   /** Finishes or aborts abandoned transactions and removes what crashed writers left. */
   recover(ns: string): Promise<RecoveryReport> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("recover", (ctx) => recover(ctx, ns));
   }
 

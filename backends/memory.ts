@@ -19,6 +19,7 @@
  * @module
  */
 import { compareKeys, pageSorted } from "../core/_keys.ts";
+import { validateNamespace } from "../core/_validate.ts";
 import { entryBytes, newestFirst } from "./_shared.ts";
 import { CheckpointExistsError, ClosedError } from "../errors.ts";
 import type {
@@ -56,6 +57,7 @@ export class MemoryBackend implements Backend {
     if (this.#closed) throw new ClosedError();
     let space = this.#spaces.get(ns);
     if (!space) {
+      validateNamespace(ns); // whoever passed it: a migration source may be hostile
       space = { entries: new Map(), sorted: null, checkpoints: new Map(), changes: 0 };
       this.#spaces.set(ns, space);
     }

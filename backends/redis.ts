@@ -33,6 +33,7 @@
  * @module
  */
 import { compareKeys } from "../core/_keys.ts";
+import { validateNamespace } from "../core/_validate.ts";
 import { CheckpointExistsError, ClosedError } from "../errors.ts";
 import type {
   Backend,
@@ -146,6 +147,7 @@ export class RedisBackend implements Backend {
   #layout(ns: string): Layout {
     let layout = this.#layouts.get(ns);
     if (!layout) {
+      validateNamespace(ns); // whoever passed it: "a}:k:x" would reach into another namespace
       layout = new Layout(this.#prefix, ns);
       this.#layouts.set(ns, layout);
     }
@@ -154,8 +156,8 @@ export class RedisBackend implements Backend {
 
   /** Reads keys with one MGET; missing or expired ones are null. */
   async get(ns: string, keys: string[]): Promise<(StoredEntry | null)[]> {
-    if (keys.length === 0) return [];
     const l = this.#layout(ns);
+    if (keys.length === 0) return [];
     const names = keys.map((key) => l.data + key);
     const texts = await this.#run(`read keys of namespace "${ns}"`, (c) => c.mget(...names));
     const now = Date.now();

@@ -19,8 +19,9 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { compareKeys, prefixEnd } from "../core/_keys.ts";
+import { validateNamespace } from "../core/_validate.ts";
 import { entryBytes } from "./_shared.ts";
-import { CheckpointExistsError, ClosedError } from "../errors.ts";
+import { CheckpointExistsError, ClosedError, ValidationError } from "../errors.ts";
 import {
   createPrivateFile,
   mapError,
@@ -67,6 +68,9 @@ export interface SqliteOptions {
   synchronous?: "NORMAL" | "FULL";
 }
 
+/** The values of the `synchronous` option. */
+const SYNCHRONOUS: readonly string[] = ["NORMAL", "FULL"];
+
 // Commits made through each database object, so managers sharing one
 // connection see each other's writes (data_version only counts other connections).
 const localCommits = new WeakMap<SqliteDatabase, number>();
@@ -84,6 +88,19 @@ export class SqliteBackend implements Backend {
 
   /** Opens (and creates) the database; throws a BackendError if it cannot. */
   constructor(options: SqliteOptions) {
+    // Both reach SQL text (PRAGMAs take no parameters): only known values pass.
+    const synchronous = options.synchronous ?? "NORMAL";
+    if (!SYNCHRONOUS.includes(synchronous)) {
+      throw new ValidationError(
+        `synchronous must be one of ${SYNCHRONOUS.join(", ")}, got ${JSON.stringify(synchronous)}`,
+      );
+    }
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+      throw new ValidationError(
+        `busyTimeoutMs must be a whole number of milliseconds, got ${String(busyTimeoutMs)}`,
+      );
+    }
     const path = options.path ?? ":memory:";
     const persistent = options.database !== undefined || path !== ":memory:";
     this.capabilities = { persistent, multiProcess: persistent };
@@ -95,9 +112,9 @@ export class SqliteBackend implements Backend {
         db = new DatabaseSync(path) as unknown as SqliteDatabase;
       }
       this.#db = db;
-      db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
       db.exec("PRAGMA journal_mode = WAL");
-      db.exec(`PRAGMA synchronous = ${options.synchronous ?? "NORMAL"}`);
+      db.exec(`PRAGMA synchronous = ${synchronous}`);
       this.#tx(() => db!.exec(SCHEMA));
     } catch (error) {
       // Switching to WAL needs a moment of exclusive access: another process
@@ -140,6 +157,7 @@ export class SqliteBackend implements Backend {
 
   /** Reads keys; missing or expired ones are null. */
   get(ns: string, keys: string[]): Promise<(StoredEntry | null)[]> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("read", () => {
       const stmt = this.#stmt(SELECT_ENTRY);
       const now = Date.now();
@@ -154,6 +172,7 @@ export class SqliteBackend implements Backend {
 
   /** Applies a commit in one transaction. */
   commit(ns: string, op: CommitOp): Promise<CommitResult> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("write", () => {
       const now = Date.now();
       const upsert = this.#stmt(UPSERT);
@@ -181,6 +200,7 @@ export class SqliteBackend implements Backend {
 
   /** Lists live keys in UTF-8 byte order (SQLite's BINARY collation). */
   list(ns: string, options: ListOptions): Promise<KeyPage> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("list keys", () => {
       const prefix = options.prefix ?? "";
       const start = options.cursor !== undefined && compareKeys(options.cursor, prefix) >= 0
@@ -201,6 +221,7 @@ export class SqliteBackend implements Backend {
 
   /** Copies the live keys into checkpoint tables in one transaction. */
   checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("take checkpoint", () =>
       this.#tx(() => {
         const exists = this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?")
@@ -231,6 +252,7 @@ export class SqliteBackend implements Backend {
 
   /** Lists checkpoints, newest first. */
   listCheckpoints(ns: string): Promise<CheckpointInfo[]> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("list checkpoints", () => {
       const rows = this.#stmt(
         `SELECT name, created_at, auto, metadata, key_count, bytes FROM ms_checkpoints
@@ -249,6 +271,7 @@ export class SqliteBackend implements Backend {
 
   /** Reads a checkpoint's entries. */
   readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("read checkpoint", () => {
       if (!this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name)) {
         return null;
@@ -268,6 +291,7 @@ export class SqliteBackend implements Backend {
 
   /** Replaces the namespace's keys with the checkpoint's, in one transaction. */
   restore(ns: string, name: string): Promise<boolean> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("restore checkpoint", () =>
       this.#tx(() => {
         if (!this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name)) {
@@ -285,6 +309,7 @@ export class SqliteBackend implements Backend {
 
   /** Deletes a checkpoint. */
   deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("delete checkpoint", () => this.#tx(() => this.#deleteCheckpoint(ns, name)));
   }
 
@@ -300,6 +325,7 @@ export class SqliteBackend implements Backend {
 
   /** Writes a checkpoint from given entries, in one transaction. */
   importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("import checkpoint", () =>
       this.#tx(() => {
         this.#deleteCheckpoint(ns, info.name);
@@ -341,6 +367,7 @@ export class SqliteBackend implements Backend {
 
   /** Deletes the namespace's keys and checkpoints in one transaction. */
   clear(ns: string): Promise<void> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("clear namespace", () =>
       this.#tx(() => {
         for (const table of ["ms_entries", "ms_checkpoints", "ms_checkpoint_entries"]) {
@@ -359,6 +386,7 @@ export class SqliteBackend implements Backend {
 
   /** Purges expired keys and checkpoints a WAL checkpoint; SQLite recovers its own journal. */
   recover(ns: string): Promise<RecoveryReport> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("recover", () => {
       const before = this.#stmt("SELECT count(*) AS n FROM ms_entries WHERE ns = ?").get(ns) as {
         n: number;

@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import { openBackend } from "../backends/_open.ts";
 import { validateNamespace } from "../core/_validate.ts";
-import { writeConfig } from "./_config.ts";
+import { configToSave, ENV, writeConfig } from "./_config.ts";
+import process from "node:process";
 import { UsageError } from "./_usage.ts";
 import { gatherInfo } from "./_info.ts";
 import { progressBar } from "./_progress.ts";
@@ -19,6 +20,8 @@ import {
   positiveInt,
   print,
   required,
+  safe,
+  safeJson,
   table,
   type Values,
 } from "./_context.ts";
@@ -82,8 +85,11 @@ export const COMMANDS: Record<string, Command> = {
     usage: "init --backend json --namespace workflow-123",
     options: {},
     async run(ctx) {
+      // A URL from the environment stays there (it may hold a password).
+      const urlFromEnv = ctx.values.url === undefined && !!process.env[ENV.url];
+      const doc = configToSave(ctx.settings, urlFromEnv); // refused before anything is written
       await (await openState(ctx.settings)).close();
-      const path = writeConfig(ctx.settings);
+      const path = writeConfig(ctx.settings.dir, doc);
       print(
         ctx,
         `Initialized ${ctx.settings.backend} backend for ${ctx.settings.namespace}`,
@@ -106,7 +112,7 @@ export const COMMANDS: Record<string, Command> = {
       const value = await readValue(ctx);
       await using state = await openState(ctx.settings);
       await state.save(key, value, ttl(ctx.values));
-      print(ctx, `Saved ${key}`, { key, saved: true });
+      print(ctx, `Saved ${safe(key)}`, { key, saved: true });
     },
   },
   load: {
@@ -126,7 +132,9 @@ export const COMMANDS: Record<string, Command> = {
       const value = typeof fallback === "string"
         ? await state.load(key, parseLoose(fallback))
         : await state.load(key);
-      ctx.io.out(JSON.stringify(value, null, 2));
+      ctx.io.out(
+        ctx.json ? JSON.stringify(value, null, 2) : safeJson(JSON.stringify(value, null, 2)),
+      );
     },
   },
   delete: {
@@ -144,10 +152,13 @@ export const COMMANDS: Record<string, Command> = {
       await using state = await openState(ctx.settings);
       if (typeof key === "string") {
         await state.delete(key);
-        print(ctx, `Deleted ${key}`, { key, deleted: true });
+        print(ctx, `Deleted ${safe(key)}`, { key, deleted: true });
       } else {
         await state.deleteCheckpoint(String(checkpoint));
-        print(ctx, `Deleted checkpoint: ${checkpoint}`, { checkpoint, deleted: true });
+        print(ctx, `Deleted checkpoint: ${safe(String(checkpoint))}`, {
+          checkpoint,
+          deleted: true,
+        });
       }
     },
   },
@@ -170,9 +181,9 @@ export const COMMANDS: Record<string, Command> = {
           limit: positiveInt(limit, "--limit"),
         });
         if (ctx.json) return print(ctx, "", page);
-        if (page.keys.length) ctx.io.out(page.keys.join("\n"));
+        if (page.keys.length) ctx.io.out(page.keys.map((k) => safe(k)).join("\n"));
         if (page.cursor !== null) {
-          ctx.io.err(`more keys: add --cursor ${JSON.stringify(page.cursor)}`);
+          ctx.io.err(`more keys: add --cursor ${safe(JSON.stringify(page.cursor))}`);
         }
         return;
       }
@@ -186,7 +197,7 @@ export const COMMANDS: Record<string, Command> = {
           limit: KEYS_PAGE,
         });
         if (ctx.json) all.push(...page.keys);
-        else if (page.keys.length) ctx.io.out(page.keys.join("\n"));
+        else if (page.keys.length) ctx.io.out(page.keys.map((k) => safe(k)).join("\n"));
         next = page.cursor;
       } while (next !== null);
       if (ctx.json) print(ctx, "", { keys: all, cursor: null });
@@ -215,7 +226,7 @@ export const COMMANDS: Record<string, Command> = {
         ...(meta === undefined ? {} : { metadata: meta }),
         overwrite: overwrite === true,
       });
-      print(ctx, `Created checkpoint: ${created}`, { name: created });
+      print(ctx, `Created checkpoint: ${safe(created)}`, { name: created });
     },
   },
   checkpoints: {
@@ -249,14 +260,14 @@ export const COMMANDS: Record<string, Command> = {
       const info = ctx.io.stderrIsTty
         ? (await state.listCheckpoints()).find((c) => c.name === name)
         : undefined;
-      const bar = info ? progressBar(ctx.io, `restoring ${name}`, info.keyCount) : undefined;
+      const bar = info ? progressBar(ctx.io, `restoring ${safe(name)}`, info.keyCount) : undefined;
       try {
         await state.restoreCheckpoint(name);
         bar?.tick(info!.keyCount);
       } finally {
         bar?.done();
       }
-      print(ctx, `Restored from: ${name}`, { restored: name });
+      print(ctx, `Restored from: ${safe(name)}`, { restored: name });
     },
   },
   diff: {
@@ -272,9 +283,9 @@ export const COMMANDS: Record<string, Command> = {
       await using state = await openState(ctx.settings);
       const d = await state.diffCheckpoint(from, typeof to === "string" ? to : undefined);
       const lines = [
-        ...d.added.map((k) => `+ ${k}`),
-        ...d.removed.map((k) => `- ${k}`),
-        ...d.changed.map((k) => `~ ${k}`),
+        ...d.added.map((k) => `+ ${safe(k)}`),
+        ...d.removed.map((k) => `- ${safe(k)}`),
+        ...d.changed.map((k) => `~ ${safe(k)}`),
       ];
       if (ctx.json) return print(ctx, "", d);
       if (lines.length) ctx.io.out(lines.join("\n"));

@@ -56,10 +56,44 @@ export function required(values: Values, name: string): string {
   return v;
 }
 
-/** Prints `human`, or `json` as JSON under `--json`. */
+/**
+ * Prints `human`, or `json` as JSON under `--json` (exact, never escaped).
+ * Human text goes through {@linkcode safe}, keeping its line breaks: put
+ * names in it with `safe(name)`, so a name cannot add a line either.
+ */
 export function print(ctx: Ctx, human: string, json: unknown): void {
-  ctx.io.out(ctx.json ? JSON.stringify(json, null, 2) : human);
+  ctx.io.out(ctx.json ? JSON.stringify(json, null, 2) : safe(human, true));
 }
+
+/** Control characters, Unicode line separators and direction overrides. */
+// deno-lint-ignore no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text safe for a terminal: control characters (escape sequences, carriage
+ * returns, line breaks unless `keepNewlines`), DEL and C1 codes, line
+ * separators and bidirectional overrides are shown as `\xNN` or `\u{NNNN}`,
+ * so a key or name cannot move the cursor, retitle the window or fake a line.
+ */
+export function safe(text: string, keepNewlines = false): string {
+  return text.replace(UNSAFE, (c) => {
+    if (keepNewlines && c === "\n") return c;
+    const n = c.charCodeAt(0);
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u{${n.toString(16)}}`;
+  });
+}
+
+/**
+ * JSON text safe for a terminal, still the same JSON: the characters
+ * {@linkcode safe} escapes, which JSON.stringify leaves raw (DEL, C1,
+ * separators, overrides) and which JSON text holds only inside strings,
+ * become `\uNNNN` escapes.
+ */
+export function safeJson(text: string): string {
+  return text.replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** Bytes as B, KiB or MiB. */
 export function formatBytes(n: number): string {
@@ -68,8 +102,9 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** Rows as aligned columns. */
-export function table(rows: string[][]): string {
+/** Rows as aligned columns; every cell goes through {@linkcode safe}. */
+export function table(cells: string[][]): string {
+  const rows = cells.map((r) => r.map((c) => safe(c)));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }

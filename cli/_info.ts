@@ -1,11 +1,12 @@
 // What `info` reports: the backend, where its data is, and counts and sizes,
 // read page by page so a namespace of any size fits in memory.
-import { readdirSync, statSync } from "node:fs";
+import { lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import type { StateManager } from "../state_manager.ts";
 import { CONFIG_FILE, type Settings } from "./_config.ts";
 import { redact } from "./_redact.ts";
+import { namespaceFolder } from "../backends/_json_names.ts";
 
 /** The `--json` shape of `info`. */
 export interface Info {
@@ -79,8 +80,10 @@ export function location(s: Settings): { display: string; files: string[] | null
   switch (s.backend) {
     case "memory":
       return { display: "(memory)", files: null };
-    case "json":
-      return { display: join(s.dir, s.namespace), files: [join(s.dir, s.namespace)] };
+    case "json": {
+      const folder = join(s.dir, namespaceFolder(s.namespace));
+      return { display: folder, files: [folder] };
+    }
     case "sqlite":
       return file(s.path ?? join(s.dir, "state.db"));
     case "kv":
@@ -103,14 +106,18 @@ function envUrl(): string | undefined {
   }
 }
 
-/** Bytes of a file, or of every file under a folder; 0 when it does not exist. */
+/**
+ * Bytes of a regular file, or of every regular file under a folder; 0 when
+ * it does not exist. Links are not followed (a link to "/" costs nothing).
+ */
 function diskSize(path: string): number {
   let st;
   try {
-    st = statSync(path);
+    st = lstatSync(path);
   } catch {
     return 0;
   }
-  if (!st.isDirectory()) return st.size;
+  if (st.isFile()) return st.size;
+  if (!st.isDirectory()) return 0;
   return readdirSync(path).reduce((n, name) => n + diskSize(join(path, name)), 0);
 }

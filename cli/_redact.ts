@@ -12,7 +12,8 @@ export function redact(url: string): string {
   }
 }
 
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s@/]+@/gi;
+// The password runs to the last "@" before the host (a raw "@" in it is kept by URL parsers too).
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s/]*@/gi;
 
 /**
  * Text with every `scheme://user:password@` password replaced by "***", and

@@ -9,21 +9,29 @@ export const MAX_NAMESPACE_LENGTH = 128;
 export const MAX_KEY_BYTES = 1024;
 /** Longest checkpoint name, in UTF-8 bytes (it becomes part of a file name). */
 export const MAX_CHECKPOINT_NAME_BYTES = 200;
+/** Largest value (or checkpoint metadata), as JSON text in UTF-8 bytes: 16 MiB. */
+export const MAX_VALUE_BYTES = 16 * 1024 * 1024;
+/** Deepest nesting of arrays and objects in a value (a bare number or string is depth 0). */
+export const MAX_DEPTH = 1000;
 
 const NAMESPACE_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
-const encoder = new TextEncoder();
 
-/** UTF-8 length of a string. */
+/** UTF-8 length of a string (a lone surrogate counts as the 3 bytes of U+FFFD), without encoding it. */
 export function byteLength(text: string): number {
-  // Fast path: ASCII-only strings are the common case.
-  let ascii = true;
+  let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) > 0x7f) {
-      ascii = false;
-      break;
-    }
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 2; // a pair: 4 bytes for 2 units
+        i++;
+      } else bytes += 2;
+    } else bytes += 2;
   }
-  return ascii ? text.length : encoder.encode(text).length;
+  return bytes;
 }
 
 /** Throws unless `ns` is a safe namespace name. */
@@ -95,12 +103,29 @@ export function expiryFrom(ttlMs: unknown, now: number): number | null {
 /**
  * Validates `value` as a JSON value that survives a round trip unchanged and
  * returns its JSON text. The error names the path: `value.tasks[2].due is a Date`.
+ * Values nested deeper than {@linkcode MAX_DEPTH} or larger than
+ * {@linkcode MAX_VALUE_BYTES} are refused too.
  */
 export function encodeValue(value: unknown, path = "value"): string {
   // The fast check builds no paths; only a value it refuses (or one nested
   // deeper than it looks) takes the slow walk that names the culprit.
-  if (!isJson(value, 0)) checkJson(value, path, new Set());
-  return JSON.stringify(value);
+  if (!isJson(value, 0)) checkJson(value, path, new Set(), 0);
+  const text = JSON.stringify(value);
+  checkSize(text, path);
+  return text;
+}
+
+/** Throws unless `text` (JSON) fits in {@linkcode MAX_VALUE_BYTES}. */
+function checkSize(text: string, path: string): void {
+  // UTF-8 takes 1 to 3 bytes per UTF-16 unit: count bytes only when it could matter.
+  if (text.length * 3 <= MAX_VALUE_BYTES) return;
+  const bytes = byteLength(text);
+  if (bytes > MAX_VALUE_BYTES) {
+    throw new ValidationError(
+      `${path} is ${bytes} bytes as JSON; the limit is ${MAX_VALUE_BYTES} (16 MiB): ` +
+        `keep large data in files and save their paths`,
+    );
+  }
 }
 
 /** Depth past which the fast check defers to the slow one (which detects cycles). */
@@ -146,10 +171,11 @@ export function validateMetadata(
       `metadata must be a plain JSON object, got ${describe(metadata)}`,
     );
   }
-  checkJson(metadata, "metadata", new Set());
+  checkJson(metadata, "metadata", new Set(), 0);
+  checkSize(JSON.stringify(metadata), "metadata");
 }
 
-function checkJson(value: unknown, path: string, seen: Set<object>): void {
+function checkJson(value: unknown, path: string, seen: Set<object>, depth: number): void {
   switch (typeof value) {
     case "string":
       if (!value.isWellFormed()) {
@@ -179,17 +205,23 @@ function checkJson(value: unknown, path: string, seen: Set<object>): void {
   if (seen.has(value)) {
     throw new ValidationError(`${path} is a circular reference`);
   }
+  // Checked before going deeper, so a deep value is an error, never a stack overflow.
+  if (depth >= MAX_DEPTH) {
+    throw new ValidationError(
+      `${shortPath(path)} is nested more than ${MAX_DEPTH} levels deep; the limit is ${MAX_DEPTH}`,
+    );
+  }
   seen.add(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       if (!(i in value)) {
         throw new ValidationError(`${path}[${i}] is an empty array slot`);
       }
-      checkJson(value[i], `${path}[${i}]`, seen);
+      checkJson(value[i], `${path}[${i}]`, seen, depth + 1);
     }
   } else if (isPlainObject(value)) {
     for (const key of Object.keys(value)) {
-      checkJson(value[key], `${path}${pathPart(key)}`, seen);
+      checkJson(value[key], `${path}${pathPart(key)}`, seen, depth + 1);
     }
     if (Object.getOwnPropertySymbols(value).length > 0) {
       throw new ValidationError(`${path} has symbol keys, which JSON drops`);
@@ -200,6 +232,11 @@ function checkJson(value: unknown, path: string, seen: Set<object>): void {
     );
   }
   seen.delete(value);
+}
+
+/** A path of a deep value, cut short for messages. */
+function shortPath(path: string): string {
+  return path.length > 80 ? `${path.slice(0, 40)}...${path.slice(-30)}` : path;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,25 +1,32 @@
 // The portable export format: JSON Lines, streamable. Line 1 is a header;
 // then each namespace: a "namespace" line, its "key" lines in UTF-8 byte
 // order, its "checkpoint" lines each followed by their "checkpoint-key"
-// lines; last an "end" line with totals. Values are embedded as JSON.
-import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
+// lines; last an "end" line with totals. Values are embedded as JSON, with
+// U+2028 and U+2029 escaped, so every line is one line to any reader.
 import { ValidationError } from "../errors.ts";
 import type { Source, SourceCheckpoint, SourceNamespace } from "./_source.ts";
 import type { ProgressEvent } from "./_copy.ts";
 import type { CheckpointInfo, StoredEntry } from "../types.ts";
 import {
+  encodeValue,
+  MAX_VALUE_BYTES,
   validateCheckpointName,
   validateKey,
   validateMetadata,
   validateNamespace,
 } from "../core/_validate.ts";
 import { entryBytes } from "../backends/_shared.ts";
+import { type Line, readLines } from "./_lines.ts";
 
 /** The format name in the header line. */
 export const EXPORT_FORMAT = "managing-state/export";
 /** The format version this code writes and reads. */
 export const EXPORT_VERSION = 1;
+/**
+ * Longest line an export can hold: a value at its limit, every character
+ * escaped twice as long (U+2028 as "\u2028"), and room for the rest.
+ */
+export const MAX_EXPORT_LINE_BYTES = 2 * MAX_VALUE_BYTES + 1024 * 1024;
 
 /** Writes a source as export lines; returns totals. */
 export async function writeExport(
@@ -72,12 +79,22 @@ export async function writeExport(
 }
 
 function json(value: unknown): string {
-  return JSON.stringify(value) + "\n";
+  return escapeSeparators(JSON.stringify(value)) + "\n";
 }
 
 function entryLine(type: string, where: Record<string, string>, e: StoredEntry): string {
   const head = JSON.stringify({ type, ...where, key: e.key, expiresAt: e.expiresAt });
-  return `${head.slice(0, -1)},"value":${e.value}}\n`;
+  return escapeSeparators(`${head.slice(0, -1)},"value":${e.value}}`) + "\n";
+}
+
+/**
+ * JSON text with U+2028 and U+2029 written as escapes: JSON allows them raw
+ * in strings (and only there), but line readers take them for line breaks.
+ */
+function escapeSeparators(text: string): string {
+  return /[\u2028\u2029]/.test(text)
+    ? text.replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029")
+    : text;
 }
 
 /** A parse error that names the file and line. */
@@ -91,24 +108,15 @@ type Rec = Record<string, unknown>;
 
 /** Reads an export file as a migration source, streaming it line by line. */
 export function exportFileSource(path: string): Source {
-  const lines = createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Infinity });
-  const it = lines[Symbol.asyncIterator]();
+  const it = readLines(path, MAX_EXPORT_LINE_BYTES);
   let lineNo = 0;
   let peeked: { rec: Rec; line: number } | null | undefined;
   const read = async (): Promise<{ rec: Rec; line: number } | null> => {
-    let r;
-    try {
-      r = await it.next();
-    } catch (error) {
-      throw new ValidationError(
-        `Cannot read export file ${path}: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
+    const r: IteratorResult<Line> = await it.next();
     if (r.done) return null;
-    lineNo++;
+    lineNo = r.value.line;
     try {
-      const rec = JSON.parse(r.value);
+      const rec = JSON.parse(r.value.text);
       if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
         throw new Error("not an object");
       }
@@ -153,7 +161,8 @@ export function exportFileSource(path: string): Source {
     }
     return {
       key: rec.key as string,
-      value: JSON.stringify(rec.value),
+      // Every check save() applies: depth, numbers JSON cannot hold (1e400), lone surrogates, size.
+      value: at(line, () => encodeValue(rec.value)),
       version: "imported",
       expiresAt: expiresAt as number | null,
     };
@@ -161,7 +170,9 @@ export function exportFileSource(path: string): Source {
   const totals = { namespaces: 0, keys: 0, checkpoints: 0 };
   return {
     name: "export file",
-    close: () => Promise.resolve(lines.close()),
+    close: async () => {
+      await it.return(undefined);
+    },
     async *namespaces() {
       const header = await next();
       if (header?.rec.format !== EXPORT_FORMAT) {
@@ -254,4 +265,20 @@ export function exportFileSource(path: string): Source {
       }
     },
   };
+}
+
+/**
+ * Reads a whole export file and checks every line, writing nothing: an
+ * import runs it first, so a bad line anywhere changes nothing.
+ */
+export async function checkExportFile(path: string): Promise<void> {
+  const source = exportFileSource(path);
+  try {
+    for await (const ns of source.namespaces()) {
+      for await (const _ of ns.pages()) { /* checked as read */ }
+      for await (const _ of ns.checkpoints()) { /* checked as read */ }
+    }
+  } finally {
+    await source.close();
+  }
 }

@@ -4,7 +4,9 @@
 // and its SQLite layout (<dir>/<ns>/state.db with state(key, value,
 // timestamp) and checkpoints(name, state, created_at), where `state` is the
 // JSON of a list of [key, value_json, timestamp] rows).
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, statSync } from "node:fs";
+import { readText } from "../backends/_files.ts";
+import { MAX_FILE_BYTES } from "../backends/_json_format.ts";
 import { join } from "node:path";
 import { compareKeys } from "../core/_keys.ts";
 import type { Source, SourceCheckpoint, SourceNamespace } from "./_source.ts";
@@ -59,7 +61,7 @@ function listNamespaces(dir: string, file: string): string[] {
   }
   return names.filter((ns) => {
     try {
-      return statSync(join(dir, ns, file)).isFile();
+      return lstatSync(join(dir, ns, file)).isFile();
     } catch {
       return false;
     }
@@ -81,7 +83,10 @@ function fromDict(dict: unknown, what: string): StoredEntry[] {
 
 function readJson(path: string): unknown {
   try {
-    return JSON.parse(readFileSync(path, "utf8"));
+    // A regular file only, never through a link, and never more than a JSON namespace holds.
+    const text = readText(path, MAX_FILE_BYTES);
+    if (text === null) throw new Error("not found");
+    return JSON.parse(text);
   } catch (error) {
     throw new StateDamagedError(`Cannot read legacy file ${path}: ${(error as Error).message}`, {
       cause: error,

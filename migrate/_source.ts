@@ -1,6 +1,16 @@
 // Where a migration reads from: a backend, an export file, or the Python
 // reference implementation's files. Each yields namespaces in order, and per
 // namespace its live keys in UTF-8 byte order (in pages), then its checkpoints.
+// What a source backend holds is checked like input: a crafted store must not
+// reach outside the target (a namespace "../x") or write what save() refuses.
+import {
+  encodeValue,
+  validateCheckpointName,
+  validateKey,
+  validateMetadata,
+  validateNamespace,
+} from "../core/_validate.ts";
+import { ValidationError } from "../errors.ts";
 import type { Backend, CheckpointInfo, StoredEntry } from "../types.ts";
 
 /** A checkpoint as a migration copies it. */
@@ -39,8 +49,16 @@ export function backendSource(
     name: backend.name,
     close,
     async *namespaces() {
-      const all = await backend.namespaces();
-      for (const ns of names ?? all) {
+      const all = names ?? await backend.namespaces();
+      // All of them before the first is copied: a bad name changes nothing.
+      for (const ns of all) {
+        checked(
+          backend,
+          `holds namespace ${JSON.stringify(ns)}, which`,
+          () => validateNamespace(ns),
+        );
+      }
+      for (const ns of all) {
         let keyCount = 0;
         for await (const keys of keyPages(backend, ns)) keyCount += keys.length;
         yield {
@@ -50,19 +68,66 @@ export function backendSource(
             for await (const keys of keyPages(backend, ns)) {
               const entries = await backend.get(ns, keys);
               const live = entries.filter((e): e is StoredEntry => e !== null);
-              if (live.length) yield live;
+              if (live.length) yield live.map((e) => checkedEntry(backend, ns, e));
             }
           },
           async *checkpoints() {
             for (const info of await backend.listCheckpoints(ns)) {
+              const where = `namespace ${JSON.stringify(ns)} checkpoint ${
+                JSON.stringify(info.name)
+              }`;
+              checked(backend, where, () => {
+                validateCheckpointName(info.name);
+                validateMetadata(info.metadata);
+                if (!Number.isSafeInteger(info.createdAt)) {
+                  throw new ValidationError(`createdAt ${info.createdAt} is not a time in ms`);
+                }
+              });
               const entries = await backend.readCheckpoint(ns, info.name);
-              if (entries) yield { info, entries };
+              if (entries) {
+                yield {
+                  info,
+                  entries: entries.map((e) => checkedEntry(backend, ns, e)),
+                };
+              }
             }
           },
         };
       }
     },
   };
+}
+
+/** Runs a check on what `backend` holds; its error names the source and the place. */
+function checked(backend: Backend, where: string, check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    throw new ValidationError(
+      `The ${backend.name} source ${where}: ${(error as Error).message}. ` +
+        `Nothing of it was copied; fix or remove it in the source`,
+      { cause: error },
+    );
+  }
+}
+
+/** A source entry, checked as save() checks input; its value in canonical JSON. */
+function checkedEntry(backend: Backend, ns: string, e: StoredEntry): StoredEntry {
+  let value = e.value;
+  checked(backend, `namespace ${JSON.stringify(ns)} key ${JSON.stringify(e.key)}`, () => {
+    validateKey(e.key);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(e.value);
+    } catch {
+      throw new ValidationError("its value is not JSON");
+    }
+    value = encodeValue(parsed);
+    if (e.expiresAt !== null && !Number.isSafeInteger(e.expiresAt)) {
+      throw new ValidationError(`its expiry ${e.expiresAt} is not a time in ms`);
+    }
+  });
+  return value === e.value ? e : { ...e, value };
 }
 
 /** Pages of live key names in byte order. */

@@ -3,7 +3,7 @@
 import { createWriteStream } from "node:fs";
 import { type BackendLocation, openBackend } from "../backends/_open.ts";
 import { StateError, ValidationError } from "../errors.ts";
-import { exportFileSource, writeExport } from "./_export_format.ts";
+import { checkExportFile, exportFileSource, writeExport } from "./_export_format.ts";
 import { type LegacyKind, legacySource } from "./_legacy.ts";
 import { copyNamespace, type NamespaceReport, type ProgressEvent } from "./_copy.ts";
 import { backendSource, type Source } from "./_source.ts";
@@ -161,8 +161,12 @@ export interface ImportOptions {
   onProgress?: (event: ProgressEvent) => void;
 }
 
-/** Reads an export file into a backend, verified like a migration. */
+/**
+ * Reads an export file into a backend, verified like a migration. Every line
+ * is checked (as save() checks values) before anything is written.
+ */
 export async function importState(options: ImportOptions): Promise<MigrationReport> {
+  await checkExportFile(options.from);
   return await copyInto(exportFileSource(options.from), options.to, options);
 }
 

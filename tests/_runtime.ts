@@ -37,11 +37,20 @@ export interface ChildResult {
   stderr: string;
 }
 
+/** How to run a child: folder, extra environment, stdin, and a time limit (then SIGKILL). */
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  input?: string;
+  /** Kill the child after this many ms; its result then has signal "SIGKILL". */
+  timeoutMs?: number;
+}
+
 /** Runs a script to completion and collects its output. */
 export function runScript(
   script: string,
   args: string[],
-  options: { cwd?: string; env?: Record<string, string>; input?: string } = {},
+  options: RunOptions = {},
 ): Promise<ChildResult> {
   const [cmd, lead] = runtimeCommand(script);
   return runCommand(cmd, [...lead, ...args], options);
@@ -51,7 +60,7 @@ export function runScript(
 export function runCommand(
   cmd: string,
   args: string[],
-  options: { cwd?: string; env?: Record<string, string>; input?: string } = {},
+  options: RunOptions = {},
 ): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
@@ -59,12 +68,17 @@ export function runCommand(
       env: { ...process.env, NO_COLOR: "1", ...options.env },
       stdio: ["pipe", "pipe", "pipe"],
     });
+    const timer = options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);
+    child.on("close", () => clearTimeout(timer));
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.stdin.on("error", () => {}); // a child that exits without reading stdin (EPIPE)
     child.stdin.end(options.input ?? "");
   });
 }

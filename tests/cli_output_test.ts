@@ -1,7 +1,7 @@
 // CLI tests, part three: what the CLI shows, and what it never shows:
 // passwords in URLs, and the progress bar anywhere but a terminal.
 import assert from "node:assert/strict";
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
@@ -62,12 +62,17 @@ test("cli: passwords in URLs never reach the output", async () => {
     assert.equal(r.code, 2);
     assert.match(r.err, /admin:\*\*\*@example\.invalid/);
     assert.ok(!r.err.includes("hunter22"), r.err);
-    // init keeps the URL in a file only its owner can read, and does not print it.
-    const init = await cli(dir, ["init", "--backend", "json", "--url", url, "--json"]);
-    assert.equal(init.code, 0, init.err);
-    assert.ok(!init.out.includes("hunter22"));
+    // init never stores a password; a URL without one goes in a file only its owner can read.
+    const refused = await cli(dir, ["init", "--backend", "json", "--url", url, "--json"]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.err, /Refusing to save a password.*MANAGING_STATE_URL/);
+    assert.ok(!refused.err.includes("hunter22"));
     const config = join(dir, ".managing-state.json");
-    assert.equal(JSON.parse(readFileSync(config, "utf8")).url, url);
+    assert.equal(existsSync(config), false);
+    const plain = "redis://example.invalid:6379";
+    const init = await cli(dir, ["init", "--backend", "json", "--url", plain, "--json"]);
+    assert.equal(init.code, 0, init.err);
+    assert.equal(JSON.parse(readFileSync(config, "utf8")).url, plain);
     if (process.platform !== "win32") assert.equal(statSync(config).mode & 0o777, 0o600);
   } finally {
     removeDir(dir);
