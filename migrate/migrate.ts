@@ -13,15 +13,36 @@ import { validateNamespace } from "../core/_validate.ts";
 export type { NamespaceReport, ProgressEvent };
 
 /** A backend object, or how to open one: `{ backend: "sqlite", path }`, `{ backend: "json", dir }`, ... */
-export type Endpoint = Backend | (BackendLocation & { backend: string });
+export type Endpoint = Backend | (BackendLocation & { backend: string }) | LegacyRedisEndpoint;
+
+/**
+ * The Python reference implementation's Redis data, as a migration source:
+ * `{ backend: "legacy-redis", url }`. A URL that names a Cluster node is read
+ * as a Cluster (every master).
+ */
+export interface LegacyRedisEndpoint
+  extends Pick<BackendLocation, "url" | "client" | "cluster" | "redisOptions" | "clusterOptions"> {
+  /** Always "legacy-redis". */
+  backend: "legacy-redis";
+  /**
+   * Copy each key's remaining expiry (the reference set 24 hours on every
+   * save). Default false: keys are copied without it, and the report counts
+   * them (`ttlsDropped`).
+   */
+  keepTtl?: boolean;
+}
 
 /** Options of {@linkcode migrate}. */
 export interface MigrateOptions {
-  /** Where to read: an endpoint, or `{ backend: "legacy-json" | "legacy-sqlite", dir }` for the Python implementation's files. Never written. */
+  /**
+   * Where to read: an endpoint, or the Python implementation's data:
+   * `{ backend: "legacy-json" | "legacy-sqlite", dir }` for its files,
+   * `{ backend: "legacy-redis", url }` for its Redis. Never written.
+   */
   from: Endpoint;
   /** Where to write. */
   to: Endpoint;
-  /** Only these namespaces (default: all). */
+  /** Only these namespaces (default: all); for legacy-redis, the reference's names (":" allowed). */
   namespaces?: string[];
   /** Report what would be copied; write nothing. */
   dryRun?: boolean;
@@ -106,7 +127,7 @@ function list(names: string[]): string {
  * {@linkcode VerificationError} when the target does not match afterwards.
  */
 export async function migrate(options: MigrateOptions): Promise<MigrationReport> {
-  validateNames(options.namespaces);
+  if (!isLegacyRedis(options.from)) validateNames(options.namespaces);
   return await copyInto(await openSource(options.from, options.namespaces), options.to, options);
 }
 
@@ -126,7 +147,7 @@ export interface ExportOptions {
 export async function exportState(
   options: ExportOptions,
 ): Promise<{ namespaces: number; keys: number; checkpoints: number }> {
-  validateNames(options.namespaces);
+  if (!isLegacyRedis(options.from)) validateNames(options.namespaces);
   const source = await openSource(options.from, options.namespaces);
   try {
     if (typeof options.to === "function") {
@@ -229,15 +250,32 @@ function validateNames(names: unknown): void {
 }
 
 async function openSource(from: Endpoint, names: string[] | undefined): Promise<Source> {
+  if (isLegacyRedis(from)) {
+    // Loaded here: it needs ioredis, which only Redis users install.
+    const { legacyRedisSource } = await import("./_legacy_redis.ts");
+    const { backend: _b, ...options } = from;
+    return await legacyRedisSource(
+      names === undefined ? options : { ...options, namespaces: names },
+    );
+  }
   if (isLocation(from) && (from.backend === "legacy-json" || from.backend === "legacy-sqlite")) {
     return legacySource(from.backend as LegacyKind, from.dir ?? ".claude/state", names);
+  }
+  if (isLocation(from) && (from as { keepTtl?: unknown }).keepTtl !== undefined) {
+    throw new ValidationError("keepTtl applies to the legacy-redis source only");
   }
   const { backend, close } = await openEndpoint(from);
   return backendSource(backend, names, close);
 }
 
-function isLocation(e: Endpoint): e is BackendLocation & { backend: string } {
+function isLocation(
+  e: Endpoint,
+): e is (BackendLocation & { backend: string }) | LegacyRedisEndpoint {
   return typeof (e as { backend?: unknown }).backend === "string";
+}
+
+function isLegacyRedis(e: Endpoint): e is LegacyRedisEndpoint {
+  return (e as { backend?: unknown }).backend === "legacy-redis";
 }
 
 async function openEndpoint(
