@@ -1,7 +1,7 @@
 // migrate(), exportState() and importState(): open the two ends, copy each
 // namespace (./_copy.ts), verify it, and report. The entry is ./mod.ts.
 import { createWriteStream } from "node:fs";
-import { type BackendLocation, openBackend } from "../backends/_open.ts";
+import { BACKEND_NAMES, type BackendLocation, openBackend } from "../backends/_open.ts";
 import { StateError, ValidationError } from "../errors.ts";
 import { exportFileSource, writeExport } from "./_export_format.ts";
 import { type LegacyKind, legacySource } from "./_legacy.ts";
@@ -128,6 +128,7 @@ function list(names: string[]): string {
  */
 export async function migrate(options: MigrateOptions): Promise<MigrationReport> {
   if (!isLegacyRedis(options.from)) validateNames(options.namespaces);
+  checkTarget(options.to);
   return await copyInto(await openSource(options.from, options.namespaces), options.to, options);
 }
 
@@ -184,7 +185,23 @@ export interface ImportOptions {
 
 /** Reads an export file into a backend, verified like a migration. */
 export async function importState(options: ImportOptions): Promise<MigrationReport> {
+  checkTarget(options.to);
+  // The whole file is read and checked before anything is written: a damaged
+  // line refuses the import, never leaves half of it behind.
+  await readThrough(exportFileSource(options.from));
   return await copyInto(exportFileSource(options.from), options.to, options);
+}
+
+/** Reads every namespace, key and checkpoint of a source, keeping nothing. */
+async function readThrough(source: Source): Promise<void> {
+  try {
+    for await (const ns of source.namespaces()) {
+      for await (const _ of ns.pages());
+      for await (const _ of ns.checkpoints());
+    }
+  } finally {
+    await source.close();
+  }
 }
 
 /** Opens the target, copies the source into it, and closes both. */
@@ -276,6 +293,16 @@ function isLocation(
 
 function isLegacyRedis(e: Endpoint): e is LegacyRedisEndpoint {
   return (e as { backend?: unknown }).backend === "legacy-redis";
+}
+
+/** Refuses a target that names no backend before the source is opened, so nothing is opened for nothing. */
+function checkTarget(to: Endpoint): void {
+  if (!isLocation(to) || (BACKEND_NAMES as readonly string[]).includes(to.backend)) return;
+  throw new ValidationError(
+    /^legacy-/.test(to.backend)
+      ? `${to.backend} is a source only: migrate from it to one of ${BACKEND_NAMES.join(", ")}`
+      : `Unknown backend ${JSON.stringify(to.backend)}: use one of ${BACKEND_NAMES.join(", ")}`,
+  );
 }
 
 async function openEndpoint(
