@@ -1,8 +1,9 @@
 // migrate(), exportState() and importState(): open the two ends, copy each
 // namespace (./_copy.ts), verify it, and report. The entry is ./mod.ts.
-import { createWriteStream } from "node:fs";
+import { createWriteStream, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { BACKEND_NAMES, type BackendLocation, openBackend } from "../backends/_open.ts";
-import { StateError, ValidationError } from "../errors.ts";
+import { BackendError, StateError, ValidationError } from "../errors.ts";
 import { exportFileSource, writeExport } from "./_export_format.ts";
 import { type LegacyKind, legacySource } from "./_legacy.ts";
 import { copyNamespace, type NamespaceReport, type ProgressEvent } from "./_copy.ts";
@@ -149,23 +150,72 @@ export async function exportState(
   options: ExportOptions,
 ): Promise<{ namespaces: number; keys: number; checkpoints: number }> {
   if (!isLegacyRedis(options.from)) validateNames(options.namespaces);
+  if (typeof options.to === "string") checkExportPath(options.to);
   const source = await openSource(options.from, options.namespaces);
   try {
     if (typeof options.to === "function") {
       return await writeExport(source, options.to, options.onProgress);
     }
-    const stream = createWriteStream(options.to, { mode: 0o600 });
-    const write = (line: string) =>
-      stream.write(line) ? undefined : new Promise<void>((r) => stream.once("drain", () => r()));
+    const file = options.to;
+    const stream = createWriteStream(file, { mode: 0o600 });
+    // Every stream error reaches the caller (an unheard 'error' event would end the process).
+    let failed: Error | undefined;
+    stream.on("error", (e) => (failed ??= e));
+    const cannot = (e: Error) =>
+      new BackendError(`Cannot write export file ${file}: ${e.message}`, { cause: e });
+    const write = (line: string) => {
+      if (failed) throw cannot(failed);
+      if (stream.write(line)) return undefined;
+      return new Promise<void>((resolve, reject) => {
+        const done = () => {
+          stream.off("drain", done);
+          stream.off("error", done);
+          if (failed) reject(cannot(failed));
+          else resolve();
+        };
+        stream.on("drain", done);
+        stream.on("error", done);
+      });
+    };
     try {
       return await writeExport(source, write, options.onProgress);
     } finally {
-      await new Promise<void>((resolve, reject) =>
-        stream.end((e?: Error | null) => (e ? reject(e) : resolve()))
-      );
+      await new Promise<void>((resolve, reject) => {
+        if (failed) {
+          stream.destroy();
+          return reject(cannot(failed));
+        }
+        stream.end((e?: Error | null) => {
+          const error = e ?? failed;
+          if (error) reject(cannot(error));
+          else resolve();
+        });
+      });
     }
   } finally {
     await source.close();
+  }
+}
+
+/** Refuses, before anything is opened, an export path whose folder is missing or that is a folder. */
+function checkExportPath(file: string): void {
+  let folder;
+  try {
+    folder = statSync(dirname(resolve(file)));
+  } catch {
+    folder = undefined;
+  }
+  if (!folder?.isDirectory()) {
+    throw new ValidationError(
+      `Cannot write export file ${file}: the folder ${dirname(file)} does not exist`,
+    );
+  }
+  try {
+    if (statSync(file).isDirectory()) {
+      throw new ValidationError(`Cannot write export file ${file}: it is a folder`);
+    }
+  } catch (error) {
+    if (error instanceof ValidationError) throw error; // else: no such file yet, as expected
   }
 }
 
