@@ -10,6 +10,7 @@ import {
   validateMetadata,
   validateNamespace,
 } from "../core/_validate.ts";
+import { validateListOptions } from "../core/_validate_options.ts";
 import { writeConfig } from "./_config.ts";
 import { UsageError } from "./_usage.ts";
 import { gatherInfo } from "./_info.ts";
@@ -176,7 +177,11 @@ export const COMMANDS: Record<string, Command> = {
     },
     async run(ctx) {
       const { prefix, limit, cursor } = ctx.values;
-      if (typeof limit === "string") positiveInt(limit, "--limit");
+      validateListOptions({
+        ...(typeof prefix === "string" ? { prefix } : {}),
+        ...(typeof cursor === "string" ? { cursor } : {}),
+        ...(typeof limit === "string" ? { limit: positiveInt(limit, "--limit") } : {}),
+      });
       await using state = await openState(ctx.settings);
       const base = typeof prefix === "string" ? { prefix } : {};
       if (typeof limit === "string") {

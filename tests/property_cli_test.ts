@@ -115,22 +115,25 @@ test("property: any command line gets an exit code of the contract, one error li
       const args = [...line.map((a) => a.replaceAll("{dir}", dir)), "--dir", dir];
       const err: string[] = [];
       const before = snapshot(root);
-      const code = await run(args, {
-        out: () => {},
-        err: (t) => void err.push(t),
-        stdin: () => Promise.resolve(""),
-        stderrIsTty: false,
-      });
-      const stderr = err.join("\n");
-      assert.ok([0, 1, 2, 3, 4].includes(code), `exit ${code}`);
-      assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
-      if (code !== 0) {
-        assert.equal(err.length, 1, `one line: ${stderr}`);
-        assert.match(stderr, /^error: [^\n]+$/);
+      try {
+        const code = await run(args, {
+          out: () => {},
+          err: (t) => void err.push(t),
+          stdin: () => Promise.resolve(""),
+          stderrIsTty: false,
+        });
+        const stderr = err.join("\n");
+        assert.ok([0, 1, 2, 3, 4].includes(code), `exit ${code}`);
+        assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+        if (code !== 0) {
+          assert.equal(err.length, 1, `one line: ${stderr}`);
+          assert.match(stderr, /^error: [^\n]+$/);
+        }
+        if (code === 2) assert.equal(snapshot(root), before, "a usage error writes nothing");
+        return `exit ${code}`;
+      } finally {
+        removeDir(dir);
       }
-      if (code === 2) assert.equal(snapshot(root), before, "a usage error writes nothing");
-      removeDir(dir);
-      return `exit ${code}`;
     });
   } finally {
     removeDir(root);
