@@ -26,7 +26,8 @@ import {
   StateDamagedError,
   type StateError,
 } from "../errors.ts";
-import { checkDatabase, repairDatabase } from "./_sqlite_repair.ts";
+import { repairDatabase } from "./_sqlite_repair.ts";
+import { checkDatabase } from "./_sqlite_schema.ts";
 import {
   createPrivateFile,
   mapError,
