@@ -46,6 +46,7 @@ export {
   exportState,
   type ImportOptions,
   importState,
+  type LegacyRedisEndpoint,
   migrate,
   type MigrateOptions,
   type MigrationReport,

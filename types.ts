@@ -139,6 +139,31 @@ export interface RecoveryReport {
   quarantined: string[];
   /** Whether the namespace is readable now. */
   ok: boolean;
+  /** What a repair could not carry over (SQLite rebuilds a damaged file; it covers every namespace). */
+  lost?: LostData;
+}
+
+/** A primary key of a row the SQLite repair could not read: its column values in order. */
+export type RowKey = (string | number | null)[];
+
+/** What a repair of a damaged database could not read, by name. */
+export interface LostData {
+  /** Keys whose value could not be read. */
+  keys: { namespace: string; key: string }[];
+  /** Keys of checkpoints that could not be read. */
+  checkpointKeys: { namespace: string; checkpoint: string; key: string }[];
+  /** Checkpoints whose details (time, metadata) could not be read. */
+  checkpoints: { namespace: string; checkpoint: string }[];
+  /** Rows of other tables that could not be read. */
+  rows: { table: string; key: RowKey }[];
+  /**
+   * Where rows and every copy of their names were unreadable together: rows
+   * of `table` between the two keys (exclusive; null: the start or the end)
+   * may be lost without a name.
+   */
+  ranges: { table: string; after: RowKey | null; before: RowKey | null }[];
+  /** Rows carried over whose key the name index does not hold: the key itself may be damaged. */
+  unverified: { table: string; key: RowKey }[];
 }
 
 /** What a backend's push feed says changed in a namespace. */

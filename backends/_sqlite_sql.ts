@@ -13,7 +13,11 @@ CREATE TABLE IF NOT EXISTS ms_checkpoints (
 CREATE TABLE IF NOT EXISTS ms_checkpoint_entries (
   ns TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
   version TEXT NOT NULL, expires_at INTEGER,
-  PRIMARY KEY (ns, name, key)) WITHOUT ROWID;`;
+  PRIMARY KEY (ns, name, key)) WITHOUT ROWID;
+-- Second copies of every key's name, in b-trees of their own, so that a repair
+-- of a damaged file names the keys whose rows it cannot read.
+CREATE INDEX IF NOT EXISTS ms_entries_names ON ms_entries (ns, key);
+CREATE INDEX IF NOT EXISTS ms_checkpoint_entries_names ON ms_checkpoint_entries (ns, name, key);`;
 
 export const LIVE = "(expires_at IS NULL OR expires_at > ?)";
 // Hot statements as constants: the statement cache is keyed by SQL text, and

@@ -21,7 +21,15 @@ import { DatabaseSync } from "node:sqlite";
 import { compareKeys, prefixEnd } from "../core/_keys.ts";
 import { validateNamespace } from "../core/_validate.ts";
 import { entryBytes } from "./_shared.ts";
-import { CheckpointExistsError, ClosedError, ValidationError } from "../errors.ts";
+import {
+  CheckpointExistsError,
+  ClosedError,
+  StateDamagedError,
+  type StateError,
+  ValidationError,
+} from "../errors.ts";
+import { repairDatabase } from "./_sqlite_repair.ts";
+import { checkDatabase } from "./_sqlite_schema.ts";
 import {
   createPrivateFile,
   mapError,
@@ -81,9 +89,12 @@ export class SqliteBackend implements Backend {
   readonly name = "sqlite";
   /** Persistent and safe for many processes (unless ":memory:"). */
   readonly capabilities: BackendCapabilities;
-  readonly #db: SqliteDatabase;
+  #db: SqliteDatabase;
   readonly #owns: boolean;
   readonly #statements = new Map<string, SqliteStatement>();
+  readonly #options: SqliteOptions;
+  /** Set when the file this backend opened is damaged: every operation throws it until recover(). */
+  #damage: StateError | undefined;
   #closed = false;
 
   /** Opens (and creates) the database; throws a BackendError if it cannot. */
@@ -105,6 +116,13 @@ export class SqliteBackend implements Backend {
     const persistent = options.database !== undefined || path !== ":memory:";
     this.capabilities = { persistent, multiProcess: persistent };
     this.#owns = options.database === undefined;
+    this.#options = { ...options, synchronous, busyTimeoutMs };
+    this.#db = this.#connect();
+  }
+
+  #connect(): SqliteDatabase {
+    const options = this.#options;
+    const path = options.path ?? ":memory:";
     let db: SqliteDatabase | undefined = options.database;
     try {
       if (!db) {
@@ -112,20 +130,28 @@ export class SqliteBackend implements Backend {
         db = new DatabaseSync(path) as unknown as SqliteDatabase;
       }
       this.#db = db;
-      db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+      db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs}`);
       db.exec("PRAGMA journal_mode = WAL");
-      db.exec(`PRAGMA synchronous = ${synchronous}`);
+      db.exec(`PRAGMA synchronous = ${options.synchronous}`);
       this.#tx(() => db!.exec(SCHEMA));
+      return db;
     } catch (error) {
+      const mapped = mapError(error, `open SQLite database ${JSON.stringify(path)}`);
+      // A damaged file stays open so that recover() can repair it; using it throws.
+      if (mapped instanceof StateDamagedError && this.#owns && path !== ":memory:") {
+        this.#damage = mapped;
+        return db!;
+      }
       // Switching to WAL needs a moment of exclusive access: another process
       // opening at the same time makes this fail as busy, and the manager retries.
       if (this.#owns) db?.close();
-      throw mapError(error, `open SQLite database ${JSON.stringify(path)}`);
+      throw mapped;
     }
   }
 
   #stmt(sql: string): SqliteStatement {
     if (this.#closed) throw new ClosedError();
+    if (this.#damage) throw this.#damage;
     let stmt = this.#statements.get(sql);
     if (!stmt) {
       stmt = this.#db.prepare(sql);
@@ -384,26 +410,55 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  /** Purges expired keys and checkpoints a WAL checkpoint; SQLite recovers its own journal. */
+  /**
+   * Checks the file (integrity_check, then every row's content) and purges
+   * expired keys. A damaged file this backend opened by path is rebuilt from
+   * every row that can still be read, the damaged file kept aside
+   * (`_sqlite_repair.ts`); the report names what was lost.
+   */
   recover(ns: string): Promise<RecoveryReport> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("recover", () => {
-      const before = this.#stmt("SELECT count(*) AS n FROM ms_entries WHERE ns = ?").get(ns) as {
-        n: number;
-      };
-      this.#tx(() =>
-        this.#stmt("DELETE FROM ms_entries WHERE ns = ? AND expires_at <= ?").run(ns, Date.now())
-      );
-      const after = this.#stmt("SELECT count(*) AS n FROM ms_entries WHERE ns = ?").get(ns) as {
-        n: number;
-      };
-      const check = this.#stmt("PRAGMA quick_check").get() as Record<string, string>;
-      const ok = Object.values(check)[0] === "ok";
-      const actions = [`quick_check: ${Object.values(check)[0]}`];
-      const purged = Number(before.n) - Number(after.n);
-      if (purged > 0) actions.push(`purged ${purged} expired keys`);
-      return { actions, quarantined: [], ok };
+      if (!this.#damage) {
+        const isDamage = (e: unknown) => mapError(e, "") instanceof StateDamagedError;
+        const damage = checkDatabase(this.#db, SCHEMA, isDamage);
+        if (damage === undefined) return this.#purge(ns, ["integrity_check: ok"]);
+        this.#damage = new StateDamagedError(`SQLite database damaged: ${damage}`);
+      }
+      const path = this.#options.path;
+      if (!this.#owns || path === undefined || path === ":memory:") {
+        return {
+          actions: [`the database is damaged: ${this.#damage.message}`],
+          quarantined: [],
+          ok: false,
+        };
+      }
+      // Repair works on the file alone: this connection closes, and opens the new file after.
+      this.#statements.clear();
+      this.#db.close();
+      try {
+        return repairDatabase(path, SCHEMA);
+      } finally {
+        this.#damage = undefined;
+        this.#db = this.#connect();
+      }
     });
+  }
+
+  #purge(ns: string, actions: string[]): RecoveryReport {
+    const count = () =>
+      Number(
+        (this.#stmt("SELECT count(*) AS n FROM ms_entries WHERE ns = ?").get(ns) as {
+          n: number;
+        }).n,
+      );
+    const before = count();
+    this.#tx(() =>
+      this.#stmt("DELETE FROM ms_entries WHERE ns = ? AND expires_at <= ?").run(ns, Date.now())
+    );
+    const purged = before - count();
+    if (purged > 0) actions.push(`purged ${purged} expired keys`);
+    return { actions, quarantined: [], ok: true };
   }
 
   /** Closes the database if this backend opened it. */

@@ -2,7 +2,15 @@
 // returns nothing; errors are thrown and mapped to exit codes by cli.ts.
 import { readFileSync } from "node:fs";
 import { openBackend } from "../backends/_open.ts";
-import { validateNamespace } from "../core/_validate.ts";
+import {
+  encodeValue,
+  expiryFrom,
+  validateCheckpointName,
+  validateKey,
+  validateMetadata,
+  validateNamespace,
+} from "../core/_validate.ts";
+import { validateListOptions } from "../core/_validate_options.ts";
 import { configToSave, ENV, writeConfig } from "./_config.ts";
 import process from "node:process";
 import { UsageError } from "./_usage.ts";
@@ -110,8 +118,13 @@ export const COMMANDS: Record<string, Command> = {
     async run(ctx) {
       const key = required(ctx.values, "key");
       const value = await readValue(ctx);
+      const options = ttl(ctx.values);
+      // Checked before the store is opened, so a usage error writes nothing.
+      validateKey(key);
+      encodeValue(value);
+      expiryFrom(options.ttlMs, Date.now());
       await using state = await openState(ctx.settings);
-      await state.save(key, value, ttl(ctx.values));
+      await state.save(key, value, options);
       print(ctx, `Saved ${safe(key)}`, { key, saved: true });
     },
   },
@@ -127,6 +140,7 @@ export const COMMANDS: Record<string, Command> = {
     },
     async run(ctx) {
       const key = required(ctx.values, "key");
+      validateKey(key);
       await using state = await openState(ctx.settings);
       const fallback = ctx.values.default;
       const value = typeof fallback === "string"
@@ -149,6 +163,8 @@ export const COMMANDS: Record<string, Command> = {
       if ((typeof key === "string") === (typeof checkpoint === "string")) {
         throw new UsageError("Give exactly one of --key or --checkpoint");
       }
+      if (typeof key === "string") validateKey(key);
+      else validateCheckpointName(checkpoint);
       await using state = await openState(ctx.settings);
       if (typeof key === "string") {
         await state.delete(key);
@@ -171,8 +187,13 @@ export const COMMANDS: Record<string, Command> = {
       cursor: { type: "string", help: "continue after this key (printed by a limited listing)" },
     },
     async run(ctx) {
-      await using state = await openState(ctx.settings);
       const { prefix, limit, cursor } = ctx.values;
+      validateListOptions({
+        ...(typeof prefix === "string" ? { prefix } : {}),
+        ...(typeof cursor === "string" ? { cursor } : {}),
+        ...(typeof limit === "string" ? { limit: positiveInt(limit, "--limit") } : {}),
+      });
+      await using state = await openState(ctx.settings);
       const base = typeof prefix === "string" ? { prefix } : {};
       if (typeof limit === "string") {
         const page = await state.listKeys({
@@ -220,7 +241,9 @@ export const COMMANDS: Record<string, Command> = {
         } catch {
           throw new UsageError("--metadata must be a JSON object");
         }
+        validateMetadata(meta);
       }
+      if (typeof name === "string") validateCheckpointName(name);
       await using state = await openState(ctx.settings);
       const created = await state.checkpoint(typeof name === "string" ? name : undefined, {
         ...(meta === undefined ? {} : { metadata: meta }),
@@ -255,6 +278,7 @@ export const COMMANDS: Record<string, Command> = {
     options: { checkpoint: { type: "string", help: "the checkpoint to restore" } },
     async run(ctx) {
       const name = required(ctx.values, "checkpoint");
+      validateCheckpointName(name);
       await using state = await openState(ctx.settings);
       // Restoring is one atomic step; on a terminal the bar shows it is running.
       const info = ctx.io.stderrIsTty
@@ -280,6 +304,8 @@ export const COMMANDS: Record<string, Command> = {
     async run(ctx) {
       const from = required(ctx.values, "from");
       const to = ctx.values.to;
+      validateCheckpointName(from);
+      if (typeof to === "string") validateCheckpointName(to);
       await using state = await openState(ctx.settings);
       const d = await state.diffCheckpoint(from, typeof to === "string" ? to : undefined);
       const lines = [

@@ -24,6 +24,12 @@ function endpoint(ctx: Ctx, side: "from" | "to", backend: string): Endpoint {
   const url = str(`${side}-url`);
   if (path !== undefined) e.path = path;
   if (url !== undefined) e.url = url;
+  if (v["keep-ttl"] === true && side === "from") {
+    if (backend !== "legacy-redis") {
+      throw new UsageError("--keep-ttl applies to --from legacy-redis only");
+    }
+    e.keepTtl = true;
+  }
   return e;
 }
 
@@ -53,7 +59,30 @@ export function migrationProgress(io: Io, label: string) {
   };
 }
 
+/** Up to five names, quoted, then how many more. */
+function some(names: string[]): string {
+  const shown = names.slice(0, 5).map((k) => JSON.stringify(k)).join(", ");
+  return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
+}
+
 function summary(verb: string, r: MigrationReport): string {
+  const notes = r.namespaces.flatMap((n) => [
+    ...(n.renamedFrom === undefined
+      ? []
+      : [`namespace ${JSON.stringify(n.renamedFrom)} is ${n.namespace} here`]),
+    ...(n.ttlsDropped
+      ? [
+        `${n.ttlsDropped} keys in ${n.namespace} were copied without their expiry ` +
+        "(--keep-ttl keeps it)",
+      ]
+      : []),
+    ...(n.expiredBeforeRead.length
+      ? [
+        `${n.expiredBeforeRead.length} keys in ${n.namespace} expired before they could be ` +
+        `copied: ${some(n.expiredBeforeRead)}`,
+      ]
+      : []),
+  ]);
   const skipped = r.namespaces.flatMap((n) => [
     ...n.skippedKeys.map((k) =>
       `skipped key ${JSON.stringify(k)} in ${n.namespace}: it differs in the target`
@@ -70,7 +99,7 @@ function summary(verb: string, r: MigrationReport): string {
     `to ${r.to} in ${r.seconds.toFixed(1)} s${
       r.dryRun ? " (dry run: nothing written)" : "; verified"
     }`;
-  return [head, ...skipped].join("\n");
+  return [head, ...notes, ...skipped].join("\n");
 }
 
 async function withProgress<T>(
@@ -96,10 +125,18 @@ async function withProgress<T>(
 export const MIGRATE_COMMANDS: Record<string, Command> = {
   migrate: {
     summary: "Copy every namespace, key and checkpoint to another backend, verified",
-    usage: "migrate --from json --to sqlite [--namespace wf] [--dry-run] [--overwrite]",
+    usage:
+      "migrate --from json --to sqlite [--namespace wf] [--dry-run] [--overwrite] [--keep-ttl]",
     options: {
-      from: { type: "string", help: "source backend (also legacy-json, legacy-sqlite)" },
+      from: {
+        type: "string",
+        help: "source backend (also legacy-json, legacy-sqlite, legacy-redis)",
+      },
       to: { type: "string", help: "target backend" },
+      "keep-ttl": {
+        type: "boolean",
+        help: "legacy-redis: copy each key's remaining expiry (default: drop it, and report)",
+      },
       "dry-run": { type: "boolean", help: "report what would be copied; write nothing" },
       overwrite: { type: "boolean", help: "replace target data that differs" },
       ...SIDE_OPTIONS("from"),

@@ -14,6 +14,8 @@ import type { Backend, CheckpointInfo, StoredEntry } from "../types.ts";
 export interface NamespaceReport {
   /** The namespace. */
   namespace: string;
+  /** Its name in the source, when it was renamed on the way (a legacy name with ":"). */
+  renamedFrom?: string;
   /** Keys read from the source. */
   keys: number;
   /** Keys written to the target (or that would be, in a dry run). */
@@ -30,6 +32,10 @@ export interface NamespaceReport {
   mismatchedKeys: string[];
   /** Source keys that expired during the run; they are not compared. */
   expiredKeys: number;
+  /** Of those, the keys that expired after they were listed but before they were read: not copied. */
+  expiredBeforeRead: string[];
+  /** Source keys copied without the expiry they have in the source (legacy-redis without keepTtl). */
+  ttlsDropped: number;
   /** Live keys in the target after copying; null in a dry run. */
   targetKeys: number | null;
   /** Checkpoints in the source. */
@@ -102,6 +108,8 @@ function emptyReport(namespace: string): NamespaceReport {
     missingKeys: [],
     mismatchedKeys: [],
     expiredKeys: 0,
+    expiredBeforeRead: [],
+    ttlsDropped: 0,
     targetKeys: null,
     checkpoints: 0,
     checkpointsWritten: 0,
@@ -124,6 +132,7 @@ export async function copyNamespace(
 ): Promise<NamespaceReport> {
   const ns = src.name;
   const report = emptyReport(ns);
+  if (src.sourceName !== undefined) report.renamedFrom = src.sourceName;
   if (!options.dryRun && !target.importCheckpoint) {
     report.recoveredHolds = await recoverHolds(target, ns);
   }
@@ -147,6 +156,13 @@ export async function copyNamespace(
       await target.commit(ns, { version: newVersion(), checks: [], sets, deletes: [] });
     }
     options.onProgress?.({ namespace: ns, phase: "keys", done: report.keys, total: src.keyCount });
+  }
+  const notes = src.notes?.();
+  if (notes) {
+    report.expiredBeforeRead = notes.expired;
+    report.ttlsDropped = notes.ttlsDropped;
+    // Expired in the source before it could be read: compared on neither side, never deleted.
+    for (const key of notes.expired) ledger.addGone(key);
   }
   for await (const keys of fresh ? [] : keyPages(target, ns)) {
     report.extraKeys.push(...keys.filter((k) => !ledger.has(k)));

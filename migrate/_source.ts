@@ -19,12 +19,25 @@ export interface SourceCheckpoint {
   entries: StoredEntry[];
 }
 
+/** What a source noticed while reading a namespace's keys. */
+export interface SourceNotes {
+  /** Keys it listed that had expired by the time it read them (not copied). */
+  expired: string[];
+  /** Keys it gave without the expiry they have in the source. */
+  ttlsDropped: number;
+}
+
 /** One namespace of a source: consume `pages()` before `checkpoints()`. */
 export interface SourceNamespace {
+  /** The namespace's name in the target. */
   name: string;
+  /** Its name in the source, when that differs (a legacy name that is not valid here). */
+  sourceName?: string;
   /** How many keys, when known up front (for progress). */
   keyCount?: number;
   pages(): AsyncIterable<StoredEntry[]>;
+  /** After `pages()`: what the source noticed (sources that can see keys expire). */
+  notes?(): SourceNotes;
   checkpoints(): AsyncIterable<SourceCheckpoint>;
 }
 

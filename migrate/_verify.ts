@@ -60,6 +60,8 @@ type Entry = { key: string; value: string; expiresAt: number | null };
 
 const SOURCE = 1;
 const TARGET = 2;
+/** A source key that expired before its value was read. */
+const GONE = 4;
 
 /**
  * Per-key digests of one namespace's source entries, then of its target
@@ -104,6 +106,15 @@ export class Ledger {
     this.#expiry[2 * i] = e.expiresAt ?? NaN;
   }
 
+  /**
+   * Records a source key that expired before it could be read: whatever the
+   * target holds under it counts on neither side (an earlier run's copy stays).
+   */
+  addGone(key: string): void {
+    const i = this.#slot(key);
+    this.#flags[i]! |= SOURCE | GONE;
+  }
+
   /** Whether the source holds `key`. */
   has(key: string): boolean {
     const i = this.#index.get(key);
@@ -138,6 +149,10 @@ export class Ledger {
     if (!this.#ordered) keys = [...this.#index].sort((a, b) => compareKeys(a[0], b[0]));
     const d = this.#digests;
     for (const [key, i] of keys) {
+      if (this.#flags[i]! & GONE) {
+        check.expired++;
+        continue;
+      }
       const inS = (this.#flags[i]! & SOURCE) !== 0;
       const inT = (this.#flags[i]! & TARGET) !== 0;
       const liveS = inS && live(this.#expiry[2 * i]!);

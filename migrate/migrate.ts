@@ -1,8 +1,9 @@
 // migrate(), exportState() and importState(): open the two ends, copy each
 // namespace (./_copy.ts), verify it, and report. The entry is ./mod.ts.
-import { createWriteStream } from "node:fs";
-import { type BackendLocation, openBackend } from "../backends/_open.ts";
-import { StateError, ValidationError } from "../errors.ts";
+import { createWriteStream, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { BACKEND_NAMES, type BackendLocation, openBackend } from "../backends/_open.ts";
+import { BackendError, StateError, ValidationError } from "../errors.ts";
 import { checkExportFile, exportFileSource, writeExport } from "./_export_format.ts";
 import { type LegacyKind, legacySource } from "./_legacy.ts";
 import { copyNamespace, type NamespaceReport, type ProgressEvent } from "./_copy.ts";
@@ -13,15 +14,36 @@ import { validateNamespace } from "../core/_validate.ts";
 export type { NamespaceReport, ProgressEvent };
 
 /** A backend object, or how to open one: `{ backend: "sqlite", path }`, `{ backend: "json", dir }`, ... */
-export type Endpoint = Backend | (BackendLocation & { backend: string });
+export type Endpoint = Backend | (BackendLocation & { backend: string }) | LegacyRedisEndpoint;
+
+/**
+ * The Python reference implementation's Redis data, as a migration source:
+ * `{ backend: "legacy-redis", url }`. A URL that names a Cluster node is read
+ * as a Cluster (every master).
+ */
+export interface LegacyRedisEndpoint
+  extends Pick<BackendLocation, "url" | "client" | "cluster" | "redisOptions" | "clusterOptions"> {
+  /** Always "legacy-redis". */
+  backend: "legacy-redis";
+  /**
+   * Copy each key's remaining expiry (the reference set 24 hours on every
+   * save). Default false: keys are copied without it, and the report counts
+   * them (`ttlsDropped`).
+   */
+  keepTtl?: boolean;
+}
 
 /** Options of {@linkcode migrate}. */
 export interface MigrateOptions {
-  /** Where to read: an endpoint, or `{ backend: "legacy-json" | "legacy-sqlite", dir }` for the Python implementation's files. Never written. */
+  /**
+   * Where to read: an endpoint, or the Python implementation's data:
+   * `{ backend: "legacy-json" | "legacy-sqlite", dir }` for its files,
+   * `{ backend: "legacy-redis", url }` for its Redis. Never written.
+   */
   from: Endpoint;
   /** Where to write. */
   to: Endpoint;
-  /** Only these namespaces (default: all). */
+  /** Only these namespaces (default: all); for legacy-redis, the reference's names (":" allowed). */
   namespaces?: string[];
   /** Report what would be copied; write nothing. */
   dryRun?: boolean;
@@ -106,7 +128,8 @@ function list(names: string[]): string {
  * {@linkcode VerificationError} when the target does not match afterwards.
  */
 export async function migrate(options: MigrateOptions): Promise<MigrationReport> {
-  validateNames(options.namespaces);
+  if (!isLegacyRedis(options.from)) validateNames(options.namespaces);
+  checkTarget(options.to);
   return await copyInto(await openSource(options.from, options.namespaces), options.to, options);
 }
 
@@ -126,24 +149,73 @@ export interface ExportOptions {
 export async function exportState(
   options: ExportOptions,
 ): Promise<{ namespaces: number; keys: number; checkpoints: number }> {
-  validateNames(options.namespaces);
+  if (!isLegacyRedis(options.from)) validateNames(options.namespaces);
+  if (typeof options.to === "string") checkExportPath(options.to);
   const source = await openSource(options.from, options.namespaces);
   try {
     if (typeof options.to === "function") {
       return await writeExport(source, options.to, options.onProgress);
     }
-    const stream = createWriteStream(options.to, { mode: 0o600 });
-    const write = (line: string) =>
-      stream.write(line) ? undefined : new Promise<void>((r) => stream.once("drain", () => r()));
+    const file = options.to;
+    const stream = createWriteStream(file, { mode: 0o600 });
+    // Every stream error reaches the caller (an unheard 'error' event would end the process).
+    let failed: Error | undefined;
+    stream.on("error", (e) => (failed ??= e));
+    const cannot = (e: Error) =>
+      new BackendError(`Cannot write export file ${file}: ${e.message}`, { cause: e });
+    const write = (line: string) => {
+      if (failed) throw cannot(failed);
+      if (stream.write(line)) return undefined;
+      return new Promise<void>((resolve, reject) => {
+        const done = () => {
+          stream.off("drain", done);
+          stream.off("error", done);
+          if (failed) reject(cannot(failed));
+          else resolve();
+        };
+        stream.on("drain", done);
+        stream.on("error", done);
+      });
+    };
     try {
       return await writeExport(source, write, options.onProgress);
     } finally {
-      await new Promise<void>((resolve, reject) =>
-        stream.end((e?: Error | null) => (e ? reject(e) : resolve()))
-      );
+      await new Promise<void>((resolve, reject) => {
+        if (failed) {
+          stream.destroy();
+          return reject(cannot(failed));
+        }
+        stream.end((e?: Error | null) => {
+          const error = e ?? failed;
+          if (error) reject(cannot(error));
+          else resolve();
+        });
+      });
     }
   } finally {
     await source.close();
+  }
+}
+
+/** Refuses, before anything is opened, an export path whose folder is missing or that is a folder. */
+function checkExportPath(file: string): void {
+  let folder;
+  try {
+    folder = statSync(dirname(resolve(file)));
+  } catch {
+    folder = undefined;
+  }
+  if (!folder?.isDirectory()) {
+    throw new ValidationError(
+      `Cannot write export file ${file}: the folder ${dirname(file)} does not exist`,
+    );
+  }
+  try {
+    if (statSync(file).isDirectory()) {
+      throw new ValidationError(`Cannot write export file ${file}: it is a folder`);
+    }
+  } catch (error) {
+    if (error instanceof ValidationError) throw error; // else: no such file yet, as expected
   }
 }
 
@@ -166,6 +238,7 @@ export interface ImportOptions {
  * is checked (as save() checks values) before anything is written.
  */
 export async function importState(options: ImportOptions): Promise<MigrationReport> {
+  checkTarget(options.to);
   await checkExportFile(options.from);
   return await copyInto(exportFileSource(options.from), options.to, options);
 }
@@ -233,15 +306,42 @@ function validateNames(names: unknown): void {
 }
 
 async function openSource(from: Endpoint, names: string[] | undefined): Promise<Source> {
+  if (isLegacyRedis(from)) {
+    // Loaded here: it needs ioredis, which only Redis users install.
+    const { legacyRedisSource } = await import("./_legacy_redis.ts");
+    const { backend: _b, ...options } = from;
+    return await legacyRedisSource(
+      names === undefined ? options : { ...options, namespaces: names },
+    );
+  }
   if (isLocation(from) && (from.backend === "legacy-json" || from.backend === "legacy-sqlite")) {
     return legacySource(from.backend as LegacyKind, from.dir ?? ".claude/state", names);
+  }
+  if (isLocation(from) && (from as { keepTtl?: unknown }).keepTtl !== undefined) {
+    throw new ValidationError("keepTtl applies to the legacy-redis source only");
   }
   const { backend, close } = await openEndpoint(from);
   return backendSource(backend, names, close);
 }
 
-function isLocation(e: Endpoint): e is BackendLocation & { backend: string } {
+function isLocation(
+  e: Endpoint,
+): e is (BackendLocation & { backend: string }) | LegacyRedisEndpoint {
   return typeof (e as { backend?: unknown }).backend === "string";
+}
+
+function isLegacyRedis(e: Endpoint): e is LegacyRedisEndpoint {
+  return (e as { backend?: unknown }).backend === "legacy-redis";
+}
+
+/** Refuses a target that names no backend before the source is opened, so nothing is opened for nothing. */
+function checkTarget(to: Endpoint): void {
+  if (!isLocation(to) || (BACKEND_NAMES as readonly string[]).includes(to.backend)) return;
+  throw new ValidationError(
+    /^legacy-/.test(to.backend)
+      ? `${to.backend} is a source only: migrate from it to one of ${BACKEND_NAMES.join(", ")}`
+      : `Unknown backend ${JSON.stringify(to.backend)}: use one of ${BACKEND_NAMES.join(", ")}`,
+  );
 }
 
 async function openEndpoint(

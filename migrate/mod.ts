@@ -28,6 +28,7 @@ export {
   exportState,
   type ImportOptions,
   importState,
+  type LegacyRedisEndpoint,
   migrate,
   type MigrateOptions,
   type MigrationReport,

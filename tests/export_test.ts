@@ -1,7 +1,7 @@
 // exportState() / importState(): the portable JSON Lines file, from every
 // backend into another, verified; damaged files refused with the line named.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { exportState, importState, ValidationError } from "../mod.ts";
@@ -154,3 +154,19 @@ test("import: a damaged or foreign file is refused, naming the line", () =>
       removeDir(dir);
     }
   }));
+
+test("export: a file in a missing folder is refused before anything is read or written", async () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir, "missing", "state.jsonl");
+    await assert.rejects(
+      exportState({ from: { backend: "sqlite", path: join(dir, "s.db") }, to: file }),
+      (e: unknown) =>
+        e instanceof ValidationError && /folder .*missing does not exist/.test(e.message),
+    );
+    assert.deepEqual(readdirSync(dir), [], "the source was not even opened");
+    await assert.rejects(exportState({ from: { backend: "memory" }, to: dir }), /it is a folder/);
+  } finally {
+    removeDir(dir);
+  }
+});

@@ -10,28 +10,10 @@ import { DatabaseSync } from "node:sqlite";
 import { exportState, importState, migrate, StateDamagedError, StateManager } from "../mod.ts";
 import { run } from "../cli.ts";
 import { snapshot, stopRedis, type Store, STORES, withStores } from "./_migrate_stores.ts";
+import { pyDumps } from "./_python.ts";
 import { removeDir, tempDir } from "./_runtime.ts";
 
 after(() => stopRedis());
-
-/** Python's json.dumps: ensure_ascii, ", " and ": " separators, or `indent` spaces per level. */
-function pyDumps(value: unknown, indent?: number, level = 0): string {
-  if (typeof value === "string") {
-    return JSON.stringify(value).replace(
-      /[\u007f-\uffff]/g,
-      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-    );
-  }
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  const items = Array.isArray(value)
-    ? value.map((v) => pyDumps(v, indent, level + 1))
-    : Object.entries(value).map(([k, v]) => `${pyDumps(k)}: ${pyDumps(v, indent, level + 1)}`);
-  const [open, close] = Array.isArray(value) ? ["[", "]"] : ["{", "}"];
-  if (items.length === 0) return open + close;
-  if (indent === undefined) return open + items.join(", ") + close;
-  const pad = " ".repeat(indent * (level + 1));
-  return `${open}\n${pad}${items.join(`,\n${pad}`)}\n${" ".repeat(indent * level)}${close}`;
-}
 
 const STAMP = "2024-01-01T10:00:00.123456"; // datetime.utcnow().isoformat()
 const VALUES: Record<string, unknown> = {

@@ -1,10 +1,11 @@
 // The Redis backend against a local 3-master Redis Cluster: the conformance
 // suite through a URL, then a Cluster instance passed in, and namespace
-// discovery across every master.
+// discovery across every master; the legacy-redis migration source too.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Cluster } from "ioredis";
-import { StateManager } from "../mod.ts";
+import { migrate, StateManager } from "../mod.ts";
+import { pyRedisCheckpoint, pyRedisSave } from "./_python.ts";
 import { testBackend } from "./conformance.ts";
 import {
   deleteKeys,
@@ -86,6 +87,52 @@ if (typeof cluster === "string") {
       await s.close();
     } finally {
       await deleteKeys(client, `${prefix}:*`);
+      client.disconnect();
+    }
+  });
+
+  test("legacy-redis: reads the reference's keys from every master of a Cluster", async () => {
+    const client = await openCluster();
+    const prefix = newPrefix();
+    const names = Array.from({ length: 6 }, (_, i) => `wf-${i}`);
+    try {
+      // The reference's keys carry no hash tag: one namespace spreads over every master.
+      for (const ns of names) {
+        const values = Object.fromEntries(
+          Array.from({ length: 10 }, (_, i) => [`k${i}`, { ns, i, ok: i % 2 === 0 }]),
+        );
+        for (const [k, v] of Object.entries(values)) await pyRedisSave(client, ns, k, v);
+        await pyRedisCheckpoint(client, ns, "after_planning", values);
+      }
+      for (const node of client.nodes("master")) {
+        const [, keys] = await node.scan("0", "MATCH", "state:*", "COUNT", 10_000);
+        assert.ok(keys.length > 0, `master ${node.options.port} holds none of the keys`);
+      }
+      // The URL names one node; the source sees it is a Cluster node.
+      const to = { backend: "redis", url, cluster: true, prefix } as const;
+      const report = await migrate({ from: { backend: "legacy-redis", url }, to });
+      assert.deepEqual(
+        [
+          report.verified,
+          report.keys,
+          report.checkpoints,
+          report.namespaces.map((n) => n.namespace),
+        ],
+        [true, 60, 6, names],
+      );
+      assert.equal(report.namespaces.reduce((n, r) => n + r.ttlsDropped, 0), 60);
+      const s = await StateManager.open({ ...to, namespace: "wf-3" });
+      assert.deepEqual(await s.load("k4"), { ns: "wf-3", i: 4, ok: true });
+      assert.equal((await s.getEntry("k4"))!.expiresAt, null);
+      await s.restoreCheckpoint("after_planning");
+      assert.equal((await s.listKeys()).keys.length, 10);
+      await s.close();
+      const again = await migrate({ from: { backend: "legacy-redis", url, cluster: true }, to });
+      assert.deepEqual([again.verified, again.written], [true, 0]);
+    } finally {
+      await deleteKeys(client, `${prefix}:*`);
+      await deleteKeys(client, "state:*");
+      await deleteKeys(client, "checkpoint:*");
       client.disconnect();
     }
   });

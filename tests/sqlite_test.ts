@@ -66,7 +66,7 @@ test("sqlite: recover() purges expired keys and reports the integrity check", as
     await new Promise((r) => setTimeout(r, 60));
     const report = await s.recover();
     assert.equal(report.ok, true);
-    assert.deepEqual(report.actions, ["quick_check: ok", "purged 1 expired keys"]);
+    assert.deepEqual(report.actions, ["integrity_check: ok", "purged 1 expired keys"]);
     assert.deepEqual((await s.listKeys()).keys, ["keep"]);
     await s.close();
   } finally {
