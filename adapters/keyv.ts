@@ -24,7 +24,7 @@
  * @module
  */
 import type { KeyvStoreAdapter, StoredData } from "keyv";
-import { type JsonValue, type OpenOptions, StateManager, ValidationError } from "../mod.ts";
+import { type JsonValue, type OpenOptions, type StateManager, ValidationError } from "../mod.ts";
 import { type AdapterTarget, ManagerPool } from "./_managers.ts";
 
 /** Options of {@linkcode KeyvManagingState}: where to store, as for `StateManager.open()`. */

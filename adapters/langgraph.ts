@@ -42,7 +42,7 @@ import {
   ValidationError,
 } from "../mod.ts";
 import { type AdapterTarget, ManagerPool } from "./_managers.ts";
-import { type Blob, decode, delta, encode, isDelta, type Typed } from "./_langgraph_codec.ts";
+import { type Blob, decode, delta, encode, isDelta } from "./_langgraph_codec.ts";
 import { type CachedValue, slot, ValueCache } from "./_langgraph_cache.ts";
 import {
   blobKey,
@@ -52,7 +52,6 @@ import {
   prefix,
   threadKey,
   writeKey,
-  writesPrefix,
 } from "./_langgraph_keys.ts";
 import {
   type CheckpointRecord,
