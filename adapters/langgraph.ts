@@ -125,7 +125,7 @@ const MAX_ATTEMPTS = 100;
  * await saver.close();
  * ```
  */
-export class ManagingStateSaver extends BaseCheckpointSaver<string | number> {
+export class ManagingStateSaver extends BaseCheckpointSaver {
   readonly #pool: ManagerPool;
   readonly #retention: RetentionOptions;
   readonly #cache: ValueCache;
@@ -421,18 +421,17 @@ export class ManagingStateSaver extends BaseCheckpointSaver<string | number> {
   }
 
   /**
-   * Channel versions as strings that sort in order and never repeat, so two
-   * branches of a thread (a fork) never store different values under one version.
+   * The next channel version: the next integer plus a random fraction, so
+   * two branches of a thread (a fork) never store different values under
+   * one version, as integers would. Versions still only grow.
    */
-  override getNextVersion(current: string | number | undefined): string {
-    const n = current === undefined
-      ? 0
-      : typeof current === "number"
-      ? current
-      : Number.parseInt(String(current).split(".")[0] ?? "0", 10) || 0;
-    const random = crypto.getRandomValues(new Uint32Array(2));
-    const suffix = [...random].map((r) => r.toString(16).padStart(8, "0")).join("");
-    return `${String(Math.floor(n) + 1).padStart(16, "0")}.${suffix}`;
+  override getNextVersion(current: number | undefined): number {
+    const base = typeof current === "number"
+      ? Math.floor(current)
+      // A thread written by a saver with string versions ("<counter>.<suffix>").
+      : Number.parseInt(String(current ?? "0").split(".")[0]!, 10) || 0;
+    const fraction = crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32;
+    return base + 1 + fraction;
   }
 
   /** Closes the manager (and backend) the saver opened. */

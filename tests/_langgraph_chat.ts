@@ -36,9 +36,9 @@ export async function putStep(
   values: { messages?: unknown } = {},
 ): Promise<Cursor> {
   const version = saver.getNextVersion(
-    Object.values(cursor.versions).sort().at(-1) as string | undefined,
+    Math.max(0, ...Object.values(cursor.versions).map(Number)) || undefined,
   );
-  const changed: Record<string, string> = { messages: version, step: version };
+  const changed: Record<string, number> = { messages: version, step: version };
   if (n === 0) changed.system = version;
   const channel_versions = { ...cursor.versions, ...changed };
   const checkpoint: Checkpoint = {
