@@ -22,6 +22,7 @@ import {
   type NpmDependency,
   packageJson,
   rewriteSpecifiers,
+  selfContainedDeclarations,
   type SourceFile,
   staticClosure,
 } from "./_npm_package.ts";
@@ -158,7 +159,10 @@ export async function buildNpm(): Promise<Record<string, unknown>> {
 
   for (const f of staged) {
     const path = join(NPM_DIR, compiledPath(f.path, ".d.ts"));
-    Deno.writeTextFileSync(path, jsSpecifiers(Deno.readTextFileSync(path)));
+    Deno.writeTextFileSync(
+      path,
+      selfContainedDeclarations(jsSpecifiers(Deno.readTextFileSync(path))),
+    );
   }
   writeFile(join(NPM_DIR, BIN_PATH), BIN);
   Deno.chmodSync(join(NPM_DIR, BIN_PATH), 0o755);
