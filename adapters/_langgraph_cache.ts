@@ -1,9 +1,11 @@
-// The newest channel values the saver wrote or read, per thread, as text:
-// the bases it writes deltas against and the values a getTuple() right
-// after a put() needs. A thread's entry is valid only while the thread
-// record still has the version it was tagged with: any write by anyone else
-// (another process's put, deleteThread, pruning) moves that version, and
-// then the entry is dropped.
+// What the saver knows of recent threads: the thread record at the version
+// it last wrote or read (a put commits against it, so it need not read it
+// first), and the newest channel values as text (the bases of deltas, and
+// the values a getTuple() right after a put() needs). An entry is only
+// trusted while the thread record still has that version: a put checks it
+// in its commit, and a read compares it with what it read, so a write by
+// anyone else (another process's put, deleteThread, pruning) drops it.
+import type { ThreadRecord } from "./_langgraph_keys.ts";
 
 /** A channel value as text, at a version. */
 export interface CachedValue {
@@ -17,10 +19,14 @@ export interface CachedValue {
   depth: number;
 }
 
-interface ThreadEntry {
+/** A thread as the saver last saw it. */
+export interface ThreadState {
+  /** The thread record's version. */
   tag: string;
+  /** The thread record at that version. */
+  record: ThreadRecord;
+  /** Channel values by {@linkcode slot}. */
   values: Map<string, CachedValue>;
-  bytes: number;
 }
 
 /** The cache key of a channel in a checkpoint namespace. */
@@ -28,55 +34,45 @@ export function slot(ns: string, channel: string): string {
   return `${ns}\0${channel}`;
 }
 
-/** A byte-bounded LRU of threads' newest channel values. */
-export class ValueCache {
+/** Most threads remembered, whatever their size. */
+const MAX_THREADS = 10_000;
+
+/** A byte-bounded LRU of threads. */
+export class ThreadCache {
   readonly #maxBytes: number;
-  readonly #threads = new Map<string, ThreadEntry>();
+  readonly #threads = new Map<string, ThreadState & { bytes: number }>();
   #bytes = 0;
 
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes;
   }
 
-  /** The thread's values, if they were tagged with `tag` (else dropped). */
-  get(thread: string, tag: string): Map<string, CachedValue> | undefined {
+  /** What is known of a thread (marking it recently used). */
+  get(thread: string): ThreadState | undefined {
     const entry = this.#threads.get(thread);
     if (!entry) return undefined;
     this.#threads.delete(thread);
-    if (entry.tag !== tag) {
-      this.#bytes -= entry.bytes;
-      return undefined;
-    }
-    this.#threads.set(thread, entry); // most recently used
-    return entry.values;
+    this.#threads.set(thread, entry);
+    return entry;
   }
 
-  /**
-   * Records values of the thread as of thread-record version `tag`. Values
-   * tagged `previous` (the version before this caller's own commit) are kept.
-   */
-  put(
-    thread: string,
-    tag: string,
-    values: Map<string, CachedValue>,
-    previous?: string,
-    drop?: (value: CachedValue, slot: string) => boolean,
-  ): void {
-    const old = this.#threads.get(thread);
-    this.#threads.delete(thread);
-    if (old) this.#bytes -= old.bytes;
-    const merged = old && (old.tag === tag || old.tag === previous)
-      ? old.values
-      : new Map<string, CachedValue>();
-    for (const [key, value] of values) merged.set(key, value);
-    if (drop) { for (const [key, value] of merged) if (drop(value, key)) merged.delete(key); }
+  /** The thread's values, if they are of thread-record version `tag`. */
+  values(thread: string, tag: string): Map<string, CachedValue> | undefined {
+    const entry = this.get(thread);
+    return entry?.tag === tag ? entry.values : undefined;
+  }
+
+  /** Records a thread as of record version `tag`; values too large to keep are left out. */
+  set(thread: string, state: ThreadState): void {
+    this.drop(thread);
     let bytes = 0;
-    for (const value of merged.values()) bytes += value.text.length * 2;
-    if (bytes > this.#maxBytes || merged.size === 0) return;
-    this.#threads.set(thread, { tag, values: merged, bytes });
+    for (const value of state.values.values()) bytes += value.text.length * 2;
+    const values = bytes > this.#maxBytes ? new Map<string, CachedValue>() : state.values;
+    if (values !== state.values) bytes = 0;
+    this.#threads.set(thread, { ...state, values, bytes });
     this.#bytes += bytes;
     for (const [name, entry] of this.#threads) {
-      if (this.#bytes <= this.#maxBytes) break;
+      if (this.#bytes <= this.#maxBytes && this.#threads.size <= MAX_THREADS) break;
       this.#threads.delete(name);
       this.#bytes -= entry.bytes;
     }

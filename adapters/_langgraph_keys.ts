@@ -12,6 +12,7 @@
 //
 // Every part is escaped so "/" separates parts only: "%", "/", NUL and lone
 // surrogates become %XX (or %uXXXX), so any LangGraph id makes a valid key.
+import type { Typed } from "./_langgraph_codec.ts";
 
 const SPECIAL = /[%/\0]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
@@ -88,3 +89,28 @@ export function writeKey(
 export function parts(key: string): string[] {
   return key.split("/").slice(1).map(unesc);
 }
+
+/** The thread record (`t/<thread>`). */
+export interface ThreadRecord {
+  /** Last put, ms since the epoch (the thread TTL counts from it). */
+  at: number;
+  /** The newest checkpoint id of each checkpoint namespace. */
+  latest: Record<string, string>;
+  /** Checkpoints pruned per namespace since unreferenced values were last swept. */
+  pruned?: Record<string, number>;
+}
+
+/** A checkpoint record (`c/<thread>/<ns>/<id>`). */
+export interface CheckpointRecord {
+  /** The parent checkpoint id, or null. */
+  p: string | null;
+  /** When it was put, ms since the epoch. */
+  at: number;
+  /** The checkpoint without its channel values, through the serde. */
+  cp: Typed;
+  /** Its metadata, through the serde. */
+  md: Typed;
+}
+
+/** A pending write record (`w/<thread>/<ns>/<id>/<task>/<idx>`). */
+export type WriteRecord = Typed & { task: string; idx: number; ch: string; path: string };

@@ -17,32 +17,7 @@ import {
   type Typed,
 } from "./_langgraph_codec.ts";
 import { type CachedValue, slot } from "./_langgraph_cache.ts";
-import { blobKey, writesPrefix } from "./_langgraph_keys.ts";
-
-/** The thread record (`t/<thread>`). */
-export interface ThreadRecord {
-  /** Last put, ms since the epoch (the thread TTL counts from it). */
-  at: number;
-  /** The newest checkpoint id of each checkpoint namespace. */
-  latest: Record<string, string>;
-  /** Checkpoints pruned per namespace since unreferenced values were last swept. */
-  pruned?: Record<string, number>;
-}
-
-/** A checkpoint record (`c/<thread>/<ns>/<id>`). */
-export interface CheckpointRecord {
-  /** The parent checkpoint id, or null. */
-  p: string | null;
-  /** When it was put, ms since the epoch. */
-  at: number;
-  /** The checkpoint without its channel values, through the serde. */
-  cp: Typed;
-  /** Its metadata, through the serde. */
-  md: Typed;
-}
-
-/** A pending write record (`w/<thread>/<ns>/<id>/<task>/<idx>`). */
-export type WriteRecord = Typed & { task: string; idx: number; ch: string; path: string };
+import { blobKey, type WriteRecord, writesPrefix } from "./_langgraph_keys.ts";
 
 /** Keys per listing page. */
 const PAGE = 1000;

@@ -4,8 +4,15 @@
 // channel values no kept checkpoint needs any more.
 import type { AtomicOperation, StateManager } from "../mod.ts";
 import { ValidationError } from "../mod.ts";
-import { checkpointKey, parts, prefix, writesPrefix } from "./_langgraph_keys.ts";
-import { type CheckpointRecord, listAll, type ThreadRecord } from "./_langgraph_read.ts";
+import {
+  checkpointKey,
+  type CheckpointRecord,
+  parts,
+  prefix,
+  type ThreadRecord,
+  writesPrefix,
+} from "./_langgraph_keys.ts";
+import { listAll } from "./_langgraph_read.ts";
 
 /** How much history the saver keeps per thread. Default: everything, forever. */
 export interface RetentionOptions {

@@ -43,25 +43,20 @@ import {
 } from "../mod.ts";
 import { type AdapterTarget, ManagerPool } from "./_managers.ts";
 import { type Blob, decode, delta, encode, isDelta } from "./_langgraph_codec.ts";
-import { type CachedValue, slot, ValueCache } from "./_langgraph_cache.ts";
+import { type CachedValue, slot, ThreadCache } from "./_langgraph_cache.ts";
 import {
   blobKey,
   checkpointKey,
+  type CheckpointRecord,
   linkKey,
   parts,
   prefix,
   threadKey,
-  writeKey,
-} from "./_langgraph_keys.ts";
-import {
-  type CheckpointRecord,
-  listAll,
-  type Memo,
-  readValues,
-  readWrites,
   type ThreadRecord,
+  writeKey,
   type WriteRecord,
-} from "./_langgraph_read.ts";
+} from "./_langgraph_keys.ts";
+import { listAll, type Memo, readValues, readWrites } from "./_langgraph_read.ts";
 import {
   deletePruned,
   isExpired,
@@ -128,7 +123,7 @@ const MAX_ATTEMPTS = 100;
 export class ManagingStateSaver extends BaseCheckpointSaver {
   readonly #pool: ManagerPool;
   readonly #retention: RetentionOptions;
-  readonly #cache: ValueCache;
+  readonly #cache: ThreadCache;
 
   /** A saver on the backend that `target` names or holds. */
   constructor(target: ManagingStateSaverOptions | StateManager = {}, settings: SaverSettings = {}) {
@@ -145,7 +140,7 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
     if (!Number.isInteger(cacheBytes) || cacheBytes < 0) {
       throw new ValidationError(`cacheBytes must be a non-negative integer, got ${cacheBytes}`);
     }
-    this.#cache = new ValueCache(cacheBytes);
+    this.#cache = new ThreadCache(cacheBytes);
   }
 
   /** The checkpoint of `config` (its `checkpoint_id`, else the thread's newest), or undefined. */
@@ -154,13 +149,25 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
     if (thread === undefined) return undefined;
     const ns = nsOf(config);
     const state = await this.#pool.get();
-    const entry = await state.getEntry<ThreadRecord>(threadKey(thread));
-    if (!entry || isExpired(entry.value, this.#retention, Date.now())) return undefined;
-    const id = getCheckpointId(config) || entry.value.latest[ns];
+    const tKey = threadKey(thread);
+    // One read for the thread record and the checkpoint: the asked-for one,
+    // else the newest this saver knows of (checked against the record read).
+    const asked = getCheckpointId(config) || undefined;
+    const guess = asked ?? this.#cache.get(thread)?.record.latest[ns];
+    const keys = guess === undefined ? [tKey] : [tKey, checkpointKey(thread, ns, guess)];
+    const [entry, found] = await state.getEntries<ThreadRecord | CheckpointRecord>(keys);
+    if (!entry || isExpired(entry.value as ThreadRecord, this.#retention, Date.now())) {
+      return undefined;
+    }
+    const record = entry.value as ThreadRecord;
+    const id = asked ?? record.latest[ns];
     if (!id) return undefined;
-    const record = await state.load<CheckpointRecord | null>(checkpointKey(thread, ns, id), null);
-    if (!record) return undefined;
-    return await this.#tuple(state, thread, ns, id, record, entry.version);
+    this.#remember(thread, entry.version, record);
+    const checkpoint = id === guess
+      ? found?.value as CheckpointRecord | undefined
+      : await state.load<CheckpointRecord | undefined>(checkpointKey(thread, ns, id), undefined);
+    if (!checkpoint) return undefined;
+    return await this.#tuple(state, thread, ns, id, checkpoint, entry.version);
   }
 
   /**
@@ -253,17 +260,23 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
     const tKey = threadKey(thread);
     const noDelta = new Set<string>();
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const entry = await state.getEntry<ThreadRecord>(tKey);
+      // The thread as this saver last saw it: the commit checks that nobody changed it since.
+      const known = attempt === 1 ? this.#cache.get(thread) : undefined;
+      const entry = known
+        ? { version: known.tag, value: known.record }
+        : (await state.getEntries<ThreadRecord>([tKey]))[0] ?? null;
       const now = Date.now();
       const expired = entry !== null && isExpired(entry.value, this.#retention, now);
       const op = state.atomic().check(tKey, entry?.version ?? null);
       if (expired) await this.#deleteThreadKeys(state, op, thread);
-      const known = entry && !expired ? this.#cache.get(thread, entry.version) : undefined;
-      const fresh = new Map<string, CachedValue>();
+      const values = entry && !expired
+        ? known?.values ?? this.#cache.values(thread, entry.version)
+        : undefined;
+      const fresh = new Map(values);
       for (const { channel, version, typed } of changed) {
         const key = blobKey(thread, ns, channel, version);
         let blob: Blob = typed;
-        const base = known?.get(slot(ns, channel));
+        const base = values?.get(slot(ns, channel));
         if (base && "s" in typed && base.t === typed.t && base.version !== version) {
           const d = noDelta.has(key) ? undefined : delta(typed.s, base, typed.t);
           if (d) {
@@ -284,22 +297,21 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
       const latest = { ...previous?.latest };
       if (latest[ns] === undefined || id > latest[ns]) latest[ns] = id;
       const next: ThreadRecord = { at: now, latest };
+      if (previous?.pruned) next.pruned = previous.pruned;
       const swept = expired
         ? new Set<string>()
         : await this.#retain(state, op, thread, ns, id, checkpoint, previous, next, now);
       op.set(tKey, next);
       const result = await op.commit();
       if (result.ok) {
-        this.#cache.put(
-          thread,
-          result.version,
-          fresh,
-          previous && entry?.version,
-          (value, s) => swept.has(slotBlob(thread, s, value)),
-        );
+        for (const [s, value] of fresh) {
+          if (swept.has(slotBlob(thread, s, value))) fresh.delete(s);
+        }
+        this.#cache.set(thread, { tag: result.version, record: next, values: fresh });
         return { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: id } };
       }
       // Lost a race, or a delta's value already exists: read again and store whole values.
+      this.#cache.drop(thread);
       for (const { channel, version } of changed) {
         noDelta.add(blobKey(thread, ns, channel, version));
       }
@@ -444,6 +456,12 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
     return this.close();
   }
 
+  /** Notes a thread record read at `version`, keeping known values if they are of it. */
+  #remember(thread: string, version: string, record: ThreadRecord): void {
+    const values = this.#cache.values(thread, version) ?? new Map<string, CachedValue>();
+    this.#cache.set(thread, { tag: version, record, values });
+  }
+
   async #tuple(
     state: StateManager,
     thread: string,
@@ -457,12 +475,12 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
       decode(this.serde, record.cp) as Promise<Omit<Checkpoint, "channel_values">>,
       decode(this.serde, record.md) as Promise<CheckpointMetadata>,
     ]);
-    const known = tag === undefined ? undefined : this.#cache.get(thread, tag);
+    const known = tag === undefined ? undefined : this.#cache.values(thread, tag);
     const [{ values, read }, pendingWrites] = await Promise.all([
       readValues(state, this.serde, thread, ns, rest.channel_versions ?? {}, known, memo),
       readWrites(state, this.serde, thread, ns, id),
     ]);
-    if (tag !== undefined) this.#cache.put(thread, tag, read);
+    if (known) { for (const [s, value] of read) known.set(s, value); }
     const checkpoint = { ...rest, channel_values: values } as Checkpoint;
     if (checkpoint.v < 4 && record.p !== null) {
       await this.#migratePendingSends(state, checkpoint, thread, ns, record.p);
