@@ -12,13 +12,13 @@
 // --filter=<regexp on case file names> --quick (1 round, shorter loops)
 // --out=<file> (raw results as JSON, written after every round)
 // --report=<file> (print the tables of a saved run again).
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { printReport, type Row, type Skip } from "./bench/_report.ts";
 import { prepareNode, type Runtime } from "./bench/_node_runtime.ts";
 
