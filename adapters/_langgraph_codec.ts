@@ -49,20 +49,30 @@ const MIN_KEEP = 256;
 export const MAX_DEPTH = 16;
 
 /**
- * A delta of `text` against `base` (the same channel's value at an older
- * version), or undefined when a whole copy is the better choice: the two
- * share little, the tail would be most of the value, or the chain of deltas
- * is long enough already.
+ * A delta of `text` (version `version`) against `base`, the same channel's
+ * value at an older version, or undefined when a whole copy is the better
+ * choice: the two share little, the tail would be most of the value, or the
+ * chain of deltas is long enough already. A delta's base is always an older
+ * version, so deltas never form a cycle.
  */
 export function delta(
   text: string,
-  base: { version: string; text: string; depth: number },
   t: string,
-): Blob | undefined {
-  if (base.depth >= MAX_DEPTH) return undefined;
+  version: string,
+  base: { version: string; t: string; text: string; depth: number },
+): Delta | undefined {
+  if (base.depth >= MAX_DEPTH || base.t !== t || !isOlder(base.version, version)) return undefined;
   const keep = commonPrefix(base.text, text);
   if (keep < MIN_KEEP || text.length - keep > text.length / 2) return undefined;
   return { t, s: text.slice(keep), base: base.version, keep, depth: base.depth + 1 };
+}
+
+/** Whether channel version `a` comes before `b` (numbers by value, else as LangGraph orders strings). */
+export function isOlder(a: string, b: string): boolean {
+  const x = Number(a);
+  const y = Number(b);
+  if (a !== "" && b !== "" && Number.isFinite(x) && Number.isFinite(y)) return x < y;
+  return a.localeCompare(b) < 0;
 }
 
 /** The text of a delta, given its base's text. */

@@ -277,13 +277,12 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
         const key = blobKey(thread, ns, channel, version);
         let blob: Blob = typed;
         const base = values?.get(slot(ns, channel));
-        if (base && "s" in typed && base.t === typed.t && base.version !== version) {
-          const d = noDelta.has(key) ? undefined : delta(typed.s, base, typed.t);
-          if (d) {
-            blob = d;
-            // A delta never replaces a stored value (that could make a cycle of deltas).
-            op.check(key, null).set(linkKey(thread, ns, channel, version, base.version), 1);
-          }
+        const d = base && "s" in typed && !noDelta.has(key)
+          ? delta(typed.s, typed.t, version, base)
+          : undefined;
+        if (d) {
+          blob = d;
+          op.set(linkKey(thread, ns, channel, version, d.base), 1);
         }
         op.set(key, blob);
         if ("s" in typed) {
@@ -310,7 +309,7 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
         this.#cache.set(thread, { tag: result.version, record: next, values: fresh });
         return { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: id } };
       }
-      // Lost a race, or a delta's value already exists: read again and store whole values.
+      // Lost a race: read the thread again, and store whole values this time.
       this.#cache.drop(thread);
       for (const { channel, version } of changed) {
         noDelta.add(blobKey(thread, ns, channel, version));

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
+import type { RunnableConfig } from "@langchain/core/runnables";
 import { emptyCheckpoint, TASKS } from "@langchain/langgraph-checkpoint";
 import { MemoryBackend, StateManager, ValidationError } from "../mod.ts";
 import { ManagingStateSaver } from "../adapters/langgraph.ts";
@@ -184,6 +185,32 @@ test("langgraph: a fork never mixes values with the branch it left", async () =>
   assert.ok(a >= 1 && a < 2 && b >= 2 && b < 3, `${a} ${b}`);
   assert.equal(Math.floor(saver.getNextVersion(7)), 8);
   assert.equal(Math.floor(saver.getNextVersion("0000000000000041.abc" as unknown as number)), 42);
+});
+
+test("langgraph: versions put out of order never make a cycle of deltas", async () => {
+  const backend = new MemoryBackend();
+  await using saver = new ManagingStateSaver({ backend });
+  const meta = { source: "loop" as const, step: 0, parents: {} };
+  // Long lists that share all but their last item: each one after the first is a delta.
+  const long = (
+    n: number,
+  ) => [...Array.from({ length: 40 }, (_, i) => `message ${i}`), `tail ${n}`];
+  let config: RunnableConfig = { configurable: { thread_id: "t" } };
+  const ids: string[] = [];
+  for (const [version, n] of [[1, 1], [2, 2], [1, 1], [3, 3]] as const) {
+    const checkpoint = {
+      ...emptyCheckpoint(),
+      channel_values: { list: long(n) },
+      channel_versions: { list: version },
+    };
+    config = await saver.put(config, checkpoint, meta, { list: version });
+    ids.push(checkpoint.id);
+  }
+  await using cold = new ManagingStateSaver({ backend });
+  for (const [i, n] of [1, 2, 1, 3].entries()) {
+    const tuple = await cold.getTuple({ configurable: { thread_id: "t", checkpoint_id: ids[i] } });
+    assert.deepEqual(tuple!.checkpoint.channel_values.list, long(n));
+  }
 });
 
 test("langgraph: bad input is a typed error and writes nothing", async () => {
