@@ -33,7 +33,8 @@ export interface KeyvManagingStateOptions extends OpenOptions {
   namespace?: string;
 }
 
-type Listener = (...args: unknown[]) => void;
+/** An event listener, as Keyv registers one. */
+export type Listener = (...args: unknown[]) => void;
 
 /** The namespace name rule of managing-state, checked when Keyv sets one. */
 const NAMESPACE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
