@@ -3,11 +3,10 @@
 //
 //   t/<thread>                                 thread record: latest checkpoint per
 //                                              checkpoint namespace, last write time
-//   c/<thread>/<ns>/<checkpoint>               checkpoint (without channel values),
-//                                              metadata, parent id
+//   c/<thread>/<ns>/<checkpoint>               checkpoint (without channel values)
+//                                              and metadata, parent id
 //   b/<thread>/<ns>/<channel>/<version>        a channel value, stored once per version
 //                                              (whole, or as a delta of an older version)
-//   l/<thread>/<ns>/<channel>/<version>/<base> a delta's link to its base (for pruning)
 //   w/<thread>/<ns>/<checkpoint>/<task>/<idx>  a pending write
 //
 // Every part is escaped so "/" separates parts only: "%", "/", NUL and lone
@@ -42,7 +41,7 @@ export function threadKey(thread: string): string {
   return `t/${esc(thread)}`;
 }
 
-/** The prefix of every key of a kind ("c", "b", "l", "w") of a thread (and checkpoint namespace). */
+/** The prefix of every key of a kind ("c", "b", "w") of a thread (and checkpoint namespace). */
 export function prefix(kind: string, thread?: string, ns?: string): string {
   if (thread === undefined) return `${kind}/`;
   return ns === undefined ? `${kind}/${esc(thread)}/` : `${kind}/${esc(thread)}/${esc(ns)}/`;
@@ -56,17 +55,6 @@ export function checkpointKey(thread: string, ns: string, id: string): string {
 /** A channel value's key. */
 export function blobKey(thread: string, ns: string, channel: string, version: string): string {
   return `b/${esc(thread)}/${esc(ns)}/${esc(channel)}/${esc(version)}`;
-}
-
-/** A delta's link key. */
-export function linkKey(
-  thread: string,
-  ns: string,
-  channel: string,
-  version: string,
-  base: string,
-): string {
-  return `l/${esc(thread)}/${esc(ns)}/${esc(channel)}/${esc(version)}/${esc(base)}`;
 }
 
 /** The prefix of a checkpoint's pending writes. */
@@ -106,10 +94,8 @@ export interface CheckpointRecord {
   p: string | null;
   /** When it was put, ms since the epoch. */
   at: number;
-  /** The checkpoint without its channel values, through the serde. */
-  cp: Typed;
-  /** Its metadata, through the serde. */
-  md: Typed;
+  /** `{ checkpoint, metadata }` (the checkpoint without its channel values), through the serde. */
+  c: Typed;
 }
 
 /** A pending write record (`w/<thread>/<ns>/<id>/<task>/<idx>`). */

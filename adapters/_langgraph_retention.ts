@@ -4,7 +4,9 @@
 // channel values no kept checkpoint needs any more.
 import type { AtomicOperation, StateManager } from "../mod.ts";
 import { ValidationError } from "../mod.ts";
+import { type Blob, isDelta } from "./_langgraph_codec.ts";
 import {
+  blobKey,
   checkpointKey,
   type CheckpointRecord,
   parts,
@@ -118,10 +120,12 @@ export async function deletePruned(
 }
 
 /**
- * Adds to `op` the deletes of stored values (and delta links) of
- * `thread`/`ns` that none of `kept` needs, directly or as a delta base.
- * `versionsOf` gives a kept checkpoint's channel versions (`adding` maps
- * the ids being written now to theirs). Returns the deleted value keys.
+ * Adds to `op` the deletes of stored values of `thread`/`ns` that none of
+ * `kept` needs, directly or as a delta base. `versionsOf` gives a kept
+ * checkpoint's channel versions (`adding` maps the ids being written now to
+ * theirs); `pending` holds the values written by the same commit. Bases are
+ * found by reading the needed values, one read per level of deltas.
+ * Returns the deleted value keys.
  */
 export async function sweepValues(
   state: StateManager,
@@ -130,45 +134,46 @@ export async function sweepValues(
   ns: string,
   kept: string[],
   adding: Map<string, Record<string, string | number>>,
+  pending: Map<string, Blob>,
   versionsOf: (record: CheckpointRecord) => Promise<Record<string, string | number>>,
 ): Promise<Set<string>> {
   const stored = kept.filter((id) => !adding.has(id));
   const keys = stored.map((id) => checkpointKey(thread, ns, id));
   const records = await state.loadMany(keys) as unknown as Record<string, CheckpointRecord>;
   const needed = new Set<string>();
-  const want = (versions: Record<string, string | number>) => {
-    for (const [channel, version] of Object.entries(versions)) {
-      needed.add(`${channel}\0${String(version)}`);
+  let level: string[] = [];
+  const need = (channel: string, version: string) => {
+    const key = blobKey(thread, ns, channel, version);
+    if (!needed.has(key)) {
+      needed.add(key);
+      level.push(key);
     }
+  };
+  const want = (versions: Record<string, string | number>) => {
+    for (const [channel, version] of Object.entries(versions)) need(channel, String(version));
   };
   for (const versions of adding.values()) want(versions);
   for (const key of keys) {
     const record = records[key];
     if (record) want(await versionsOf(record));
   }
-  // Follow delta links: a needed value needs its base too.
-  const links = new Map<string, string>();
-  const linkKeys = await listAll(state, prefix("l", thread, ns));
-  for (const key of linkKeys) {
-    const [, , channel, version, base] = parts(key);
-    links.set(`${channel}\0${version}`, `${channel}\0${base}`);
-  }
-  for (const start of [...needed]) {
-    for (let at = links.get(start); at !== undefined && !needed.has(at); at = links.get(at)) {
-      needed.add(at);
+  // A needed delta needs its base too.
+  while (level.length > 0) {
+    const batch = level;
+    level = [];
+    const unread = batch.filter((key) => !pending.has(key));
+    const read = unread.length ? await state.loadMany(unread) as Record<string, Blob> : {};
+    for (const key of batch) {
+      const blob = pending.get(key) ?? read[key];
+      if (blob && isDelta(blob)) need(parts(key)[2]!, blob.base);
     }
   }
   const deleted = new Set<string>();
   for (const key of await listAll(state, prefix("b", thread, ns))) {
-    const [, , channel, version] = parts(key);
-    if (!needed.has(`${channel}\0${version}`)) {
+    if (!needed.has(key)) {
       op.delete(key);
       deleted.add(key);
     }
-  }
-  for (const key of linkKeys) {
-    const [, , channel, version] = parts(key);
-    if (!needed.has(`${channel}\0${version}`)) op.delete(key);
   }
   return deleted;
 }

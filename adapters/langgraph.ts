@@ -48,7 +48,6 @@ import {
   blobKey,
   checkpointKey,
   type CheckpointRecord,
-  linkKey,
   parts,
   prefix,
   threadKey,
@@ -215,9 +214,9 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
         const record = stored[c.key];
         if (!record) continue; // deleted since it was listed
         if (filter && Object.keys(filter).length > 0) {
-          const metadata = await decode(this.serde, record.md) as Record<string, unknown>;
+          const { metadata } = await this.#decodeRecord(record);
           const match = Object.entries(filter).every(([k, v]) =>
-            isDeepStrictEqual(metadata?.[k], v)
+            isDeepStrictEqual((metadata as Record<string, unknown> | undefined)?.[k], v)
           );
           if (!match) continue;
         }
@@ -246,7 +245,7 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
       throw new ValidationError("put(): the checkpoint has no id");
     }
     const { channel_values: values = {}, ...rest } = checkpoint;
-    const [cp, md] = await Promise.all([encode(this.serde, rest), encode(this.serde, metadata)]);
+    const c = await encode(this.serde, { checkpoint: rest, metadata });
     const changed = await Promise.all(
       Object.entries(newVersions)
         .filter(([channel]) => channel in values)
@@ -273,6 +272,7 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
         ? known?.values ?? this.#cache.values(thread, entry.version)
         : undefined;
       const fresh = new Map(values);
+      const written = new Map<string, Blob>();
       for (const { channel, version, typed } of changed) {
         const key = blobKey(thread, ns, channel, version);
         let blob: Blob = typed;
@@ -280,26 +280,29 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
         const d = base && "s" in typed && !noDelta.has(key)
           ? delta(typed.s, typed.t, version, base)
           : undefined;
-        if (d) {
-          blob = d;
-          op.set(linkKey(thread, ns, channel, version, d.base), 1);
-        }
+        if (d) blob = d;
         op.set(key, blob);
+        written.set(key, blob);
         if ("s" in typed) {
           const depth = isDelta(blob) ? blob.depth : 0;
           fresh.set(slot(ns, channel), { version, t: typed.t, text: typed.s, depth });
         }
       }
-      const record: CheckpointRecord = { p: parent ?? null, at: now, cp, md };
+      const record: CheckpointRecord = { p: parent ?? null, at: now, c };
       op.set(checkpointKey(thread, ns, id), record);
       const previous = entry && !expired ? entry.value : undefined;
       const latest = { ...previous?.latest };
       if (latest[ns] === undefined || id > latest[ns]) latest[ns] = id;
       const next: ThreadRecord = { at: now, latest };
       if (previous?.pruned) next.pruned = previous.pruned;
-      const swept = expired
-        ? new Set<string>()
-        : await this.#retain(state, op, thread, ns, id, checkpoint, previous, next, now);
+      const swept = expired ? new Set<string>() : await this.#retain(
+        state,
+        op,
+        { thread, ns, id, checkpoint, written },
+        previous,
+        next,
+        now,
+      );
       op.set(tKey, next);
       const result = await op.commit();
       if (result.ok) {
@@ -411,6 +414,7 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
               ns,
               plan.kept,
               new Map(),
+              new Map(),
               (r) => this.#versionsOf(r),
             );
             counts.checkpoints += plan.pruned.length;
@@ -441,8 +445,8 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
       ? Math.floor(current)
       // A thread written by a saver with string versions ("<counter>.<suffix>").
       : Number.parseInt(String(current ?? "0").split(".")[0]!, 10) || 0;
-    const fraction = crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32;
-    return base + 1 + fraction;
+    // Uniqueness, not secrecy: Math.random's 52 bits are plenty and cost nothing.
+    return base + 1 + Math.random();
   }
 
   /** Closes the manager (and backend) the saver opened. */
@@ -470,10 +474,7 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
     tag: string | undefined,
     memo?: Memo,
   ): Promise<CheckpointTuple> {
-    const [rest, metadata] = await Promise.all([
-      decode(this.serde, record.cp) as Promise<Omit<Checkpoint, "channel_values">>,
-      decode(this.serde, record.md) as Promise<CheckpointMetadata>,
-    ]);
+    const { checkpoint: rest, metadata } = await this.#decodeRecord(record);
     const known = tag === undefined ? undefined : this.#cache.values(thread, tag);
     const [{ values, read }, pendingWrites] = await Promise.all([
       readValues(state, this.serde, thread, ns, rest.channel_versions ?? {}, known, memo),
@@ -518,16 +519,20 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
   async #retain(
     state: StateManager,
     op: AtomicOperation,
-    thread: string,
-    ns: string,
-    id: string,
-    checkpoint: Checkpoint,
+    put: {
+      thread: string;
+      ns: string;
+      id: string;
+      checkpoint: Checkpoint;
+      written: Map<string, Blob>;
+    },
     previous: ThreadRecord | undefined,
     next: ThreadRecord,
     now: number,
   ): Promise<Set<string>> {
     const { keepLast, maxAgeMs } = this.#retention;
     if (keepLast === undefined && maxAgeMs === undefined) return new Set();
+    const { thread, ns, id, checkpoint, written } = put;
     const plan = await planPrune(state, thread, ns, [id], this.#retention, now);
     await deletePruned(state, op, thread, ns, plan.pruned);
     const pruned = { ...previous?.pruned };
@@ -542,13 +547,23 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
       ns,
       plan.kept,
       new Map([[id, checkpoint.channel_versions]]),
+      written,
       (r) => this.#versionsOf(r),
     );
   }
 
   async #versionsOf(record: CheckpointRecord): Promise<Record<string, string | number>> {
-    const rest = await decode(this.serde, record.cp) as Partial<Checkpoint>;
-    return rest.channel_versions ?? {};
+    return (await this.#decodeRecord(record)).checkpoint.channel_versions ?? {};
+  }
+
+  #decodeRecord(record: CheckpointRecord): Promise<{
+    checkpoint: Omit<Checkpoint, "channel_values">;
+    metadata: CheckpointMetadata;
+  }> {
+    return decode(this.serde, record.c) as Promise<{
+      checkpoint: Omit<Checkpoint, "channel_values">;
+      metadata: CheckpointMetadata;
+    }>;
   }
 
   /** Adds the deletes of every key of a thread to `op`. */
@@ -557,7 +572,7 @@ export class ManagingStateSaver extends BaseCheckpointSaver {
     op: AtomicOperation,
     thread: string,
   ): Promise<void> {
-    for (const kind of ["c", "b", "l", "w"]) {
+    for (const kind of ["c", "b", "w"]) {
       for (const key of await listAll(state, prefix(kind, thread))) op.delete(key);
     }
     op.delete(threadKey(thread));

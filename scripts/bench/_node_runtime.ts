@@ -39,10 +39,17 @@ const DEPENDENCIES = {
   "@langchain/langgraph-checkpoint-sqlite": "1.0.4",
   "zod": "4.6.7",
   "node-gyp": "13.1.0",
+  // The library's Redis backend is built on ioredis 6; unstorage wants 5.
+  "ioredis6": "npm:ioredis@6.0.0",
 };
 
-/** Bare imports in the library's own source that resolve from the peers' folder. */
-const SOURCE_PEERS = ["keyv", "@langchain/langgraph-checkpoint", "@langchain/core"];
+/** Bare imports in the library's own source that resolve from the peers' folder (some renamed). */
+const SOURCE_PEERS: Record<string, string> = {
+  "keyv": "keyv",
+  "@langchain/langgraph-checkpoint": "@langchain/langgraph-checkpoint",
+  "@langchain/core": "@langchain/core",
+  "ioredis": "ioredis6",
+};
 
 /** The Node headers better-sqlite3 is compiled against (see above). */
 const HEADERS = "24.18.1";
@@ -87,11 +94,15 @@ export function prepareNode(log: (message: string) => void): Runtime | null {
     join(dir, "hooks.mjs"),
     `const base = ${JSON.stringify(pathToFileURL(join(dir, "index.js")).href)};
 const peers = ${JSON.stringify(SOURCE_PEERS)};
+const source = ${JSON.stringify(new URL("../..", import.meta.url).href)};
 export async function resolve(specifier, context, next) {
   const m = /^npm:(@[^/@]+\\/[^/@]+|[^/@]+)(?:@[^/]*)?(\\/.*)?$/.exec(specifier);
   if (m) return next(m[1] + (m[2] ?? ""), { ...context, parentURL: base });
-  if (peers.some((p) => specifier === p || specifier.startsWith(p + "/"))) {
-    return next(specifier, { ...context, parentURL: base });
+  const fromSource = context.parentURL?.startsWith(source) && !context.parentURL.includes("/node_modules/");
+  for (const [name, target] of Object.entries(peers)) {
+    if (fromSource && (specifier === name || specifier.startsWith(name + "/"))) {
+      return next(target + specifier.slice(name.length), { ...context, parentURL: base });
+    }
   }
   return next(specifier, context);
 }
