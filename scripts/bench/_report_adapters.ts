@@ -63,7 +63,7 @@ export function adapterReport(get: Getter, runtimes: readonly string[], sizes: n
         lg.push(
           `| ${rt} | put + getTuple, ${n}-step threads | ${us(ours.p50us)} | ${
             them ? us(them.p50us) : "not measured"
-          } | ${them ? `${(them.p50us / ours.p50us).toFixed(2)}x faster` : ""} |`,
+          } | ${them ? `${(them.p50us / ours.p50us).toFixed(2)}x the speed` : ""} |`,
         );
       }
       const op = `bytes stored, ${n}-message chat`;
@@ -90,7 +90,7 @@ export function adapterReport(get: Getter, runtimes: readonly string[], sizes: n
   if (lg.length) {
     out.push(
       "## LangGraph saver (sqlite) vs @langchain/langgraph-checkpoint-sqlite\n",
-      "| runtime | what | ManagingStateSaver | SqliteSaver | ours |",
+      "| runtime | what | ManagingStateSaver | SqliteSaver | ours vs SqliteSaver |",
       "|---|---|---|---|---|",
       ...lg,
       "",

@@ -4,7 +4,8 @@
 //
 // - put + getTuple: one step of a chat thread per operation (the message
 //   list grows by one message per step; a new thread every `n` steps), the
-//   same sequence for both savers, each minting its own channel versions;
+//   same steps for both savers (two threads timed after two of warm-up),
+//   each minting its own channel versions;
 // - bytes stored: a real StateGraph chat (MessagesAnnotation) run for `n`
 //   messages, one message per step, then the database file's size after
 //   a WAL checkpoint and VACUUM.
@@ -87,8 +88,9 @@ async function putAndGet(which: string): Promise<void> {
       const tuple = await saver.getTuple(config);
       if (!tuple) throw new Error("put, then not found");
     },
-    { ...args, maxOps: Math.min(args.maxOps, 5000) },
-    20,
+    // Both savers run the same steps: two whole threads after two threads of warm-up.
+    { ...args, maxOps: 2 * n, maxMs: 120_000 },
+    2 * n,
   );
   await done();
 }
