@@ -159,6 +159,18 @@ export class StateManager implements AsyncDisposable {
     return entry && { ...entry, value: JSON.parse(entry.value) as T };
   }
 
+  /**
+   * Loads several keys with their versions in one read of the backend
+   * (never from the cache); a missing key is null. Same order as `keys`.
+   */
+  async getEntries<T = JsonValue>(keys: string[]): Promise<(Entry<T> | null)[]> {
+    if (!Array.isArray(keys)) throw new ValidationError("getEntries() takes an array of keys");
+    keys.forEach((key) => validateKey(key));
+    this.#engine.assertOpen();
+    const entries = await this.#engine.call(() => this.backend.get(this.namespace, keys));
+    return entries.map((e) => e && { ...e, value: JSON.parse(e.value) as T });
+  }
+
   /** Whether `key` exists (and has not expired). */
   async has(key: string): Promise<boolean> {
     return (await this.#read(key)) !== null;

@@ -225,3 +225,18 @@ export function checkRuntimeSeam(lib: SourceFile[]): void {
     );
   }
 }
+
+/**
+ * Makes a declaration file stand alone: the ES library parts it names that
+ * a consumer's default `lib` (ES2022 for `target: es2022`) lacks are
+ * referenced from the file, so it type-checks with `skipLibCheck: false`
+ * and no `@types/node` (which would otherwise be what declares them).
+ */
+export function selfContainedDeclarations(dts: string): string {
+  const libs: string[] = [];
+  if (/\b(Async)?Disposable(Stack)?\b|\bSymbol\.(asyncDispose|dispose)\b/.test(dts)) {
+    libs.push("esnext.disposable");
+  }
+  const missing = libs.filter((lib) => !dts.includes(`<reference lib="${lib}" />`));
+  return missing.map((lib) => `/// <reference lib="${lib}" />\n`).join("") + dts;
+}

@@ -12,14 +12,15 @@
 // --filter=<regexp on case file names> --quick (1 round, shorter loops)
 // --out=<file> (raw results as JSON, written after every round)
 // --report=<file> (print the tables of a saved run again).
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { printReport, type Row, type Skip } from "./bench/_report.ts";
+import { prepareNode, type Runtime } from "./bench/_node_runtime.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
@@ -51,17 +52,14 @@ const CASES: { file: string; sizes?: number[]; deno?: boolean; node?: boolean }[
   { file: "redis_ours" },
   { file: "redis_keyv" },
   { file: "redis_unstorage" },
+  { file: "keyv_ours" },
+  { file: "langgraph", sizes: [200] },
   { file: "kv_raw", node: false },
   { file: "kv_ours", node: false },
   { file: "migrate", sizes: [100_000] },
 ];
 
 const pin = commandExists("taskset") ? ["taskset", "-c", "1"] : [];
-
-interface Runtime {
-  name: "deno" | "node";
-  command: string[];
-}
 
 function commandExists(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
@@ -107,62 +105,6 @@ async function startRedis(): Promise<{ url: string; stop(): void } | null> {
   }
   child.kill("SIGTERM");
   return null;
-}
-
-/** Node 24 with the bench's npm packages installed in a temp folder, or null. */
-function prepareNode(): Runtime | null {
-  let node: string;
-  try {
-    node = execFileSync("npx", ["-y", "node@24", "-p", "process.execPath"], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    }).trim();
-  } catch {
-    return null;
-  }
-  const dir = mkdtempSync(join(tmpdir(), "ms-bench-node-"));
-  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(
-    join(dir, "package.json"),
-    JSON.stringify({
-      type: "module",
-      private: true,
-      dependencies: {
-        "keyv": "6.1.0",
-        "@keyv/sqlite": "6.0.0-beta.4",
-        "@keyv/redis": "6.0.0-rc.1",
-        "unstorage": "1.17.6",
-        "ioredis": "5.8.2",
-        "lowdb": "7.0.1",
-      },
-    }),
-  );
-  log("Installing the peers for Node (npm, scripts off)...");
-  const install = spawnSync(
-    "npm",
-    ["install", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-    { cwd: dir, stdio: ["ignore", "ignore", "inherit"] },
-  );
-  if (install.status !== 0) return null;
-  // The cases import `npm:name@version/sub`; on Node, resolve that as `name/sub` from here.
-  writeFileSync(
-    join(dir, "hooks.mjs"),
-    `const base = ${JSON.stringify(pathToFileURL(join(dir, "index.js")).href)};
-export async function resolve(specifier, context, next) {
-  const m = /^npm:(@[^/@]+\\/[^/@]+|[^/@]+)(?:@[^/]*)?(\\/.*)?$/.exec(specifier);
-  if (m) return next(m[1] + (m[2] ?? ""), { ...context, parentURL: base });
-  return next(specifier, context);
-}
-`,
-  );
-  writeFileSync(
-    join(dir, "register.mjs"),
-    `import { register } from "node:module";\nregister("./hooks.mjs", import.meta.url);\n`,
-  );
-  return {
-    name: "node",
-    command: [node, "--no-warnings", "--import", pathToFileURL(join(dir, "register.mjs")).href],
-  };
 }
 
 function runCase(
@@ -264,7 +206,7 @@ if (wanted.includes("deno")) {
 }
 const skips: Skip[] = [];
 if (wanted.includes("node")) {
-  const node = prepareNode();
+  const node = prepareNode(log);
   if (node) runtimes.push(node);
   else skips.push({ group: "all", impl: "all", reason: "Node 24 unavailable", runtime: "node" });
 }

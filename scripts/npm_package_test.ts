@@ -9,6 +9,7 @@ import {
   packageJson,
   parseNpmSpecifier,
   rewriteSpecifiers,
+  selfContainedDeclarations,
   type SourceFile,
   staticClosure,
 } from "./_npm_package.ts";
@@ -127,4 +128,16 @@ test("checkRuntimeSeam() allows Deno only in *_platform.ts files", () => {
       /outside the platform seam in state\.ts/,
     );
   }
+});
+
+test("selfContainedDeclarations() references the lib of disposables where they are named", () => {
+  const dts = "export declare class S implements AsyncDisposable {\n" +
+    "  [Symbol.asyncDispose](): Promise<void>;\n}\n";
+  const out = selfContainedDeclarations(dts);
+  assert.equal(out, `/// <reference lib="esnext.disposable" />\n${dts}`);
+  assert.equal(selfContainedDeclarations(out), out);
+  assert.equal(
+    selfContainedDeclarations("export declare const x: number;\n"),
+    "export declare const x: number;\n",
+  );
 });

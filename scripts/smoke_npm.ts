@@ -1,11 +1,14 @@
-// Installs the packed npm package into an empty Node project and uses it the
-// way a Node user would: an .mjs import, a strict `nodenext` TypeScript
-// check, and the `managing-state` command through npx.
+// Installs the packed npm package into empty Node projects and uses it the
+// way a Node user would: an .mjs import (the Keyv store and the LangGraph
+// saver with their peers included), strict `nodenext` TypeScript checks
+// with `skipLibCheck: false` (with @types/node, and in a project with
+// nothing but TypeScript and the minimal tsconfig), and the
+// `managing-state` command through npx.
 //
 //   deno task smoke:npm     (after deno task build:npm)
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { envWithNode, findNode, NPM_DIR, output, run } from "./_node.ts";
+import { envWithNode, findNode, NPM_DIR, output, ROOT, run } from "./_node.ts";
 import { BIN_NAME, DEV_DEPENDENCIES } from "./_npm_package.ts";
 
 const CHECK_MJS = `import assert from "node:assert/strict";
@@ -28,11 +31,30 @@ for (const backend of ["memory", new SqliteBackend({ path: ":memory:" })]) {
   assert.equal(await state.load("phase"), "building");
   await assert.rejects(state.load("missing"), KeyNotFoundError);
 }
+
+// The adapters, with their optional peers installed.
+const { default: Keyv } = await import("keyv");
+const { KeyvManagingState } = await import("@adw/managing-state/keyv");
+const keyv = new Keyv({ store: new KeyvManagingState({ backend: "memory" }) });
+await keyv.set("k", { v: 1 }, 60_000);
+assert.deepEqual(await keyv.get("k"), { v: 1 });
+await keyv.disconnect();
+const { emptyCheckpoint } = await import("@langchain/langgraph-checkpoint");
+const { ManagingStateSaver } = await import("@adw/managing-state/langgraph");
+const saver = new ManagingStateSaver({ backend: "memory" });
+const config = { configurable: { thread_id: "t" } };
+await saver.put(config, emptyCheckpoint(), { source: "input", step: -1, parents: {} }, {});
+assert.equal((await saver.getTuple(config))?.metadata?.step, -1);
+await saver.close();
 console.log("mjs ok");
 `;
 
 const CHECK_TS = `import { type OpenOptions, StateManager } from "@adw/managing-state";
 import { SqliteBackend } from "@adw/managing-state/sqlite";
+import Keyv from "keyv";
+import { KeyvManagingState } from "@adw/managing-state/keyv";
+import { ManagingStateSaver } from "@adw/managing-state/langgraph";
+import type { BaseCheckpointSaver } from "@langchain/langgraph-checkpoint";
 
 const options: OpenOptions = { backend: "memory", namespace: "typed" };
 await using state = await StateManager.open(options);
@@ -44,6 +66,26 @@ const sqlite = new SqliteBackend({ path: ":memory:" });
 // @ts-expect-error namespace is a string
 await StateManager.open({ backend: sqlite, namespace: 42 });
 console.log(runs, phase);
+
+// The adapters fit the interfaces their libraries take.
+const keyv: Keyv<number> = new Keyv<number>({ store: new KeyvManagingState({ backend: "memory" }) });
+const saver: BaseCheckpointSaver = new ManagingStateSaver({ backend: "memory", retention: { keepLast: 5 } });
+console.log(keyv, saver);
+`;
+
+// With nothing but TypeScript installed: the declarations must not lean on @types/node.
+const CHECK_MINIMAL_TS = `import { type OpenOptions, StateManager } from "@adw/managing-state";
+import { SqliteBackend } from "@adw/managing-state/sqlite";
+import { JsonBackend } from "@adw/managing-state/json";
+import { MemoryBackend } from "@adw/managing-state/memory";
+import { RedisBackend } from "@adw/managing-state/redis";
+import { KvBackend } from "@adw/managing-state/kv";
+import { migrate } from "@adw/managing-state/migrate";
+
+const options: OpenOptions = { backend: new MemoryBackend(), namespace: "typed" };
+await using state = await StateManager.open(options);
+const phase: string = await state.load<string>("phase", "none");
+export { JsonBackend, KvBackend, migrate, phase, RedisBackend, SqliteBackend };
 `;
 
 const TSCONFIG = {
@@ -51,12 +93,34 @@ const TSCONFIG = {
     strict: true,
     module: "nodenext",
     moduleResolution: "nodenext",
+    target: "es2022",
     types: ["node"],
     noEmit: true,
     skipLibCheck: false,
   },
   include: ["*.ts"],
 };
+
+/** What a Node user's tsconfig may be at its smallest (the one a user reported). */
+const MINIMAL_TSCONFIG = {
+  compilerOptions: {
+    strict: true,
+    module: "nodenext",
+    target: "es2022",
+    noEmit: true,
+    skipLibCheck: false,
+  },
+  include: ["*.ts"],
+};
+
+/** The adapters' peers, at the versions the Node suites pin. */
+function peers(): string[] {
+  const harness = JSON.parse(
+    Deno.readTextFileSync(join(ROOT, "tests", "node_suites", "package.json")),
+  ) as { devDependencies: Record<string, string> };
+  return ["keyv", "@langchain/langgraph-checkpoint", "@langchain/core"]
+    .map((name) => `${name}@${harness.devDependencies[name]}`);
+}
 
 /** Packs npm/, installs the tarball into a fresh project and exercises it. */
 export async function smokeNpm(): Promise<void> {
@@ -92,6 +156,7 @@ export async function smokeNpm(): Promise<void> {
       "--loglevel=error",
       join(tmp, filename),
       ...tools,
+      ...peers(),
     ], { cwd: project, env });
     await Deno.writeTextFile(join(project, "check.mjs"), CHECK_MJS);
     await Deno.writeTextFile(join(project, "check.ts"), CHECK_TS);
@@ -99,6 +164,27 @@ export async function smokeNpm(): Promise<void> {
 
     assert.equal((await output(node, ["check.mjs"], { cwd: project, env })).trim(), "mjs ok");
     await run("npx", ["tsc", "--noEmit", "-p", "."], { cwd: project, env });
+
+    const minimal = join(tmp, "minimal");
+    await Deno.mkdir(minimal);
+    await Deno.writeTextFile(
+      join(minimal, "package.json"),
+      JSON.stringify({ name: "smoke-minimal", private: true, type: "module" }),
+    );
+    await run("npm", [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--loglevel=error",
+      join(tmp, filename),
+      `typescript@${DEV_DEPENDENCIES.typescript}`,
+    ], { cwd: minimal, env });
+    await Deno.writeTextFile(join(minimal, "check.ts"), CHECK_MINIMAL_TS);
+    await Deno.writeTextFile(
+      join(minimal, "tsconfig.json"),
+      JSON.stringify(MINIMAL_TSCONFIG, null, 2),
+    );
+    await run("npx", ["tsc", "-p", "."], { cwd: minimal, env });
     const cli = (...args: string[]) => output("npx", [BIN_NAME, ...args], { cwd: project, env });
     assert.equal(await cli("save", "--key", "phase", "--value", "building"), "Saved phase\n");
     assert.equal(await cli("load", "--key", "phase"), '"building"\n');
@@ -106,7 +192,8 @@ export async function smokeNpm(): Promise<void> {
     assert.ok((await Deno.stat(join(project, ".claude/state/default"))).isDirectory);
     console.log(
       `npm smoke: ${filename} (${files.length} files) installs; .mjs import, ` +
-        `tsc --noEmit (strict, nodenext) and npx ${BIN_NAME} save/load work`,
+        `tsc (strict, nodenext, skipLibCheck false: with @types/node and the adapters' peers, and ` +
+        `with TypeScript alone) and npx ${BIN_NAME} save/load work`,
     );
   } finally {
     await Deno.remove(tmp, { recursive: true });

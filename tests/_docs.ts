@@ -4,7 +4,9 @@
 // - ```ts blocks are type-checked with the project's compiler options, then
 //   run one after another, each in a fresh empty folder. Imports of
 //   "@adw/managing-state" (and its subpaths) and relative imports such as
-//   "./mod.ts" (relative to the Markdown file) load this repository's code.
+//   "./mod.ts" (relative to the Markdown file) load this repository's code;
+//   other packages resolve through deno.json's imports, then the versions
+//   tests/node_suites/package.json pins (e.g. "@langchain/langgraph").
 //   `console.log(x); // => v` checks that x deep-equals v.
 // - ```sh / ```bash blocks of one file run in order in one shell, in one
 //   fresh folder. `deno task cli`, `deno run ... cli.ts`, `npx managing-state`
@@ -91,6 +93,22 @@ function denoJson(): DenoJson {
   return JSON.parse(readFileSync(join(ROOT, "deno.json"), "utf8"));
 }
 
+/**
+ * The import map of the examples: deno.json's, plus the packages the Node
+ * suites pin (LangGraph, for instance), as `npm:` specifiers of those
+ * versions, so an example may import what a user of the adapters imports.
+ */
+export function docsImports(imports: Record<string, string>): Record<string, string> {
+  const harness = JSON.parse(readFileSync(join(ROOT, "tests/node_suites/package.json"), "utf8"));
+  const out = { ...imports };
+  for (const [name, version] of Object.entries<string>(harness.devDependencies ?? {})) {
+    if (out[name] !== undefined) continue;
+    out[name] = `npm:${name}@${version}`;
+    out[`${name}/`] = `npm:/${name}@${version}/`;
+  }
+  return out;
+}
+
 /** A block's code with its imports pointing into this repository; line numbers are kept. */
 export function rewriteTs(block: Block): string {
   const { exports } = denoJson();
@@ -139,7 +157,7 @@ export async function runTsBlocks(blocks: Block[], work: string): Promise<Failur
   writeFileSync(
     join(dir, "deno.json"),
     JSON.stringify({
-      imports: config.imports ?? {},
+      imports: docsImports(config.imports ?? {}),
       compilerOptions: config.compilerOptions ?? {},
       lock: false,
       nodeModulesDir: "none",

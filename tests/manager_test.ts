@@ -107,6 +107,24 @@ test("manager: update() gives up with ConflictError when it keeps losing", async
   await other.close();
 });
 
+test("manager: getEntries() reads keys with their versions, in order, fresh", async () => {
+  const backend = new MemoryBackend();
+  await using s = await StateManager.open({ backend });
+  await using other = await StateManager.open({ backend });
+  await s.saveMany({ a: 1, b: [2] });
+  const [a, missing, b] = await s.getEntries(["a", "missing", "b"]);
+  assert.equal(missing, null);
+  assert.deepEqual([a!.value, b!.value], [1, [2]]);
+  assert.equal(a!.version, (await s.getEntry("a"))!.version);
+  // Another manager's write is seen at once, and the version moved.
+  await other.save("a", 3);
+  const [again] = await s.getEntries<number>(["a"]);
+  assert.equal(again!.value, 3);
+  assert.notEqual(again!.version, a!.version);
+  assert.deepEqual(await s.getEntries([]), []);
+  await assert.rejects(s.getEntries("a" as unknown as string[]), ValidationError);
+});
+
 test("manager: every public method refuses bad input and changes nothing", async () => {
   const s = await StateManager.open({ backend: "memory", namespace: "wf" });
   await s.save("keep", "me");
@@ -120,6 +138,7 @@ test("manager: every public method refuses bad input and changes nothing", async
     ["delete", (k) => s.delete(k as string)],
     ["update", (k) => s.update(k as string, () => 1)],
     ["loadMany", (k) => s.loadMany([k as string])],
+    ["getEntries", (k) => s.getEntries([k as string])],
     ["saveMany", (k) => s.saveMany({ ok: 1, [String(k)]: undefined })],
     ["checkpoint", (k) => s.checkpoint(k === undefined ? "" : k as string)],
     ["restoreCheckpoint", (k) => s.restoreCheckpoint(k as string)],

@@ -1,5 +1,7 @@
 // Aggregates the rounds of `deno task bench` and prints markdown tables: one
-// per backend with ratios to the raw floor, then the targets of the issue.
+// per backend with ratios to the raw floor, the adapters against their
+// peers, then the targets of the issue.
+import { adapterReport } from "./_report_adapters.ts";
 
 /** One measured row from one round. */
 export interface Row {
@@ -189,6 +191,7 @@ export function printReport(
     out.push("");
   }
 
+  out.push(...adapterReport(get, present, settings.sizes));
   out.push(...targets(get, present, settings.sizes));
 
   if (skips.length) {
