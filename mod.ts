@@ -30,6 +30,7 @@ export {
 export { AtomicOperation } from "./atomic.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";
+export { REQUEST_WINDOW } from "./types.ts";
 export type { CacheOptions } from "./core/_cache.ts";
 export type { ChangeEvent, Watcher, WatchOptions, WatchTarget } from "./core/_watch.ts";
 export type { RetryOptions } from "./core/_retry.ts";

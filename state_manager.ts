@@ -10,6 +10,7 @@ import { Engine } from "./core/_engine.ts";
 import { KeyWatcher, type Watcher, type WatchOptions, type WatchTarget } from "./core/_watch.ts";
 import * as checkpoints from "./core/_checkpoints.ts";
 import { retryPolicy, withRetry } from "./core/_retry.ts";
+import { newVersion } from "./core/_ids.ts";
 import { ConflictError, KeyNotFoundError, ValidationError } from "./errors.ts";
 import type {
   Backend,
@@ -343,7 +344,10 @@ export class StateManager implements AsyncDisposable {
   /** Deletes every key and checkpoint of this namespace. */
   async clear(): Promise<void> {
     this.#engine.assertOpen();
-    await this.#engine.uncached(() => this.#engine.call(() => this.backend.clear(this.namespace)));
+    const id = newVersion();
+    await this.#engine.uncached(() =>
+      this.#engine.call(() => this.backend.clear(this.namespace, { id }))
+    );
   }
 
   /** Namespaces on this backend that hold keys or checkpoints. */

@@ -5,6 +5,7 @@ import { closeSync, fstatSync, readSync } from "node:fs";
 import { StateDamagedError } from "../errors.ts";
 import type { CheckpointInfo, StoredEntry } from "../types.ts";
 import { openFile, openRead, readAll, readText } from "./_files.ts";
+import { RequestLog } from "./_requests.ts";
 
 /** A stored value as the JSON backend keeps it in memory. */
 export interface Rec {
@@ -26,10 +27,16 @@ export function entryCost(key: string, r: Rec): number {
   return key.length + r.value.length + r.version.length + 64;
 }
 
-/** A namespace's entries that keep count of their size ({@linkcode entryCost}). */
+/**
+ * A namespace's entries that keep count of their size ({@linkcode entryCost}),
+ * with the record of applied request ids that travels with them through the
+ * snapshot and the journal.
+ */
 export class Entries extends Map<string, Rec> {
   /** The sum of the entries' costs. */
   bytes = 0;
+  /** Applied request ids (see Backend in types.ts). */
+  requests: RequestLog = new RequestLog();
 
   /** Entries from `init` (added after the count is set up). */
   constructor(init?: Iterable<[string, Rec]>) {
@@ -75,7 +82,11 @@ export const JOURNAL_FORMAT = "managing-state/journal@1";
 export const CHECKPOINT_FORMAT = "managing-state/checkpoint@1";
 
 /** Serialises a snapshot; one entry per line, values embedded as JSON. */
-export function formatSnapshot(generation: number, entries: Map<string, Rec>): string {
+export function formatSnapshot(
+  generation: number,
+  entries: Map<string, Rec>,
+  requests: RequestLog,
+): string {
   const lines: string[] = [];
   for (const [key, r] of entries) {
     lines.push(
@@ -85,7 +96,8 @@ export function formatSnapshot(generation: number, entries: Map<string, Rec>): s
     );
   }
   const body = lines.length ? `{\n${lines.join(",\n")}\n  }` : "{}";
-  return `{\n  "format": "${SNAPSHOT_FORMAT}",\n  "generation": ${generation},\n  "entries": ${body}\n}\n`;
+  const ids = JSON.stringify(requests.entries());
+  return `{\n  "format": "${SNAPSHOT_FORMAT}",\n  "generation": ${generation},\n  "requests": ${ids},\n  "entries": ${body}\n}\n`;
 }
 
 /** A parsed snapshot. */
@@ -108,6 +120,9 @@ export function readSnapshot(path: string): Snapshot | null {
     for (const [key, r] of Object.entries(doc.entries as Record<string, Record<string, unknown>>)) {
       entries.set(key, toRec(r));
     }
+    if (Array.isArray(doc.requests)) {
+      for (const [id, at] of doc.requests as [string, number][]) entries.requests.add(id, at);
+    }
     return { generation: doc.generation, entries, bytes: text.length };
   } catch (error) {
     throw damaged(path, error);
@@ -125,8 +140,9 @@ export function formatJournalHeader(generation: number): string {
   return `${JSON.stringify({ format: JOURNAL_FORMAT, generation })}\n`;
 }
 
-/** One journal line: a commit's sets and deletes. */
+/** One journal line: a request's id and time, and a commit's sets and deletes (none for other requests). */
 export function formatCommit(
+  request: { id: string; at: number },
   version: string,
   sets: { key: string; value: string; expiresAt: number | null }[],
   deletes: string[],
@@ -134,9 +150,9 @@ export function formatCommit(
   const parts = sets.map((s) =>
     `${JSON.stringify(s.key)}: {"value": ${s.value}, "expiresAt": ${s.expiresAt}}`
   );
-  return `{"version": ${JSON.stringify(version)}, "set": {${parts.join(", ")}}, "delete": ${
-    JSON.stringify(deletes)
-  }}\n`;
+  return `{"id": ${JSON.stringify(request.id)}, "at": ${request.at}, "version": ${
+    JSON.stringify(version)
+  }, "set": {${parts.join(", ")}}, "delete": ${JSON.stringify(deletes)}}\n`;
 }
 
 /** What reading journal bytes found. */
@@ -175,6 +191,9 @@ export function applyJournal(
       } else {
         if (typeof rec?.version !== "string" || typeof rec.set !== "object") {
           throw new Error("bad record");
+        }
+        if (typeof rec.id === "string" && entries instanceof Entries) {
+          entries.requests.add(rec.id, Number(rec.at) || 0);
         }
         for (const key of rec.delete as string[]) entries.delete(key);
         for (const [key, s] of Object.entries(rec.set as Record<string, Record<string, unknown>>)) {

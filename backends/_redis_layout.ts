@@ -38,6 +38,8 @@ export class Layout {
   readonly cps: string;
   /** Prefix of checkpoint hashes: base + "cp:"; the rest is the name. */
   readonly cp: string;
+  /** Sorted set of applied request ids, scored by when they were applied (ms). */
+  readonly req: string;
 
   constructor(prefix: string, ns: string) {
     this.base = `${prefix}:{${ns}}:`;
@@ -47,6 +49,7 @@ export class Layout {
     this.chg = `${this.base}chg`;
     this.cps = `${this.base}cps`;
     this.cp = `${this.base}cp:`;
+    this.req = `${this.base}req`;
   }
 }
 

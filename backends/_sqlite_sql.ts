@@ -14,9 +14,16 @@ CREATE TABLE IF NOT EXISTS ms_checkpoint_entries (
   ns TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
   version TEXT NOT NULL, expires_at INTEGER,
   PRIMARY KEY (ns, name, key)) WITHOUT ROWID;
+-- Applied request ids (see Backend in types.ts), written in the same
+-- transaction as the change they name.
+CREATE TABLE IF NOT EXISTS ms_requests (
+  ns TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL,
+  PRIMARY KEY (ns, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ms_requests_at ON ms_requests (ns, at);
 -- Second copies of every key's name, in b-trees of their own, so that a repair
 -- of a damaged file names the keys whose rows it cannot read.
 CREATE INDEX IF NOT EXISTS ms_entries_names ON ms_entries (ns, key);
+CREATE INDEX IF NOT EXISTS ms_requests_names ON ms_requests (ns, id);
 CREATE INDEX IF NOT EXISTS ms_checkpoint_entries_names ON ms_checkpoint_entries (ns, name, key);`;
 
 export const LIVE = "(expires_at IS NULL OR expires_at > ?)";
@@ -46,3 +53,11 @@ export interface CheckpointRow {
   key_count: number;
   bytes: number;
 }
+
+/** Whether a request id is recorded. */
+export const SELECT_REQUEST = "SELECT 1 FROM ms_requests WHERE ns = ? AND id = ?";
+/** Records a request id. */
+export const INSERT_REQUEST = "INSERT OR REPLACE INTO ms_requests (ns, id, at) VALUES (?, ?, ?)";
+/** Drops ids older than a time, keeping the newest N (REQUEST_WINDOW). */
+export const PRUNE_REQUESTS = `DELETE FROM ms_requests WHERE ns = ? AND at < ? AND id NOT IN
+  (SELECT id FROM ms_requests WHERE ns = ? ORDER BY at DESC LIMIT ?)`;

@@ -40,6 +40,7 @@ import type {
   KeyPage,
   ListOptions,
   RecoveryReport,
+  RequestOptions,
   StoredEntry,
 } from "../types.ts";
 import {
@@ -58,6 +59,7 @@ import {
   formatCommit,
   MAX_NAMESPACE_BYTES,
   readCheckpointFile,
+  readCheckpointInfo,
 } from "./_json_format.ts";
 import {
   bytesAfter,
@@ -74,7 +76,7 @@ import { Space } from "./_json_space.ts";
 import { acquireLock, type LockOptions } from "./_lock.ts";
 
 export type { LockOptions };
-import { entryBytes, newestFirst } from "./_shared.ts";
+import { checkpointInfo, newestFirst } from "./_shared.ts";
 
 /** Options of {@linkcode JsonBackend}. */
 export interface JsonOptions {
@@ -205,9 +207,10 @@ export class JsonBackend implements Backend {
     }
   }
 
-  /** Appends one journal line under the lock (checks first). */
+  /** Appends one journal line under the lock (checks first); the line records the request id. */
   commit(ns: string, op: CommitOp): Promise<CommitResult> {
     return this.#locked(ns, (space) => {
+      if (space.entries.requests.has(op.id)) return { ok: true, version: op.version };
       const now = Date.now();
       for (const check of op.checks) {
         const r = space.entries.get(check.key);
@@ -218,20 +221,8 @@ export class JsonBackend implements Backend {
       if (bytes > this.#maxBytes && bytes > space.entries.bytes) {
         throw tooBig(ns, bytes, this.#maxBytes);
       }
-      const line = formatCommit(op.version, op.sets, op.deletes);
-      const path = join(space.dir, FILES.journal);
-      const { fd, st } = openAppend(path);
-      try {
-        // Under the lock nobody else appends: the size is the old one plus this line.
-        const size = st.size + writeAll(fd, line);
-        fsyncSync(fd); // not fdatasync: the journal grows, so its size must reach the disk too
-        if (st.ino !== space.journal?.ino) space.pinJournal();
-        space.journal = { ino: st.ino, size };
-        space.offset = size;
-        space.changes = ++this.#clock;
-      } finally {
-        closeSync(fd);
-      }
+      this.#append(space, formatCommit({ id: op.id, at: now }, op.version, op.sets, op.deletes));
+      space.entries.requests.add(op.id, now);
       for (const key of op.deletes) space.entries.delete(key);
       for (const s of op.sets) {
         space.entries.set(s.key, { value: s.value, version: op.version, expiresAt: s.expiresAt });
@@ -242,6 +233,30 @@ export class JsonBackend implements Backend {
       }
       return { ok: true, version: op.version };
     });
+  }
+
+  /** Under the lock: appends one line to the journal and fsyncs it. */
+  #append(space: Space, line: string): void {
+    const path = join(space.dir, FILES.journal);
+    const { fd, st } = openAppend(path);
+    try {
+      // Under the lock nobody else appends: the size is the old one plus this line.
+      const size = st.size + writeAll(fd, line);
+      fsyncSync(fd); // not fdatasync: the journal grows, so its size must reach the disk too
+      if (st.ino !== space.journal?.ino) space.pinJournal();
+      space.journal = { ino: st.ino, size };
+      space.offset = size;
+      space.changes = ++this.#clock;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Under the lock: a journal line that records a request id and changes no key. */
+  #recordRequest(space: Space, id: string): void {
+    const now = Date.now();
+    this.#append(space, formatCommit({ id, at: now }, id, [], []));
+    space.entries.requests.add(id, now);
   }
 
   /** Lists live keys in UTF-8 byte order. */
@@ -268,21 +283,18 @@ export class JsonBackend implements Backend {
       const dir = join(space.dir, FILES.checkpoints);
       ensurePrivateDir(dir);
       const found = findCheckpoint(dir, file, request.name);
+      if (space.entries.requests.has(request.id)) {
+        return found === null ? checkpointInfo(request, []) : readCheckpointInfo(found);
+      }
       if (!request.overwrite && found !== null) throw new CheckpointExistsError(ns, request.name);
       const now = Date.now();
       const entries: StoredEntry[] = [];
       for (const [key, r] of space.entries) {
         if (r.expiresAt === null || r.expiresAt > now) entries.push({ key, ...r });
       }
-      const info: CheckpointInfo = {
-        name: request.name,
-        createdAt: request.createdAt,
-        keyCount: entries.length,
-        bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
-        auto: request.auto,
-        metadata: request.metadata,
-      };
+      const info = checkpointInfo(request, entries);
       writeCheckpoint(dir, file, found, formatCheckpoint(info, entries));
+      this.#recordRequest(space, request.id);
       return info;
     });
   }
@@ -310,32 +322,44 @@ export class JsonBackend implements Backend {
     }
   }
 
-  /** Makes the checkpoint the new snapshot generation, atomically. */
-  async restore(ns: string, name: string): Promise<boolean> {
+  /**
+   * Makes the checkpoint the new snapshot generation, atomically, with fresh
+   * versions (the request id) and the id recorded in the same snapshot.
+   */
+  async restore(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     validateCheckpointName(name);
     const file = await checkpointFile(name);
     return await this.#locked(ns, (space) => {
+      if (space.entries.requests.has(options.id)) return true;
       const found = findCheckpoint(join(space.dir, FILES.checkpoints), file, name);
       if (found === null) return false;
       const { entries } = readCheckpointFile(found);
-      space.compact(new Map(entries.map((e) => [e.key, e])));
+      const requests = space.entries.requests.clone();
+      requests.add(options.id, Date.now());
+      space.compact(new Map(entries.map((e) => [e.key, { ...e, version: options.id }])), requests);
       return true;
     });
   }
 
-  /** Deletes a checkpoint file. */
-  async deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+  /**
+   * Deletes a checkpoint file. The request id is journaled first; a retry
+   * that finds it recorded removes what is left and reports success.
+   */
+  async deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     validateCheckpointName(name);
     const file = await checkpointFile(name);
     return await this.#locked(ns, (space) => {
       const dir = join(space.dir, FILES.checkpoints);
+      const recorded = space.entries.requests.has(options.id);
+      if (!recorded && findCheckpoint(dir, file, name) === null) return false;
+      if (!recorded) this.#recordRequest(space, options.id);
       let removed = false;
       // Both, should a crash have left the old file beside the new one.
       for (let found; (found = findCheckpoint(dir, file, name)) !== null;) {
         removed = removeFile(found) || removed;
       }
       if (removed) fsyncDir(dir);
-      return removed;
+      return true;
     });
   }
 
@@ -348,11 +372,7 @@ export class JsonBackend implements Backend {
       if (total > this.#maxBytes) throw tooBig(ns, total, this.#maxBytes);
       const dir = join(space.dir, FILES.checkpoints);
       ensurePrivateDir(dir);
-      const counted = {
-        ...info,
-        keyCount: entries.length,
-        bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
-      };
+      const counted = checkpointInfo(info, entries);
       const found = findCheckpoint(dir, file, info.name);
       writeCheckpoint(dir, file, found, formatCheckpoint(counted, entries));
     });
@@ -373,12 +393,15 @@ export class JsonBackend implements Backend {
     return out;
   }
 
-  /** Deletes every key and checkpoint of the namespace. */
-  async clear(ns: string): Promise<void> {
+  /** Deletes every key and checkpoint of the namespace; the new snapshot records the request id. */
+  async clear(ns: string, options: RequestOptions): Promise<void> {
     await this.#locked(ns, (space) => {
+      if (space.entries.requests.has(options.id)) return;
       const dir = join(space.dir, FILES.checkpoints);
       for (const f of listDir(dir)) removeFile(join(dir, f));
-      space.compact(new Map());
+      const requests = space.entries.requests.clone();
+      requests.add(options.id, Date.now());
+      space.compact(new Map(), requests);
     });
   }
 

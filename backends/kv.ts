@@ -38,6 +38,7 @@ import type {
   KeyPage,
   ListOptions,
   RecoveryReport,
+  RequestOptions,
   StoredEntry,
 } from "../types.ts";
 import * as checkpoints from "./_kv_checkpoints.ts";
@@ -55,7 +56,8 @@ import {
   mapError,
   recordsOf,
 } from "./_kv_store.ts";
-import { type Ctx, Txns } from "./_kv_txn.ts";
+import { type Ctx, type Op, Txns } from "./_kv_txn.ts";
+import { afterRecord, applied } from "./_kv_requests.ts";
 
 export type { KvAtomic, KvDatabase, KvEntry, KvKey, KvSelector } from "./_kv_platform.ts";
 
@@ -165,7 +167,12 @@ export class KvBackend implements Backend {
         );
       }
     }
-    return { kv, layout: this.#layout, txns: new Txns(kv, this.#layout, this.#leaseMs) };
+    return {
+      kv,
+      layout: this.#layout,
+      txns: new Txns(kv, this.#layout, this.#leaseMs),
+      recorded: 0,
+    };
   }
 
   async #run<T>(what: string, fn: (ctx: Ctx) => Promise<T>): Promise<T> {
@@ -251,15 +258,18 @@ export class KvBackend implements Backend {
   }
 
   /** Makes the namespace exactly the checkpoint; readers see it before or after, never between. */
-  restore(ns: string, name: string): Promise<boolean> {
+  restore(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
-    return this.#run("restore checkpoint", (ctx) => checkpoints.restore(ctx, ns, name));
+    return this.#run("restore checkpoint", (ctx) => checkpoints.restore(ctx, ns, name, options.id));
   }
 
   /** Deletes a checkpoint. */
-  deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+  deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
-    return this.#run("delete checkpoint", (ctx) => checkpoints.deleteCheckpoint(ctx, ns, name));
+    return this.#run(
+      "delete checkpoint",
+      (ctx) => checkpoints.deleteCheckpoint(ctx, ns, name, options.id),
+    );
   }
 
   /** Writes a checkpoint from given entries; the live keys are not touched. */
@@ -294,16 +304,16 @@ export class KvBackend implements Backend {
   }
 
   /** Deletes every key and checkpoint of the namespace, atomically for readers. */
-  clear(ns: string): Promise<void> {
+  clear(ns: string, options: RequestOptions): Promise<void> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
-    return this.#run(
-      "clear namespace",
-      (ctx) =>
-        ctx.txns.run(
-          ns,
-          () => Promise.resolve({ result: undefined, ops: [{ t: "clear" as const }] }),
-        ),
-    );
+    return this.#run("clear namespace", async (ctx) => {
+      await ctx.txns.run(ns, async () => {
+        if (await applied(ctx, ns, options.id)) return { result: undefined };
+        const ops: Op[] = [{ t: "clear" }, { t: "req", id: options.id, at: Date.now() }];
+        return { result: undefined, ops };
+      });
+      await afterRecord(ctx, ns);
+    });
   }
 
   /** The versionstamps of the namespace's change key (every commit writes it) and head. */

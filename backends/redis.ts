@@ -46,9 +46,10 @@ import type {
   KeyPage,
   ListOptions,
   RecoveryReport,
+  RequestOptions,
   StoredEntry,
 } from "../types.ts";
-import { entryBytes, newestFirst } from "./_shared.ts";
+import { checkpointInfo, newestFirst } from "./_shared.ts";
 import {
   createClient,
   describeClient,
@@ -180,9 +181,11 @@ export class RedisBackend implements Backend {
       await this.#run(
         `write to namespace "${ns}"`,
         (c) =>
-          lua.runScript(c, lua.SAVE, [l.idx, l.ttl, l.chg, l.data + only!.key], [
+          lua.runScript(c, lua.SAVE, [l.idx, l.ttl, l.chg, l.data + only!.key, l.req], [
             only!.key,
             pack(op.version, null, only!.value),
+            op.id,
+            String(Date.now()),
           ]),
       );
       return { ok: true, version: op.version };
@@ -191,6 +194,7 @@ export class RedisBackend implements Backend {
       l.idx,
       l.ttl,
       l.chg,
+      l.req,
       ...op.checks.map((c) => l.data + c.key),
       ...op.deletes.map((key) => l.data + key),
       ...op.sets.map((s) => l.data + s.key),
@@ -201,6 +205,7 @@ export class RedisBackend implements Backend {
       String(op.deletes.length),
       String(op.sets.length),
       l.data,
+      op.id,
       ...op.checks.map((c) => (c.version === null ? "-" : `=${c.version}`)),
       ...op.sets.flatMap((s) => [
         s.expiresAt === null ? "" : String(s.expiresAt),
@@ -247,22 +252,25 @@ export class RedisBackend implements Backend {
     const result = await this.#run(
       `take checkpoint "${request.name}" of namespace "${ns}"`,
       (c) =>
-        lua.runScript(c, lua.CHECKPOINT, [l.idx, l.cps, l.cp + request.name], [
+        lua.runScript(c, lua.CHECKPOINT, [l.idx, l.cps, l.cp + request.name, l.req], [
           String(Date.now()),
           l.data,
           request.name,
           request.overwrite ? "1" : "0",
           info,
+          request.id,
         ]),
-    ) as [number, number] | null;
+    ) as [number, number | string] | null;
     if (!result) throw new CheckpointExistsError(ns, request.name);
+    if (Number(result[0]) === -1) {
+      // Applied before (a lost reply): the checkpoint as it is now.
+      const stored = String(result[1]);
+      return stored === "" ? checkpointInfo(request, []) : parseInfo(request.name, stored);
+    }
     return {
-      name: request.name,
-      createdAt: request.createdAt,
+      ...checkpointInfo(request, []),
       keyCount: Number(result[0]),
       bytes: Number(result[1]),
-      auto: request.auto,
-      metadata: structuredClone(request.metadata),
     };
   }
 
@@ -273,15 +281,7 @@ export class RedisBackend implements Backend {
       `list checkpoints of namespace "${ns}"`,
       (c) => c.hgetall(l.cps),
     );
-    return Object.entries(all).map(([name, text]) => {
-      const { keyCount, bytes, json } = splitInfo(text);
-      const info = JSON.parse(json) as {
-        createdAt: number;
-        auto: boolean;
-        metadata: Record<string, JsonValue>;
-      };
-      return { name, keyCount, bytes, ...info };
-    }).sort(newestFirst);
+    return Object.entries(all).map(([name, text]) => parseInfo(name, text)).sort(newestFirst);
   }
 
   /** Reads a checkpoint's entries in key order. */
@@ -300,15 +300,16 @@ export class RedisBackend implements Backend {
   }
 
   /** Makes the namespace exactly the checkpoint, in one script. */
-  async restore(ns: string, name: string): Promise<boolean> {
+  async restore(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     const l = this.#layout(ns);
     const done = await this.#run(
       `restore checkpoint "${name}" of namespace "${ns}"`,
       (c) =>
-        lua.runScript(c, lua.RESTORE, [l.idx, l.ttl, l.chg, l.cps, l.cp + name], [
+        lua.runScript(c, lua.RESTORE, [l.idx, l.ttl, l.chg, l.cps, l.cp + name, l.req], [
           String(Date.now()),
           l.data,
           name,
+          options.id,
         ]),
     );
     return Number(done) === 1;
@@ -324,14 +325,14 @@ export class RedisBackend implements Backend {
       auto: info.auto,
       metadata: info.metadata,
     });
-    const bytes = entries.reduce((n, e) => n + entryBytes(e), 0);
+    const { keyCount, bytes } = checkpointInfo(info, entries);
     await this.#run(`import checkpoint "${info.name}" of namespace "${ns}"`, async (c) => {
       const tx = c.multi().del(l.cp + info.name);
       // HSET in slices keeps each command a reasonable size.
       for (let i = 0; i < fields.length; i += 2000) {
         tx.hset(l.cp + info.name, ...fields.slice(i, i + 2000));
       }
-      tx.hset(l.cps, info.name, `${entries.length}:${bytes}:${meta}`);
+      tx.hset(l.cps, info.name, `${keyCount}:${bytes}:${meta}`);
       const results = await tx.exec();
       const failed = results?.find(([error]) => error);
       if (!results || failed) throw failed?.[0] ?? new Error("transaction aborted");
@@ -339,11 +340,16 @@ export class RedisBackend implements Backend {
   }
 
   /** Deletes a checkpoint. */
-  async deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+  async deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     const l = this.#layout(ns);
     const done = await this.#run(
       `delete checkpoint "${name}" of namespace "${ns}"`,
-      (c) => lua.runScript(c, lua.DELETE_CHECKPOINT, [l.cps, l.cp + name], [name]),
+      (c) =>
+        lua.runScript(c, lua.DELETE_CHECKPOINT, [l.cps, l.cp + name, l.req], [
+          name,
+          options.id,
+          String(Date.now()),
+        ]),
     );
     return Number(done) === 1;
   }
@@ -354,11 +360,17 @@ export class RedisBackend implements Backend {
   }
 
   /** Deletes every key and checkpoint of the namespace, in one script. */
-  async clear(ns: string): Promise<void> {
+  async clear(ns: string, options: RequestOptions): Promise<void> {
     const l = this.#layout(ns);
     await this.#run(
       `clear namespace "${ns}"`,
-      (c) => lua.runScript(c, lua.CLEAR, [l.idx, l.ttl, l.chg, l.cps], [l.data, l.cp]),
+      (c) =>
+        lua.runScript(c, lua.CLEAR, [l.idx, l.ttl, l.chg, l.cps, l.req], [
+          l.data,
+          l.cp,
+          options.id,
+          String(Date.now()),
+        ]),
     );
   }
 
@@ -398,4 +410,15 @@ export class RedisBackend implements Backend {
     }
     client.disconnect();
   }
+}
+
+/** A checkpoint's info from its record "<keyCount>:<bytes>:<info JSON>". */
+function parseInfo(name: string, text: string): CheckpointInfo {
+  const { keyCount, bytes, json } = splitInfo(text);
+  const info = JSON.parse(json) as {
+    createdAt: number;
+    auto: boolean;
+    metadata: Record<string, JsonValue>;
+  };
+  return { name, keyCount, bytes, ...info };
 }

@@ -20,7 +20,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { compareKeys, prefixEnd } from "../core/_keys.ts";
 import { validateNamespace } from "../core/_validate.ts";
-import { entryBytes } from "./_shared.ts";
+import { checkpointInfo } from "./_shared.ts";
 import {
   CheckpointExistsError,
   ClosedError,
@@ -38,10 +38,13 @@ import {
 } from "./_sqlite_driver.ts";
 import {
   type CheckpointRow,
+  INSERT_REQUEST,
   LIVE,
+  PRUNE_REQUESTS,
   type Row,
   SCHEMA,
   SELECT_ENTRY,
+  SELECT_REQUEST,
   SELECT_VERSION,
   UPSERT,
 } from "./_sqlite_sql.ts";
@@ -58,8 +61,10 @@ import type {
   KeyPage,
   ListOptions,
   RecoveryReport,
+  RequestOptions,
   StoredEntry,
 } from "../types.ts";
+import { REQUEST_WINDOW } from "../types.ts";
 
 /** Options of {@linkcode SqliteBackend}. */
 export interface SqliteOptions {
@@ -96,6 +101,8 @@ export class SqliteBackend implements Backend {
   /** Set when the file this backend opened is damaged: every operation throws it until recover(). */
   #damage: StateError | undefined;
   #closed = false;
+  /** Requests recorded through this backend; every 256th prunes the namespace's old ids. */
+  #recorded = 0;
 
   /** Opens (and creates) the database; throws a BackendError if it cannot. */
   constructor(options: SqliteOptions) {
@@ -196,13 +203,13 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  /** Applies a commit in one transaction. */
+  /** Applies a commit and records its id, in one transaction. */
   commit(ns: string, op: CommitOp): Promise<CommitResult> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
-    return this.#run("write", () => {
-      const now = Date.now();
-      const upsert = this.#stmt(UPSERT);
-      const apply = (): CommitResult => {
+    return this.#run("write", () =>
+      this.#tx((): CommitResult => {
+        if (this.#applied(ns, op.id)) return { ok: true, version: op.version };
+        const now = Date.now();
         const version = this.#stmt(SELECT_VERSION);
         for (const check of op.checks) {
           const row = version.get(ns, check.key, now) as { version: string } | undefined;
@@ -210,18 +217,24 @@ export class SqliteBackend implements Backend {
         }
         const del = this.#stmt("DELETE FROM ms_entries WHERE ns = ? AND key = ?");
         for (const key of op.deletes) del.run(ns, key);
+        const upsert = this.#stmt(UPSERT);
         for (const s of op.sets) upsert.run(ns, s.key, s.value, op.version, s.expiresAt);
+        this.#record(ns, op.id, now);
         return { ok: true, version: op.version };
-      };
-      // A single write is atomic on its own; skip the explicit transaction.
-      if (op.checks.length === 0 && op.deletes.length === 0 && op.sets.length === 1) {
-        const s = op.sets[0]!;
-        upsert.run(ns, s.key, s.value, op.version, s.expiresAt);
-        localCommits.set(this.#db, (localCommits.get(this.#db) ?? 0) + 1);
-        return { ok: true, version: op.version };
-      }
-      return this.#tx(apply);
-    });
+      }));
+  }
+
+  /** Whether a request id is recorded (inside a transaction). */
+  #applied(ns: string, id: string): boolean {
+    return this.#stmt(SELECT_REQUEST).get(ns, id) !== undefined;
+  }
+
+  /** Records a request id (inside the transaction of its change); prunes now and then. */
+  #record(ns: string, id: string, now: number): void {
+    this.#stmt(INSERT_REQUEST).run(ns, id, now);
+    if (++this.#recorded % 256 === 0) {
+      this.#stmt(PRUNE_REQUESTS).run(ns, now - REQUEST_WINDOW.ms, ns, REQUEST_WINDOW.count);
+    }
   }
 
   /** Lists live keys in UTF-8 byte order (SQLite's BINARY collation). */
@@ -250,28 +263,24 @@ export class SqliteBackend implements Backend {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("take checkpoint", () =>
       this.#tx(() => {
+        if (this.#applied(ns, request.id)) {
+          return this.#checkpointInfo(ns, request.name) ?? checkpointInfo(request, []);
+        }
         const exists = this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?")
           .get(ns, request.name);
         if (exists && !request.overwrite) throw new CheckpointExistsError(ns, request.name);
         this.#deleteCheckpoint(ns, request.name);
         const now = Date.now();
+        const entries = this.#stmt(
+          `SELECT key, value FROM ms_entries WHERE ns = ? AND ${LIVE}`,
+        ).all(ns, now) as { key: string; value: string }[];
         this.#stmt(
           `INSERT INTO ms_checkpoint_entries (ns, name, key, value, version, expires_at)
            SELECT ns, ?, key, value, version, expires_at FROM ms_entries WHERE ns = ? AND ${LIVE}`,
         ).run(request.name, ns, now);
-        const stats = this.#stmt(
-          `SELECT count(*) AS n, coalesce(sum(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0) AS bytes
-           FROM ms_checkpoint_entries WHERE ns = ? AND name = ?`,
-        ).get(ns, request.name) as { n: number; bytes: number };
-        const info: CheckpointInfo = {
-          name: request.name,
-          createdAt: request.createdAt,
-          keyCount: Number(stats.n),
-          bytes: Number(stats.bytes),
-          auto: request.auto,
-          metadata: request.metadata,
-        };
+        const info = checkpointInfo(request, entries);
         this.#insertCheckpointInfo(ns, info);
+        this.#record(ns, request.id, now);
         return info;
       }));
   }
@@ -284,15 +293,16 @@ export class SqliteBackend implements Backend {
         `SELECT name, created_at, auto, metadata, key_count, bytes FROM ms_checkpoints
          WHERE ns = ? ORDER BY created_at DESC, name DESC`,
       ).all(ns) as CheckpointRow[];
-      return rows.map((r) => ({
-        name: r.name,
-        createdAt: Number(r.created_at),
-        keyCount: Number(r.key_count),
-        bytes: Number(r.bytes),
-        auto: Number(r.auto) === 1,
-        metadata: JSON.parse(r.metadata) as Record<string, JsonValue>,
-      }));
+      return rows.map(toInfo);
     });
+  }
+
+  #checkpointInfo(ns: string, name: string): CheckpointInfo | undefined {
+    const row = this.#stmt(
+      `SELECT name, created_at, auto, metadata, key_count, bytes FROM ms_checkpoints
+       WHERE ns = ? AND name = ?`,
+    ).get(ns, name) as CheckpointRow | undefined;
+    return row && toInfo(row);
   }
 
   /** Reads a checkpoint's entries. */
@@ -315,28 +325,37 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  /** Replaces the namespace's keys with the checkpoint's, in one transaction. */
-  restore(ns: string, name: string): Promise<boolean> {
+  /** Replaces the namespace's keys with the checkpoint's (fresh versions), in one transaction. */
+  restore(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("restore checkpoint", () =>
       this.#tx(() => {
+        if (this.#applied(ns, options.id)) return true;
         if (!this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name)) {
           return false;
         }
+        const now = Date.now();
         this.#stmt("DELETE FROM ms_entries WHERE ns = ?").run(ns);
         this.#stmt(
           `INSERT INTO ms_entries (ns, key, value, version, expires_at)
-           SELECT ns, key, value, version, expires_at FROM ms_checkpoint_entries
+           SELECT ns, key, value, ?, expires_at FROM ms_checkpoint_entries
            WHERE ns = ? AND name = ? AND ${LIVE}`,
-        ).run(ns, name, Date.now());
+        ).run(options.id, ns, name, now);
+        this.#record(ns, options.id, now);
         return true;
       }));
   }
 
   /** Deletes a checkpoint. */
-  deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+  deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
-    return this.#run("delete checkpoint", () => this.#tx(() => this.#deleteCheckpoint(ns, name)));
+    return this.#run("delete checkpoint", () =>
+      this.#tx(() => {
+        if (this.#applied(ns, options.id)) return true;
+        const found = this.#deleteCheckpoint(ns, name);
+        if (found) this.#record(ns, options.id, Date.now());
+        return found;
+      }));
   }
 
   #deleteCheckpoint(ns: string, name: string): boolean {
@@ -360,11 +379,7 @@ export class SqliteBackend implements Backend {
            VALUES (?, ?, ?, ?, ?, ?)`,
         );
         for (const e of entries) insert.run(ns, info.name, e.key, e.value, e.version, e.expiresAt);
-        this.#insertCheckpointInfo(ns, {
-          ...info,
-          keyCount: entries.length,
-          bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
-        });
+        this.#insertCheckpointInfo(ns, checkpointInfo(info, entries));
       }));
   }
 
@@ -392,13 +407,15 @@ export class SqliteBackend implements Backend {
   }
 
   /** Deletes the namespace's keys and checkpoints in one transaction. */
-  clear(ns: string): Promise<void> {
+  clear(ns: string, options: RequestOptions): Promise<void> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("clear namespace", () =>
       this.#tx(() => {
+        if (this.#applied(ns, options.id)) return;
         for (const table of ["ms_entries", "ms_checkpoints", "ms_checkpoint_entries"]) {
           this.#stmt(`DELETE FROM ${table} WHERE ns = ?`).run(ns);
         }
+        this.#record(ns, options.id, Date.now());
       }));
   }
 
@@ -469,4 +486,15 @@ export class SqliteBackend implements Backend {
     if (this.#owns) this.#db.close();
     return Promise.resolve();
   }
+}
+
+function toInfo(r: CheckpointRow): CheckpointInfo {
+  return {
+    name: r.name,
+    createdAt: Number(r.created_at),
+    keyCount: Number(r.key_count),
+    bytes: Number(r.bytes),
+    auto: Number(r.auto) === 1,
+    metadata: JSON.parse(r.metadata) as Record<string, JsonValue>,
+  };
 }

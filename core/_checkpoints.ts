@@ -1,6 +1,6 @@
 // Checkpoint operations on top of the backend contract: naming, overwrite
 // rules, retention and diffs, identical on every backend.
-import { autoCheckpointName } from "./_ids.ts";
+import { autoCheckpointName, newVersion } from "./_ids.ts";
 import { validateCheckpointName, validateMetadata } from "./_validate.ts";
 import { CheckpointNotFoundError, ValidationError } from "../errors.ts";
 import { compareKeys } from "./_keys.ts";
@@ -34,15 +34,15 @@ export async function take(
   if (typeof overwrite !== "boolean") {
     throw new ValidationError("checkpoint() overwrite must be a boolean");
   }
-  await ctx.call(() =>
-    ctx.backend.checkpoint(ctx.namespace, {
-      name: chosen,
-      createdAt,
-      auto,
-      metadata: structuredClone(metadata),
-      overwrite,
-    })
-  );
+  const request = {
+    name: chosen,
+    createdAt,
+    auto,
+    metadata: structuredClone(metadata),
+    overwrite,
+    id: newVersion(),
+  };
+  await ctx.call(() => ctx.backend.checkpoint(ctx.namespace, request));
   await prune(ctx);
   return chosen;
 }
@@ -50,14 +50,16 @@ export async function take(
 /** Restores a checkpoint or throws CheckpointNotFoundError. */
 export async function restore(ctx: Context, name: string): Promise<void> {
   validateCheckpointName(name);
-  const found = await ctx.call(() => ctx.backend.restore(ctx.namespace, name));
+  const id = newVersion();
+  const found = await ctx.call(() => ctx.backend.restore(ctx.namespace, name, { id }));
   if (!found) throw new CheckpointNotFoundError(ctx.namespace, name, "restore");
 }
 
 /** Deletes a checkpoint or throws CheckpointNotFoundError. */
 export async function remove(ctx: Context, name: string): Promise<void> {
   validateCheckpointName(name);
-  const found = await ctx.call(() => ctx.backend.deleteCheckpoint(ctx.namespace, name));
+  const id = newVersion();
+  const found = await ctx.call(() => ctx.backend.deleteCheckpoint(ctx.namespace, name, { id }));
   if (!found) throw new CheckpointNotFoundError(ctx.namespace, name, "delete");
 }
 
@@ -73,7 +75,8 @@ export async function prune(ctx: Context): Promise<string[]> {
     (maxCheckpointAgeMs !== undefined && now - c.createdAt > maxCheckpointAgeMs)
   );
   for (const c of doomed) {
-    await ctx.call(() => ctx.backend.deleteCheckpoint(ctx.namespace, c.name));
+    const id = newVersion();
+    await ctx.call(() => ctx.backend.deleteCheckpoint(ctx.namespace, c.name, { id }));
   }
   return doomed.map((c) => c.name);
 }

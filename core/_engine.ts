@@ -1,10 +1,10 @@
 // The manager's way to the backend, shared by every public method: calls with
 // retries, reads through the coherent cache, and commits that are never
-// applied twice. StateManager validates and shapes; this moves the data.
+// applied twice (each carries a request id the backend records; see types.ts). StateManager validates and shapes; this moves the data.
 import { ReadCache } from "./_cache.ts";
 import type { Context } from "./_checkpoints.ts";
 import { newVersion } from "./_ids.ts";
-import { isTransient, type RetryOptions, retryPolicy, withRetry } from "./_retry.ts";
+import { type RetryOptions, retryPolicy, withRetry } from "./_retry.ts";
 import { ClosedError } from "../errors.ts";
 import type { OpenOptions } from "../options.ts";
 import type { Backend, CommitOp, CommitResult, StoredEntry } from "../types.ts";
@@ -89,27 +89,15 @@ export class Engine {
   }
 
   /**
-   * Commits with retries. A commit whose reply was lost may have landed; its
-   * unique version tells: if a written key carries it, the commit is done and
-   * is not applied twice.
+   * Commits with retries. Every retry carries the same request id, so a
+   * commit whose reply was lost is not applied twice: the backend knows the id.
    */
-  async commit(op: Omit<CommitOp, "version">): Promise<CommitResult> {
+  async commit(op: Omit<CommitOp, "version" | "id">): Promise<CommitResult> {
     this.assertOpen();
-    const full: CommitOp = { ...op, version: newVersion() };
-    let uncertain = false;
+    const id = newVersion();
+    const full: CommitOp = { ...op, id, version: id };
     try {
-      return await this.call(async () => {
-        if (uncertain && full.sets.length > 0) {
-          const [entry] = await this.backend.get(this.namespace, [full.sets[0]!.key]);
-          if (entry?.version === full.version) return { ok: true, version: full.version };
-        }
-        try {
-          return await this.backend.commit(this.namespace, full);
-        } catch (error) {
-          uncertain ||= isTransient(error);
-          throw error;
-        }
-      });
+      return await this.call(() => this.backend.commit(this.namespace, full));
     } finally {
       // Whatever happened, this manager's next read of these keys goes to the backend.
       const cache = this.#cache;

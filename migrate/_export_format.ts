@@ -7,6 +7,7 @@ import { ValidationError } from "../errors.ts";
 import type { Source, SourceCheckpoint, SourceNamespace } from "./_source.ts";
 import type { ProgressEvent } from "./_copy.ts";
 import type { CheckpointInfo, StoredEntry } from "../types.ts";
+import { newVersion } from "../core/_ids.ts";
 import {
   encodeValue,
   MAX_VALUE_BYTES,
@@ -163,7 +164,7 @@ export function exportFileSource(path: string): Source {
       key: rec.key as string,
       // Every check save() applies: depth, numbers JSON cannot hold (1e400), lone surrogates, size.
       value: at(line, () => encodeValue(rec.value)),
-      version: "imported",
+      version: newVersion(),
       expiresAt: expiresAt as number | null,
     };
   };
