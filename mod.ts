@@ -24,8 +24,10 @@ export {
   type CheckpointOptions,
   type Entry,
   type OpenOptions,
+  type RestoreCheckpointOptions,
   type SaveOptions,
   StateManager,
+  type Status,
 } from "./state_manager.ts";
 export { AtomicOperation } from "./atomic.ts";
 export * from "./errors.ts";

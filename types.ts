@@ -106,6 +106,21 @@ export interface CheckpointInfo {
   auto: boolean;
   /** Caller-supplied metadata. */
   metadata: Record<string, JsonValue>;
+  /** The namespace's head when it was taken (its lineage parent), or null for the first. */
+  parent: string | null;
+}
+
+/**
+ * A namespace's head: the checkpoint it last took or restored, and when.
+ * Writes after it make the live state differ from it; `status()` tells how.
+ */
+export interface Head {
+  /** The checkpoint's name. */
+  name: string;
+  /** Whether it was taken or restored. */
+  via: "checkpoint" | "restore";
+  /** When, in ms since the epoch. */
+  at: number;
 }
 
 /** What a backend needs to take a checkpoint. */
@@ -128,6 +143,12 @@ export interface CheckpointRequest {
 export interface RequestOptions {
   /** The request id. */
   id: string;
+}
+
+/** What a backend needs to restore a checkpoint. */
+export interface RestoreOptions extends RequestOptions {
+  /** Keys under this prefix keep their live values and are not taken from the checkpoint. */
+  keep?: { prefix: string };
 }
 
 /** What a backend declares it can do; the conformance suite reads this. */
@@ -229,7 +250,9 @@ export interface Backend {
    * Takes an atomic snapshot of the namespace. Throws CheckpointExistsError
    * when the name is taken and `overwrite` is false (checked atomically),
    * unless `request.id` is already recorded: then it returns the info of the
-   * checkpoint of that name as it is.
+   * checkpoint of that name as it is. Atomically with the snapshot, the new
+   * info's `parent` is the head's name and the head becomes
+   * `{ name, via: "checkpoint", at: createdAt }`.
    */
   checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo>;
   /** Lists checkpoints, newest first. */
@@ -239,9 +262,12 @@ export interface Backend {
   /**
    * Makes the namespace exactly the checkpoint, atomically; false if it does
    * not exist. Every restored key gets a fresh version (the request id), so a
-   * version is never reused. True when `options.id` is already recorded.
+   * version is never reused. Keys under `options.keep.prefix` keep their live
+   * values (checkpoint entries under it are not taken). The head becomes
+   * `{ name, via: "restore" }` in the same step. True when `options.id` is
+   * already recorded.
    */
-  restore(ns: string, name: string, options: RequestOptions): Promise<boolean>;
+  restore(ns: string, name: string, options: RestoreOptions): Promise<boolean>;
   /** Deletes a checkpoint; false if it did not exist. True when `options.id` is already recorded. */
   deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean>;
 
@@ -249,14 +275,19 @@ export interface Backend {
    * Writes a checkpoint with the given info and entries as they are
    * (versions and expiry times kept; entries already expired may be left
    * out), replacing one of the same name; `keyCount` and `bytes` are counted
-   * from `entries`. The live keys are not touched. Migration and import use it.
+   * from `entries`, `parent` is kept as given. The live keys and the head are
+   * not touched. Migration and import use it.
    */
   importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void>;
 
   /** Namespaces that hold keys or checkpoints. */
   namespaces(): Promise<string[]>;
-  /** Deletes every key and checkpoint of the namespace (the record of request ids stays). */
+  /** Deletes every key and checkpoint and the head of the namespace (the record of request ids stays). */
   clear(ns: string, options: RequestOptions): Promise<void>;
+  /** The namespace's head, or null (never took or restored a checkpoint, or cleared since). */
+  head(ns: string): Promise<Head | null>;
+  /** Sets (or with null removes) the head as it is, for migration and import. */
+  importHead(ns: string, head: Head | null): Promise<void>;
   /**
    * A cheap token that changes whenever the namespace may have changed, in
    * any process, and never returns to an earlier value. The manager reads it

@@ -3,7 +3,7 @@
 // embedded as JSON, so every file stays human-readable.
 import { closeSync, fstatSync, readSync } from "node:fs";
 import { StateDamagedError } from "../errors.ts";
-import type { CheckpointInfo, StoredEntry } from "../types.ts";
+import type { CheckpointInfo, Head, StoredEntry } from "../types.ts";
 import { openFile, openRead, readAll, readText } from "./_files.ts";
 import { RequestLog } from "./_requests.ts";
 
@@ -29,14 +29,16 @@ export function entryCost(key: string, r: Rec): number {
 
 /**
  * A namespace's entries that keep count of their size ({@linkcode entryCost}),
- * with the record of applied request ids that travels with them through the
- * snapshot and the journal.
+ * with the record of applied request ids and the lineage head, which travel
+ * with them through the snapshot and the journal.
  */
 export class Entries extends Map<string, Rec> {
   /** The sum of the entries' costs. */
   bytes = 0;
   /** Applied request ids (see Backend in types.ts). */
   requests: RequestLog = new RequestLog();
+  /** The lineage head: the checkpoint last taken or restored. */
+  head: Head | null = null;
 
   /** Entries from `init` (added after the count is set up). */
   constructor(init?: Iterable<[string, Rec]>) {
@@ -85,7 +87,7 @@ export const CHECKPOINT_FORMAT = "managing-state/checkpoint@1";
 export function formatSnapshot(
   generation: number,
   entries: Map<string, Rec>,
-  requests: RequestLog,
+  state: { requests: RequestLog; head: Head | null },
 ): string {
   const lines: string[] = [];
   for (const [key, r] of entries) {
@@ -96,8 +98,9 @@ export function formatSnapshot(
     );
   }
   const body = lines.length ? `{\n${lines.join(",\n")}\n  }` : "{}";
-  const ids = JSON.stringify(requests.entries());
-  return `{\n  "format": "${SNAPSHOT_FORMAT}",\n  "generation": ${generation},\n  "requests": ${ids},\n  "entries": ${body}\n}\n`;
+  const ids = JSON.stringify(state.requests.entries());
+  const head = JSON.stringify(state.head);
+  return `{\n  "format": "${SNAPSHOT_FORMAT}",\n  "generation": ${generation},\n  "head": ${head},\n  "requests": ${ids},\n  "entries": ${body}\n}\n`;
 }
 
 /** A parsed snapshot. */
@@ -120,6 +123,7 @@ export function readSnapshot(path: string): Snapshot | null {
     for (const [key, r] of Object.entries(doc.entries as Record<string, Record<string, unknown>>)) {
       entries.set(key, toRec(r));
     }
+    entries.head = toHead(doc.head);
     if (Array.isArray(doc.requests)) {
       for (const [id, at] of doc.requests as [string, number][]) entries.requests.add(id, at);
     }
@@ -127,6 +131,13 @@ export function readSnapshot(path: string): Snapshot | null {
   } catch (error) {
     throw damaged(path, error);
   }
+}
+
+/** A head as read from a file: null unless it has the shape of one. */
+function toHead(h: unknown): Head | null {
+  const r = h as Head | null | undefined;
+  if (typeof r?.name !== "string") return null;
+  return { name: r.name, via: r.via === "restore" ? "restore" : "checkpoint", at: Number(r.at) };
 }
 
 function toRec(r: Record<string, unknown>): Rec {
@@ -140,19 +151,24 @@ export function formatJournalHeader(generation: number): string {
   return `${JSON.stringify({ format: JOURNAL_FORMAT, generation })}\n`;
 }
 
-/** One journal line: a request's id and time, and a commit's sets and deletes (none for other requests). */
+/**
+ * One journal line: a request's id and time, a commit's sets and deletes
+ * (none for other requests), and a new lineage head when `head` is given.
+ */
 export function formatCommit(
   request: { id: string; at: number },
   version: string,
   sets: { key: string; value: string; expiresAt: number | null }[],
   deletes: string[],
+  head?: Head | null,
 ): string {
   const parts = sets.map((s) =>
     `${JSON.stringify(s.key)}: {"value": ${s.value}, "expiresAt": ${s.expiresAt}}`
   );
+  const moved = head === undefined ? "" : `, "head": ${JSON.stringify(head)}`;
   return `{"id": ${JSON.stringify(request.id)}, "at": ${request.at}, "version": ${
     JSON.stringify(version)
-  }, "set": {${parts.join(", ")}}, "delete": ${JSON.stringify(deletes)}}\n`;
+  }${moved}, "set": {${parts.join(", ")}}, "delete": ${JSON.stringify(deletes)}}\n`;
 }
 
 /** What reading journal bytes found. */
@@ -192,8 +208,9 @@ export function applyJournal(
         if (typeof rec?.version !== "string" || typeof rec.set !== "object") {
           throw new Error("bad record");
         }
-        if (typeof rec.id === "string" && entries instanceof Entries) {
-          entries.requests.add(rec.id, Number(rec.at) || 0);
+        if (entries instanceof Entries) {
+          if (typeof rec.id === "string") entries.requests.add(rec.id, Number(rec.at) || 0);
+          if ("head" in rec) entries.head = toHead(rec.head);
         }
         for (const key of rec.delete as string[]) entries.delete(key);
         for (const [key, s] of Object.entries(rec.set as Record<string, Record<string, unknown>>)) {
@@ -326,6 +343,7 @@ function parseCheckpointHeader(path: string, text: string): CheckpointInfo {
       bytes: Number(h.bytes),
       auto: h.auto === true,
       metadata: h.metadata ?? {},
+      parent: typeof h.parent === "string" ? h.parent : null,
     };
   } catch (error) {
     throw damaged(path, error);

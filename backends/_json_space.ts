@@ -24,6 +24,7 @@ import {
   type Rec,
 } from "./_json_format.ts";
 import type { RequestLog } from "./_requests.ts";
+import type { Head } from "../types.ts";
 
 /**
  * What the JSON backend knows about one namespace, and the file work that
@@ -186,22 +187,26 @@ export class Space {
 
   /**
    * Under the lock: writes `entries` as a new snapshot generation and starts
-   * a new journal. The record of request ids is `requests` (default: the one
-   * in memory), so a restore or clear records its id in the same snapshot.
+   * a new journal. The record of request ids and the head are `state`
+   * (default: those of `entries`, or those in memory), so a restore or clear
+   * records its id and moves the head in the same snapshot.
    */
   compact(
     entries: Map<string, Rec>,
-    requests: RequestLog = entries instanceof Entries ? entries.requests : this.entries.requests,
+    state: { requests: RequestLog; head: Head | null } = entries instanceof Entries
+      ? entries
+      : this.entries,
   ): void {
     const now = Date.now();
     const live = new Entries(
       [...entries].filter(([, r]) => r.expiresAt === null || r.expiresAt > now),
     );
-    live.requests = requests;
+    live.requests = state.requests;
+    live.head = state.head;
     const generation = this.generation + 1;
     const snapPath = join(this.dir, FILES.snapshot);
     const journalPath = join(this.dir, FILES.journal);
-    const text = formatSnapshot(generation, live, requests);
+    const text = formatSnapshot(generation, live, state);
     const temp = tempPathFor(snapPath);
     atomicWrite(temp, text, false);
     // Keep the previous generation (snapshot + journal) as the last good copy.

@@ -10,7 +10,7 @@ import {
   ValidationError,
 } from "../errors.ts";
 import type { CheckpointInfo, CheckpointRequest, StoredEntry } from "../types.ts";
-import { checkpointInfo, newestFirst } from "./_shared.ts";
+import { checkpointInfo, kept, newestFirst } from "./_shared.ts";
 import { afterRecord } from "./_kv_requests.ts";
 import type { KvKey } from "./_kv_platform.ts";
 import { type AreaEntry, readArea, stable } from "./_kv_read.ts";
@@ -29,12 +29,16 @@ import {
   utf8,
   writeBlob,
 } from "./_kv_store.ts";
-import { type Ctx, lostLock, type Op } from "./_kv_txn.ts";
+import { type Ctx, type LineageHead, lostLock, type Op } from "./_kv_txn.ts";
 
 /** A checkpoint's info key value: the public info plus its area id. */
 type Stored = CheckpointInfo & { id: string };
 
-const parse = (value: unknown): Stored => JSON.parse(text(value as Uint8Array)) as Stored;
+const parse = (value: unknown): Stored => {
+  const stored = JSON.parse(text(value as Uint8Array)) as Stored;
+  stored.parent ??= null; // written before lineage
+  return stored;
+};
 
 /** Takes an atomic snapshot of the namespace. */
 export async function checkpoint(
@@ -99,6 +103,7 @@ export async function importCheckpoint(
     auto: info.auto,
     metadata: info.metadata,
     overwrite: true,
+    parent: info.parent,
   };
   const area: AreaEntry[] = entries.map((e) => ({
     key: e.key,
@@ -113,29 +118,37 @@ export async function importCheckpoint(
 }
 
 /**
- * Writes a snapshot area, then its info key (checked against the head, and
- * recording request id `id` unless null); null if the head moved.
+ * Writes a snapshot area, then its info key (checked against the head).
+ * Taking a checkpoint (`id` not null) also records the request id and, in the
+ * same commit, reads the lineage head as the parent and moves it to this
+ * checkpoint; an import (`id` null) keeps `request.parent` and the head.
+ * Null if the head moved.
  */
 async function publish(
   ctx: Ctx,
   ns: string,
-  request: Omit<CheckpointRequest, "id">,
+  request: Omit<CheckpointRequest, "id"> & { parent?: string | null },
   entries: AreaEntry[],
   headVs: string | null,
   id: string | null,
 ): Promise<CheckpointInfo | null> {
   const now = Date.now();
   const kept = entries.filter((e) => !expired(e.rec.meta, now));
-  const info = checkpointInfo(request, kept);
   const areaId = timeId();
-  const value = utf8(JSON.stringify({ ...info, id: areaId } satisfies Stored));
-  if (value.length > LIMITS.value) {
-    throw new ValidationError(
-      `Checkpoint ${JSON.stringify(request.name)} in namespace ${
-        JSON.stringify(ns)
-      }: its metadata makes the checkpoint record ${value.length} bytes, over the Deno KV backend's limit of ${LIMITS.value} (Deno KV values are at most 64 KiB): store less metadata`,
-    );
-  }
+  const record = (parent: string | null) => {
+    const info = checkpointInfo({ ...request, parent }, kept);
+    const value = utf8(JSON.stringify({ ...info, id: areaId } satisfies Stored));
+    if (value.length > LIMITS.value) {
+      throw new ValidationError(
+        `Checkpoint ${JSON.stringify(request.name)} in namespace ${
+          JSON.stringify(ns)
+        }: its metadata makes the checkpoint record ${value.length} bytes, over the Deno KV backend's limit of ${LIMITS.value} (Deno KV values are at most 64 KiB): store less metadata`,
+      );
+    }
+    return { info, value };
+  };
+  // The longest parent is as long as the longest name: checked before anything is written.
+  record(request.parent ?? "x".repeat(Math.max(request.name.length, 256)));
   const area = ctx.layout.snapshot(ns, areaId);
   const writer = new BatchWriter(ctx.kv, [], "write a checkpoint");
   for (const e of kept) {
@@ -150,8 +163,12 @@ async function publish(
   const infoKey = ctx.layout.checkpoint(ns, request.name);
   const head = ctx.layout.head(ns);
   const requestKey = id === null ? null : ctx.layout.request(ns, id);
+  const lineage = ctx.layout.lineage(ns);
   for (;;) {
-    const [current, seen] = await getAll(ctx.kv, [infoKey, ...requestKey ? [requestKey] : []]);
+    const [current, line, seen] = await getAll(
+      ctx.kv,
+      [infoKey, lineage, ...requestKey ? [requestKey] : []],
+    );
     if (seen !== undefined && seen.versionstamp !== null) {
       await deleteArea(ctx, area);
       return existingInfo(current!, { ...request, id: id! });
@@ -160,6 +177,12 @@ async function publish(
       await deleteArea(ctx, area);
       throw new CheckpointExistsError(ns, request.name);
     }
+    const parent = requestKey === null
+      ? request.parent ?? null
+      : line!.versionstamp === null
+      ? null
+      : (JSON.parse(text(line!.value as Uint8Array)) as LineageHead).name;
+    const { info, value } = record(parent);
     const result = await kvCall("write a checkpoint", () => {
       const atomic = ctx.kv.atomic()
         .check({ key: head, versionstamp: headVs }, {
@@ -168,8 +191,13 @@ async function publish(
         })
         .set(infoKey, value);
       if (requestKey) {
-        atomic.check({ key: requestKey, versionstamp: null });
+        const moved: LineageHead = { name: request.name, via: "checkpoint", at: request.createdAt };
+        atomic.check({ key: requestKey, versionstamp: null }, {
+          key: lineage,
+          versionstamp: line!.versionstamp,
+        });
         atomic.set(requestKey, utf8(String(Date.now())));
+        atomic.set(lineage, utf8(JSON.stringify(moved)));
       }
       return atomic.commit();
     });
@@ -238,7 +266,13 @@ export async function readCheckpoint(
  * Makes the namespace exactly the checkpoint, with fresh versions (the
  * request id), in one namespace transaction that also records the id.
  */
-export async function restore(ctx: Ctx, ns: string, name: string, id: string): Promise<boolean> {
+export async function restore(
+  ctx: Ctx,
+  ns: string,
+  name: string,
+  id: string,
+  keep: { prefix: string } | undefined,
+): Promise<boolean> {
   const infoKey = ctx.layout.checkpoint(ns, name);
   const requestKey = ctx.layout.request(ns, id);
   const live = ctx.layout.live(ns);
@@ -262,10 +296,10 @@ export async function restore(ctx: Ctx, ns: string, name: string, id: string): P
     );
     const ops: Op[] = [];
     const now = Date.now();
-    const keep = new Set<string>();
+    const restored = new Set<string>();
     for (const e of entries) {
-      if (expired(e.rec.meta, now)) continue;
-      keep.add(e.key);
+      if (expired(e.rec.meta, now) || kept(e.key, keep)) continue;
+      restored.add(e.key);
       // Every restored key gets the fresh version, so no version is ever reused.
       const r = await writeBlob(writer, live, {
         key: e.key,
@@ -274,8 +308,11 @@ export async function restore(ctx: Ctx, ns: string, name: string, id: string): P
       });
       ops.push({ t: "set", key: e.key, meta: r.meta, inline: r.inline });
     }
-    for (const key of current) if (!keep.has(key)) ops.push({ t: "del", key });
+    for (const key of current) {
+      if (!restored.has(key) && !kept(key, keep)) ops.push({ t: "del", key });
+    }
     ops.push({ t: "req", id, at: Date.now() });
+    ops.push({ t: "lineage", head: { name, via: "restore", at: Date.now() } });
     if (!await writer.flush()) throw lostLock(ns);
     return { result: true, ops, checks: [{ key: infoKey, versionstamp: info!.versionstamp }] };
   });
@@ -319,5 +356,25 @@ function busy(ns: string, what: string): BackendError {
       JSON.stringify(ns)
     }: other processes kept changing it; retry`,
     { transient: true },
+  );
+}
+
+/** The namespace's lineage head, once no transaction is being applied. */
+export async function readHead(ctx: Ctx, ns: string): Promise<LineageHead | null> {
+  const snap = await stable(
+    ctx,
+    ns,
+    async () => (await getAll(ctx.kv, [ctx.layout.lineage(ns)]))[0],
+  );
+  if (snap === null) throw busy(ns, "read the head");
+  const entry = snap.value!;
+  return entry.versionstamp === null ? null : JSON.parse(text(entry.value as Uint8Array));
+}
+
+/** Sets (or removes) the lineage head as given. */
+export async function importHead(ctx: Ctx, ns: string, head: LineageHead | null): Promise<void> {
+  await ctx.txns.run(
+    ns,
+    () => Promise.resolve({ result: undefined, ops: [{ t: "lineage", head }] }),
   );
 }

@@ -65,7 +65,15 @@ export type Op =
   | { t: "set"; key: string; meta: Meta; inline: string | null }
   | { t: "del"; key: string }
   | { t: "clear" }
-  | { t: "req"; id: string; at: number };
+  | { t: "req"; id: string; at: number }
+  | { t: "lineage"; head: LineageHead | null };
+
+/** The lineage head as stored (see Head in types.ts). */
+export interface LineageHead {
+  name: string;
+  via: "checkpoint" | "restore";
+  at: number;
+}
 
 /** What a transaction's `prepare` step returns. */
 export interface Prepared<T> {
@@ -280,6 +288,12 @@ export class Txns {
         }
         if (op.t === "req") {
           await writer.set(this.#layout.request(ns, op.id), utf8(String(op.at)));
+          continue;
+        }
+        if (op.t === "lineage") {
+          const key = this.#layout.lineage(ns);
+          if (op.head === null) await writer.delete(key);
+          else await writer.set(key, utf8(JSON.stringify(op.head)));
           continue;
         }
         const before = decodeRecord(old[at++]!, op.key);

@@ -177,11 +177,13 @@ end
 );
 
 /**
- * Copies the live keys into a checkpoint hash and records its info.
- * KEYS: idx, cps, checkpoint hash, req. ARGV: now, data key prefix, name,
- * overwrite ("1"/"0"), info JSON, request id. Returns {keyCount, bytes}; nil
- * when the name is taken and overwrite is "0"; {-1, stored info or ""} when
- * the request id is recorded.
+ * Copies the live keys into a checkpoint hash, records its info with the
+ * head as its parent, and makes it the head. KEYS: idx, cps, checkpoint
+ * hash, req, head. ARGV: now, data key prefix, name, overwrite ("1"/"0"),
+ * info JSON up to `"parent":` (the script appends the parent and the "}"),
+ * request id, createdAt. Returns {keyCount, bytes, parent or ""}; nil when
+ * the name is taken and overwrite is "0"; {-1, stored info or ""} when the
+ * request id is recorded.
  */
 export const CHECKPOINT: LuaScript = script(
   "checkpoint",
@@ -192,6 +194,7 @@ if redis.call('ZSCORE', KEYS[4], ARGV[6]) then
 end
 if ARGV[4] ~= '1' and redis.call('HEXISTS', KEYS[2], ARGV[3]) == 1 then return false end
 record(KEYS[4], ARGV[6], now)
+local parent = redis.call('HGET', KEYS[5], 'name')
 redis.call('DEL', KEYS[3])
 local count, bytes = 0, 0
 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
@@ -205,16 +208,20 @@ for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     end
   end
 end
-redis.call('HSET', KEYS[2], ARGV[3], count .. ':' .. bytes .. ':' .. ARGV[5])
-return {count, bytes}
+local info = ARGV[5] .. (parent and cjson.encode(parent) or 'null') .. '}'
+redis.call('HSET', KEYS[2], ARGV[3], count .. ':' .. bytes .. ':' .. info)
+redis.call('HSET', KEYS[5], 'name', ARGV[3], 'via', 'checkpoint', 'at', ARGV[7])
+return {count, bytes, parent or ''}
 `,
 );
 
 /**
  * Makes the namespace exactly the checkpoint's live entries, each with the
- * request id as its fresh version. KEYS: idx, ttl, chg, cps, checkpoint hash,
- * req. ARGV: now, data key prefix, name, request id. Returns 1 (also when the
- * id is recorded), or 0 when the checkpoint does not exist.
+ * request id as its fresh version, except keys under the kept prefix, which
+ * keep their live values; makes the checkpoint the head. KEYS: idx, ttl, chg,
+ * cps, checkpoint hash, req, head. ARGV: now, data key prefix, name, request
+ * id, keep ("1"/"0"), kept prefix. Returns 1 (also when the id is recorded),
+ * or 0 when the checkpoint does not exist.
  */
 export const RESTORE: LuaScript = script(
   "restore",
@@ -223,15 +230,29 @@ local now = tonumber(ARGV[1])
 if redis.call('ZSCORE', KEYS[6], ARGV[4]) then return 1 end
 if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 0 then return 0 end
 record(KEYS[6], ARGV[4], now)
-for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  redis.call('DEL', ARGV[2] .. m)
+local keep, prefix = ARGV[5] == '1', ARGV[6]
+local function kept(m)
+  return keep and string.sub(m, 1, #prefix) == prefix
 end
-redis.call('DEL', KEYS[1], KEYS[2])
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if keep then
+    if not kept(m) then
+      redis.call('DEL', ARGV[2] .. m)
+      redis.call('ZREM', KEYS[1], m)
+      redis.call('ZREM', KEYS[2], m)
+    end
+  else
+    redis.call('DEL', ARGV[2] .. m)
+  end
+end
+if not keep then redis.call('DEL', KEYS[1], KEYS[2]) end
 local flat = redis.call('HGETALL', KEYS[5])
 for i = 1, #flat, 2 do
   local m, s = flat[i], repack(flat[i + 1], ARGV[4])
   local exp = meta(s)
-  if not exp then
+  if kept(m) then
+    -- the live value stays
+  elseif not exp then
     redis.call('SET', ARGV[2] .. m, s)
     redis.call('ZADD', KEYS[1], 0, m)
   elseif exp > now then
@@ -240,6 +261,7 @@ for i = 1, #flat, 2 do
     redis.call('ZADD', KEYS[1], 0, m)
   end
 end
+redis.call('HSET', KEYS[7], 'name', ARGV[3], 'via', 'restore', 'at', ARGV[1])
 redis.call('INCR', KEYS[3])
 return 1
 `,
@@ -273,8 +295,8 @@ return 1
  * Deletes every key and checkpoint of a namespace and bumps the change
  * counter (kept, so a cache never mistakes a new state for an old one), and
  * records the request id (the record of ids is kept too).
- * KEYS: idx, ttl, chg, cps, req. ARGV: data key prefix, checkpoint key
- * prefix, request id, now.
+ * Removes the head. KEYS: idx, ttl, chg, cps, req, head. ARGV: data key
+ * prefix, checkpoint key prefix, request id, now.
  */
 export const CLEAR: LuaScript = script(
   "clear",
@@ -287,7 +309,7 @@ end
 for _, n in ipairs(redis.call('HKEYS', KEYS[4])) do
   redis.call('DEL', ARGV[2] .. n)
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[4], KEYS[6])
 redis.call('INCR', KEYS[3])
 return 1
 `,

@@ -18,7 +18,13 @@ export function newestFirst(a: CheckpointInfo, b: CheckpointInfo): number {
  * the one place every backend computes them.
  */
 export function checkpointInfo(
-  base: { name: string; createdAt: number; auto: boolean; metadata: Record<string, JsonValue> },
+  base: {
+    name: string;
+    createdAt: number;
+    auto: boolean;
+    metadata: Record<string, JsonValue>;
+    parent?: string | null;
+  },
   entries: { key: string; value: string }[],
 ): CheckpointInfo {
   return {
@@ -28,5 +34,11 @@ export function checkpointInfo(
     bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
     auto: base.auto,
     metadata: structuredClone(base.metadata),
+    parent: base.parent ?? null,
   };
+}
+
+/** Whether `key` is kept by a restore's `keep` option (under its prefix). */
+export function kept(key: string, keep: { prefix: string } | undefined): boolean {
+  return keep !== undefined && key.startsWith(keep.prefix);
 }

@@ -37,10 +37,12 @@ import type {
   CheckpointRequest,
   CommitOp,
   CommitResult,
+  Head,
   KeyPage,
   ListOptions,
   RecoveryReport,
   RequestOptions,
+  RestoreOptions,
   StoredEntry,
 } from "../types.ts";
 import {
@@ -60,6 +62,7 @@ import {
   MAX_NAMESPACE_BYTES,
   readCheckpointFile,
   readCheckpointInfo,
+  type Rec,
 } from "./_json_format.ts";
 import {
   bytesAfter,
@@ -71,12 +74,13 @@ import {
   writeCheckpoint,
 } from "./_json_layout.ts";
 import { checkpointFile, namespaceFolder } from "./_json_names.ts";
+import { Inflight } from "../core/_inflight.ts";
 import { recoverNamespace, setAsideNonFolder } from "./_json_recover.ts";
 import { Space } from "./_json_space.ts";
 import { acquireLock, type LockOptions } from "./_lock.ts";
 
 export type { LockOptions };
-import { checkpointInfo, newestFirst } from "./_shared.ts";
+import { checkpointInfo, kept, newestFirst } from "./_shared.ts";
 
 /** Options of {@linkcode JsonBackend}. */
 export interface JsonOptions {
@@ -115,7 +119,8 @@ export class JsonBackend implements Backend {
   #rootChecked = false;
   /** Never goes back, so change tokens never repeat, even for a namespace read again. */
   #clock = 0;
-  #closed = false;
+  /** Started writes finish before close() releases the journals. */
+  readonly #inflight = new Inflight();
 
   /** Creates the backend; nothing is read or written until it is used. */
   constructor(options: JsonOptions) {
@@ -131,8 +136,9 @@ export class JsonBackend implements Backend {
     this.#maxBytes = max;
   }
 
-  #space(ns: string): Space {
-    if (this.#closed) throw new ClosedError();
+  /** The namespace in memory; `check`: refuse once closed (not for work already started). */
+  #space(ns: string, check = true): Space {
+    if (check && this.#inflight.closed) throw new ClosedError();
     let space = this.#spaces.get(ns);
     if (space) {
       if (this.#spaces.size > 1) {
@@ -164,14 +170,19 @@ export class JsonBackend implements Backend {
     return namespacePath(this.#dir, ns);
   }
 
+  /** Runs an operation that awaits: refused once closed; close() waits for it. */
+  #op<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#inflight.run(fn);
+  }
+
   /** Runs `fn` holding the namespace's lock, with the in-memory copy up to date. */
   async #locked<T>(ns: string, fn: (space: Space) => T): Promise<T> {
     try {
-      const dir = this.#space(ns).dir;
+      const dir = this.#space(ns, false).dir;
       ensurePrivateDir(dir);
       const lock = await acquireLock(join(dir, FILES.lock), this.#lock);
       try {
-        const space = this.#space(ns); // after the wait: it may have been evicted meanwhile
+        const space = this.#space(ns, false); // after the wait: it may have been evicted meanwhile
         space.sync(true);
         space.prepareJournal();
         return fn(space);
@@ -209,6 +220,10 @@ export class JsonBackend implements Backend {
 
   /** Appends one journal line under the lock (checks first); the line records the request id. */
   commit(ns: string, op: CommitOp): Promise<CommitResult> {
+    return this.#op(() => this.#commit(ns, op));
+  }
+
+  #commit(ns: string, op: CommitOp): Promise<CommitResult> {
     return this.#locked(ns, (space) => {
       if (space.entries.requests.has(op.id)) return { ok: true, version: op.version };
       const now = Date.now();
@@ -252,11 +267,12 @@ export class JsonBackend implements Backend {
     }
   }
 
-  /** Under the lock: a journal line that records a request id and changes no key. */
-  #recordRequest(space: Space, id: string): void {
+  /** Under the lock: a journal line that records a request id (and a new head) and changes no key. */
+  #recordRequest(space: Space, id: string, head?: Head | null): void {
     const now = Date.now();
-    this.#append(space, formatCommit({ id, at: now }, id, [], []));
+    this.#append(space, formatCommit({ id, at: now }, id, [], [], head));
     space.entries.requests.add(id, now);
+    if (head !== undefined) space.entries.head = head;
   }
 
   /** Lists live keys in UTF-8 byte order. */
@@ -276,7 +292,11 @@ export class JsonBackend implements Backend {
   }
 
   /** Writes the live keys to a checkpoint file under the lock. */
-  async checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
+  checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
+    return this.#op(() => this.#checkpoint(ns, request));
+  }
+
+  async #checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
     validateCheckpointName(request.name);
     const file = await checkpointFile(request.name);
     return await this.#locked(ns, (space) => {
@@ -292,9 +312,17 @@ export class JsonBackend implements Backend {
       for (const [key, r] of space.entries) {
         if (r.expiresAt === null || r.expiresAt > now) entries.push({ key, ...r });
       }
-      const info = checkpointInfo(request, entries);
+      entries.sort((a, b) => compareKeys(a.key, b.key));
+      const info = checkpointInfo(
+        { ...request, parent: space.entries.head?.name ?? null },
+        entries,
+      );
       writeCheckpoint(dir, file, found, formatCheckpoint(info, entries));
-      this.#recordRequest(space, request.id);
+      this.#recordRequest(space, request.id, {
+        name: request.name,
+        via: "checkpoint",
+        at: request.createdAt,
+      });
       return info;
     });
   }
@@ -310,13 +338,19 @@ export class JsonBackend implements Backend {
   }
 
   /** Reads a checkpoint's entries. */
-  async readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
+  readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
+    return this.#op(() => this.#readCheckpoint(ns, name));
+  }
+
+  async #readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
     try {
       validateCheckpointName(name);
       const file = await checkpointFile(name);
-      const dir = join(this.#space(ns).dir, FILES.checkpoints);
+      const dir = join(this.#space(ns, false).dir, FILES.checkpoints);
       const found = findCheckpoint(dir, file, name);
-      return found === null ? null : readCheckpointFile(found).entries;
+      if (found === null) return null;
+      // Files written before byte order was part of the contract hold insertion order.
+      return readCheckpointFile(found).entries.sort((a, b) => compareKeys(a.key, b.key));
     } catch (error) {
       throw mapError(error, `read checkpoint ${JSON.stringify(name)}`);
     }
@@ -326,26 +360,58 @@ export class JsonBackend implements Backend {
    * Makes the checkpoint the new snapshot generation, atomically, with fresh
    * versions (the request id) and the id recorded in the same snapshot.
    */
-  async restore(ns: string, name: string, options: RequestOptions): Promise<boolean> {
+  restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
+    return this.#op(() => this.#restore(ns, name, options));
+  }
+
+  async #restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
     validateCheckpointName(name);
     const file = await checkpointFile(name);
     return await this.#locked(ns, (space) => {
       if (space.entries.requests.has(options.id)) return true;
       const found = findCheckpoint(join(space.dir, FILES.checkpoints), file, name);
       if (found === null) return false;
-      const { entries } = readCheckpointFile(found);
+      const now = Date.now();
+      const next = new Map<string, Rec>();
+      for (const e of readCheckpointFile(found).entries) {
+        if (!kept(e.key, options.keep)) next.set(e.key, { ...e, version: options.id });
+      }
+      for (const [key, r] of space.entries) if (kept(key, options.keep)) next.set(key, r);
       const requests = space.entries.requests.clone();
-      requests.add(options.id, Date.now());
-      space.compact(new Map(entries.map((e) => [e.key, { ...e, version: options.id }])), requests);
+      requests.add(options.id, now);
+      space.compact(next, { requests, head: { name, via: "restore", at: now } });
       return true;
     });
+  }
+
+  /** The checkpoint last taken or restored. */
+  head(ns: string): Promise<Head | null> {
+    try {
+      const head = this.#read(ns).entries.head;
+      return Promise.resolve(head && { ...head });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Sets the head as given (one journal line). */
+  importHead(ns: string, head: Head | null): Promise<void> {
+    return this.#op(() => this.#importHead(ns, head));
+  }
+
+  async #importHead(ns: string, head: Head | null): Promise<void> {
+    await this.#locked(ns, (space) => this.#recordRequest(space, crypto.randomUUID(), head));
   }
 
   /**
    * Deletes a checkpoint file. The request id is journaled first; a retry
    * that finds it recorded removes what is left and reports success.
    */
-  async deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
+  deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
+    return this.#op(() => this.#deleteCheckpoint(ns, name, options));
+  }
+
+  async #deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     validateCheckpointName(name);
     const file = await checkpointFile(name);
     return await this.#locked(ns, (space) => {
@@ -364,7 +430,11 @@ export class JsonBackend implements Backend {
   }
 
   /** Writes a checkpoint file from given entries. */
-  async importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
+  importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
+    return this.#op(() => this.#importCheckpoint(ns, info, entries));
+  }
+
+  async #importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
     validateCheckpointName(info.name);
     const file = await checkpointFile(info.name);
     await this.#locked(ns, (space) => {
@@ -372,15 +442,20 @@ export class JsonBackend implements Backend {
       if (total > this.#maxBytes) throw tooBig(ns, total, this.#maxBytes);
       const dir = join(space.dir, FILES.checkpoints);
       ensurePrivateDir(dir);
-      const counted = checkpointInfo(info, entries);
+      const sorted = [...entries].sort((a, b) => compareKeys(a.key, b.key));
+      const counted = checkpointInfo(info, sorted);
       const found = findCheckpoint(dir, file, info.name);
-      writeCheckpoint(dir, file, found, formatCheckpoint(counted, entries));
+      writeCheckpoint(dir, file, found, formatCheckpoint(counted, sorted));
     });
   }
 
   /** Namespaces (subfolders) that hold live keys or checkpoints. */
-  async namespaces(): Promise<string[]> {
-    if (this.#closed) throw new ClosedError();
+  namespaces(): Promise<string[]> {
+    return this.#op(() => this.#namespaces());
+  }
+
+  async #namespaces(): Promise<string[]> {
+    if (this.#inflight.closed) throw new ClosedError();
     checkFolder(this.#dir, true);
     const out: string[] = [];
     for (const ns of namespaceFolders(this.#dir)) {
@@ -394,14 +469,18 @@ export class JsonBackend implements Backend {
   }
 
   /** Deletes every key and checkpoint of the namespace; the new snapshot records the request id. */
-  async clear(ns: string, options: RequestOptions): Promise<void> {
+  clear(ns: string, options: RequestOptions): Promise<void> {
+    return this.#op(() => this.#clear(ns, options));
+  }
+
+  async #clear(ns: string, options: RequestOptions): Promise<void> {
     await this.#locked(ns, (space) => {
       if (space.entries.requests.has(options.id)) return;
       const dir = join(space.dir, FILES.checkpoints);
       for (const f of listDir(dir)) removeFile(join(dir, f));
       const requests = space.entries.requests.clone();
       requests.add(options.id, Date.now());
-      space.compact(new Map(), requests);
+      space.compact(new Map(), { requests, head: null });
     });
   }
 
@@ -442,12 +521,11 @@ export class JsonBackend implements Backend {
     }
   }
 
-  /** Forgets cached state and closes the journals it kept open. */
-  close(): Promise<void> {
-    this.#closed = true;
+  /** Lets started writes finish, then forgets cached state and closes the journals it kept open. */
+  async close(): Promise<void> {
+    if (!await this.#inflight.close()) return;
     for (const space of this.#spaces.values()) space.unpin();
     this.#spaces.clear();
-    return Promise.resolve();
   }
 }
 

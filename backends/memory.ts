@@ -23,7 +23,7 @@
 // deno-lint-ignore-file require-await
 import { compareKeys, pageSorted } from "../core/_keys.ts";
 import { validateNamespace } from "../core/_validate.ts";
-import { checkpointInfo, newestFirst } from "./_shared.ts";
+import { checkpointInfo, kept, newestFirst } from "./_shared.ts";
 import { RequestLog } from "./_requests.ts";
 import { CheckpointExistsError, ClosedError } from "../errors.ts";
 import type {
@@ -33,9 +33,11 @@ import type {
   CheckpointRequest,
   CommitOp,
   CommitResult,
+  Head,
   KeyPage,
   ListOptions,
   RequestOptions,
+  RestoreOptions,
   StoredEntry,
 } from "../types.ts";
 
@@ -46,6 +48,8 @@ interface Space {
   changes: number;
   /** Applied request ids. */
   requests: RequestLog;
+  /** The checkpoint last taken or restored. */
+  head: Head | null;
 }
 
 /** A backend that keeps everything in this process's memory. */
@@ -71,6 +75,7 @@ export class MemoryBackend implements Backend {
         checkpoints: new Map(),
         changes: 0,
         requests: new RequestLog(),
+        head: null,
       };
       this.#spaces.set(ns, space);
     }
@@ -141,9 +146,11 @@ export class MemoryBackend implements Backend {
     const entries = [...space.entries.keys()]
       .map((key) => this.#live(space, key, now))
       .filter((e): e is StoredEntry => e !== null)
-      .map((e) => ({ ...e }));
-    const info = checkpointInfo(request, entries);
+      .map((e) => ({ ...e }))
+      .sort(byKey);
+    const info = checkpointInfo({ ...request, parent: space.head?.name ?? null }, entries);
     space.checkpoints.set(request.name, { info, entries });
+    space.head = { name: request.name, via: "checkpoint", at: request.createdAt };
     space.requests.add(request.id, now);
     return copyInfo(info);
   }
@@ -161,17 +168,20 @@ export class MemoryBackend implements Backend {
   }
 
   /** Replaces the namespace's keys with the checkpoint's, each with a fresh version (the id). */
-  async restore(ns: string, name: string, options: RequestOptions): Promise<boolean> {
+  async restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
     const space = this.#space(ns);
     if (space.requests.has(options.id)) return true;
     const cp = space.checkpoints.get(name);
     if (!cp) return false;
     const now = Date.now();
-    space.entries = new Map(
-      cp.entries
-        .filter((e) => e.expiresAt === null || e.expiresAt > now)
-        .map((e) => [e.key, { ...e, version: options.id }]),
-    );
+    const entries = new Map<string, StoredEntry>();
+    for (const e of cp.entries) {
+      const live = e.expiresAt === null || e.expiresAt > now;
+      if (live && !kept(e.key, options.keep)) entries.set(e.key, { ...e, version: options.id });
+    }
+    for (const [key, e] of space.entries) if (kept(key, options.keep)) entries.set(key, e);
+    space.entries = entries;
+    space.head = { name, via: "restore", at: now };
     space.sorted = null;
     space.requests.add(options.id, now);
     space.changes++;
@@ -191,7 +201,7 @@ export class MemoryBackend implements Backend {
   async importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
     this.#space(ns).checkpoints.set(info.name, {
       info: checkpointInfo(info, entries),
-      entries: entries.map((e) => ({ ...e })),
+      entries: entries.map((e) => ({ ...e })).sort(byKey),
     });
     return;
   }
@@ -210,11 +220,23 @@ export class MemoryBackend implements Backend {
     const space = this.#space(ns);
     if (space.requests.has(options.id)) return;
     space.requests.add(options.id, Date.now());
+    space.head = null;
     space.entries.clear();
     space.checkpoints.clear();
     space.sorted = null;
     space.changes++;
     return;
+  }
+
+  /** The checkpoint last taken or restored. */
+  async head(ns: string): Promise<Head | null> {
+    const head = this.#space(ns).head;
+    return head && { ...head };
+  }
+
+  /** Sets the head as given. */
+  async importHead(ns: string, head: Head | null): Promise<void> {
+    this.#space(ns).head = head && { ...head };
   }
 
   /** Moves on every change; shared managers see each other's writes. */
@@ -228,6 +250,10 @@ export class MemoryBackend implements Backend {
     this.#spaces.clear();
     return;
   }
+}
+
+function byKey(a: StoredEntry, b: StoredEntry): number {
+  return compareKeys(a.key, b.key);
 }
 
 function copyInfo(info: CheckpointInfo): CheckpointInfo {

@@ -34,7 +34,8 @@
  */
 import { compareKeys } from "../core/_keys.ts";
 import { validateNamespace } from "../core/_validate.ts";
-import { CheckpointExistsError, ClosedError } from "../errors.ts";
+import { CheckpointExistsError } from "../errors.ts";
+import { Inflight } from "../core/_inflight.ts";
 import type {
   Backend,
   BackendCapabilities,
@@ -42,11 +43,13 @@ import type {
   CheckpointRequest,
   CommitOp,
   CommitResult,
+  Head,
   JsonValue,
   KeyPage,
   ListOptions,
   RecoveryReport,
   RequestOptions,
+  RestoreOptions,
   StoredEntry,
 } from "../types.ts";
 import { checkpointInfo, newestFirst } from "./_shared.ts";
@@ -103,7 +106,8 @@ export class RedisBackend implements Backend {
   readonly #where: string;
   readonly #secret: string | undefined;
   readonly #gate: ReadyGate;
-  #closed = false;
+  /** Started operations finish before close() quits the connection. */
+  readonly #inflight = new Inflight();
 
   /** Creates the backend; nothing connects until the first operation. */
   constructor(options: RedisBackendOptions = {}) {
@@ -134,8 +138,11 @@ export class RedisBackend implements Backend {
 
   readonly #layouts = new Map<string, Layout>();
 
-  async #run<T>(what: string, fn: (client: IoRedisClient) => Promise<T>): Promise<T> {
-    if (this.#closed) throw new ClosedError();
+  #run<T>(what: string, fn: (client: IoRedisClient) => Promise<T>): Promise<T> {
+    return this.#inflight.run(() => this.#call(what, fn));
+  }
+
+  async #call<T>(what: string, fn: (client: IoRedisClient) => Promise<T>): Promise<T> {
     try {
       // Skip the extra await on the hot path: most calls find the client ready.
       if (this.#client.status !== "ready") await this.#gate.ready();
@@ -244,31 +251,34 @@ export class RedisBackend implements Backend {
   /** Copies the live keys into a checkpoint hash, in one script. */
   async checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
     const l = this.#layout(ns);
+    // The script appends the parent (the head it reads) and the closing brace.
     const info = JSON.stringify({
       createdAt: request.createdAt,
       auto: request.auto,
       metadata: request.metadata,
-    });
+    }).slice(0, -1) + ',"parent":';
     const result = await this.#run(
       `take checkpoint "${request.name}" of namespace "${ns}"`,
       (c) =>
-        lua.runScript(c, lua.CHECKPOINT, [l.idx, l.cps, l.cp + request.name, l.req], [
+        lua.runScript(c, lua.CHECKPOINT, [l.idx, l.cps, l.cp + request.name, l.req, l.head], [
           String(Date.now()),
           l.data,
           request.name,
           request.overwrite ? "1" : "0",
           info,
           request.id,
+          String(request.createdAt),
         ]),
-    ) as [number, number | string] | null;
+    ) as [number, number | string, string?] | null;
     if (!result) throw new CheckpointExistsError(ns, request.name);
     if (Number(result[0]) === -1) {
       // Applied before (a lost reply): the checkpoint as it is now.
       const stored = String(result[1]);
       return stored === "" ? checkpointInfo(request, []) : parseInfo(request.name, stored);
     }
+    const parent = result[2] ? String(result[2]) : null;
     return {
-      ...checkpointInfo(request, []),
+      ...checkpointInfo({ ...request, parent }, []),
       keyCount: Number(result[0]),
       bytes: Number(result[1]),
     };
@@ -300,16 +310,18 @@ export class RedisBackend implements Backend {
   }
 
   /** Makes the namespace exactly the checkpoint, in one script. */
-  async restore(ns: string, name: string, options: RequestOptions): Promise<boolean> {
+  async restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
     const l = this.#layout(ns);
     const done = await this.#run(
       `restore checkpoint "${name}" of namespace "${ns}"`,
       (c) =>
-        lua.runScript(c, lua.RESTORE, [l.idx, l.ttl, l.chg, l.cps, l.cp + name, l.req], [
+        lua.runScript(c, lua.RESTORE, [l.idx, l.ttl, l.chg, l.cps, l.cp + name, l.req, l.head], [
           String(Date.now()),
           l.data,
           name,
           options.id,
+          options.keep ? "1" : "0",
+          options.keep?.prefix ?? "",
         ]),
     );
     return Number(done) === 1;
@@ -324,6 +336,7 @@ export class RedisBackend implements Backend {
       createdAt: info.createdAt,
       auto: info.auto,
       metadata: info.metadata,
+      parent: info.parent,
     });
     const { keyCount, bytes } = checkpointInfo(info, entries);
     await this.#run(`import checkpoint "${info.name}" of namespace "${ns}"`, async (c) => {
@@ -365,13 +378,33 @@ export class RedisBackend implements Backend {
     await this.#run(
       `clear namespace "${ns}"`,
       (c) =>
-        lua.runScript(c, lua.CLEAR, [l.idx, l.ttl, l.chg, l.cps, l.req], [
+        lua.runScript(c, lua.CLEAR, [l.idx, l.ttl, l.chg, l.cps, l.req, l.head], [
           l.data,
           l.cp,
           options.id,
           String(Date.now()),
         ]),
     );
+  }
+
+  /** The checkpoint last taken or restored (one HGETALL). */
+  async head(ns: string): Promise<Head | null> {
+    const l = this.#layout(ns);
+    const h = await this.#run(`read head of namespace "${ns}"`, (c) => c.hgetall(l.head));
+    if (h.name === undefined) return null;
+    return { name: h.name, via: h.via === "restore" ? "restore" : "checkpoint", at: Number(h.at) };
+  }
+
+  /** Sets the head as given, in one MULTI. */
+  async importHead(ns: string, head: Head | null): Promise<void> {
+    const l = this.#layout(ns);
+    await this.#run(`import head of namespace "${ns}"`, async (c) => {
+      const tx = c.multi().del(l.head);
+      if (head) tx.hset(l.head, "name", head.name, "via", head.via, "at", String(head.at));
+      const results = await tx.exec();
+      const failed = results?.find(([error]) => error);
+      if (!results || failed) throw failed?.[0] ?? new Error("transaction aborted");
+    });
   }
 
   /** The namespace's change counter (one GET); every write script increments it. */
@@ -396,9 +429,7 @@ export class RedisBackend implements Backend {
 
   /** Closes the connection if this backend opened it (QUIT, then disconnect). */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (!this.#owns) return;
+    if (!await this.#inflight.close() || !this.#owns) return;
     const client = this.#client;
     if (client.status === "ready") {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -419,6 +450,15 @@ function parseInfo(name: string, text: string): CheckpointInfo {
     createdAt: number;
     auto: boolean;
     metadata: Record<string, JsonValue>;
+    parent?: string | null;
   };
-  return { name, keyCount, bytes, ...info };
+  return {
+    name,
+    keyCount,
+    bytes,
+    createdAt: info.createdAt,
+    auto: info.auto,
+    metadata: info.metadata,
+    parent: info.parent ?? null,
+  };
 }

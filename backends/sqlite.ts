@@ -22,6 +22,7 @@ import { compareKeys, prefixEnd } from "../core/_keys.ts";
 import { validateNamespace } from "../core/_validate.ts";
 import { checkpointInfo } from "./_shared.ts";
 import {
+  BackendError,
   CheckpointExistsError,
   ClosedError,
   StateDamagedError,
@@ -30,23 +31,22 @@ import {
 } from "../errors.ts";
 import { repairDatabase } from "./_sqlite_repair.ts";
 import { checkDatabase } from "./_sqlite_schema.ts";
-import {
-  createPrivateFile,
-  mapError,
-  type SqliteDatabase,
-  type SqliteStatement,
-} from "./_sqlite_driver.ts";
+import { createPrivateFile } from "./_create.ts";
+import { mapError, type SqliteDatabase, type SqliteStatement } from "./_sqlite_driver.ts";
 import {
   type CheckpointRow,
   INSERT_REQUEST,
   LIVE,
+  NOT_KEPT,
   PRUNE_REQUESTS,
   type Row,
   SCHEMA,
+  SELECT_CHECKPOINTS,
   SELECT_ENTRY,
   SELECT_REQUEST,
   SELECT_VERSION,
   UPSERT,
+  UPSERT_HEAD,
 } from "./_sqlite_sql.ts";
 
 export type { SqliteDatabase, SqliteParam, SqliteStatement } from "./_sqlite_driver.ts";
@@ -57,11 +57,13 @@ import type {
   CheckpointRequest,
   CommitOp,
   CommitResult,
+  Head,
   JsonValue,
   KeyPage,
   ListOptions,
   RecoveryReport,
   RequestOptions,
+  RestoreOptions,
   StoredEntry,
 } from "../types.ts";
 import { REQUEST_WINDOW } from "../types.ts";
@@ -131,9 +133,10 @@ export class SqliteBackend implements Backend {
     const options = this.#options;
     const path = options.path ?? ":memory:";
     let db: SqliteDatabase | undefined = options.database;
+    let undo = () => {};
     try {
       if (!db) {
-        if (path !== ":memory:") createPrivateFile(path);
+        if (path !== ":memory:") undo = createPrivateFile(path);
         db = new DatabaseSync(path) as unknown as SqliteDatabase;
       }
       this.#db = db;
@@ -151,7 +154,12 @@ export class SqliteBackend implements Backend {
       }
       // Switching to WAL needs a moment of exclusive access: another process
       // opening at the same time makes this fail as busy, and the manager retries.
-      if (this.#owns) db?.close();
+      if (this.#owns) {
+        db?.close();
+        // A failed open leaves no file behind; but a busy one may share the
+        // new file with another process opening it right now: that stays.
+        if (!(mapped instanceof BackendError && mapped.transient)) undo();
+      }
       throw mapped;
     }
   }
@@ -182,6 +190,7 @@ export class SqliteBackend implements Backend {
 
   #run<T>(what: string, fn: () => T): Promise<T> {
     try {
+      if (this.#closed) throw new ClosedError();
       return Promise.resolve(fn());
     } catch (error) {
       return Promise.reject(mapError(error, what));
@@ -278,8 +287,10 @@ export class SqliteBackend implements Backend {
           `INSERT INTO ms_checkpoint_entries (ns, name, key, value, version, expires_at)
            SELECT ns, ?, key, value, version, expires_at FROM ms_entries WHERE ns = ? AND ${LIVE}`,
         ).run(request.name, ns, now);
-        const info = checkpointInfo(request, entries);
+        const parent = this.#head(ns)?.name ?? null;
+        const info = checkpointInfo({ ...request, parent }, entries);
         this.#insertCheckpointInfo(ns, info);
+        this.#stmt(UPSERT_HEAD).run(ns, request.name, "checkpoint", request.createdAt);
         this.#record(ns, request.id, now);
         return info;
       }));
@@ -290,19 +301,39 @@ export class SqliteBackend implements Backend {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("list checkpoints", () => {
       const rows = this.#stmt(
-        `SELECT name, created_at, auto, metadata, key_count, bytes FROM ms_checkpoints
-         WHERE ns = ? ORDER BY created_at DESC, name DESC`,
+        `${SELECT_CHECKPOINTS} WHERE c.ns = ? ORDER BY c.created_at DESC, c.name DESC`,
       ).all(ns) as CheckpointRow[];
       return rows.map(toInfo);
     });
   }
 
   #checkpointInfo(ns: string, name: string): CheckpointInfo | undefined {
-    const row = this.#stmt(
-      `SELECT name, created_at, auto, metadata, key_count, bytes FROM ms_checkpoints
-       WHERE ns = ? AND name = ?`,
-    ).get(ns, name) as CheckpointRow | undefined;
+    const row = this.#stmt(`${SELECT_CHECKPOINTS} WHERE c.ns = ? AND c.name = ?`)
+      .get(ns, name) as CheckpointRow | undefined;
     return row && toInfo(row);
+  }
+
+  #head(ns: string): Head | null {
+    const row = this.#stmt("SELECT name, via, at FROM ms_heads WHERE ns = ?").get(ns) as
+      | { name: string; via: Head["via"]; at: number }
+      | undefined;
+    return row ? { name: row.name, via: row.via, at: Number(row.at) } : null;
+  }
+
+  /** The checkpoint last taken or restored. */
+  head(ns: string): Promise<Head | null> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    return this.#run("read head", () => this.#head(ns));
+  }
+
+  /** Sets the head as given. */
+  importHead(ns: string, head: Head | null): Promise<void> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    return this.#run("import head", () =>
+      this.#tx(() => {
+        this.#stmt("DELETE FROM ms_heads WHERE ns = ?").run(ns);
+        if (head) this.#stmt(UPSERT_HEAD).run(ns, head.name, head.via, head.at);
+      }));
   }
 
   /** Reads a checkpoint's entries. */
@@ -326,7 +357,7 @@ export class SqliteBackend implements Backend {
   }
 
   /** Replaces the namespace's keys with the checkpoint's (fresh versions), in one transaction. */
-  restore(ns: string, name: string, options: RequestOptions): Promise<boolean> {
+  restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("restore checkpoint", () =>
       this.#tx(() => {
@@ -335,12 +366,24 @@ export class SqliteBackend implements Backend {
           return false;
         }
         const now = Date.now();
-        this.#stmt("DELETE FROM ms_entries WHERE ns = ?").run(ns);
-        this.#stmt(
-          `INSERT INTO ms_entries (ns, key, value, version, expires_at)
-           SELECT ns, key, value, ?, expires_at FROM ms_checkpoint_entries
-           WHERE ns = ? AND name = ? AND ${LIVE}`,
-        ).run(options.id, ns, name, now);
+        const keep = options.keep;
+        if (keep === undefined) {
+          this.#stmt("DELETE FROM ms_entries WHERE ns = ?").run(ns);
+          this.#stmt(
+            `INSERT INTO ms_entries (ns, key, value, version, expires_at)
+             SELECT ns, key, value, ?, expires_at FROM ms_checkpoint_entries
+             WHERE ns = ? AND name = ? AND ${LIVE}`,
+          ).run(options.id, ns, name, now);
+        } else {
+          const range = [keep.prefix, prefixEnd(keep.prefix), prefixEnd(keep.prefix)];
+          this.#stmt(`DELETE FROM ms_entries WHERE ns = ? AND ${NOT_KEPT}`).run(ns, ...range);
+          this.#stmt(
+            `INSERT INTO ms_entries (ns, key, value, version, expires_at)
+             SELECT ns, key, value, ?, expires_at FROM ms_checkpoint_entries
+             WHERE ns = ? AND name = ? AND ${LIVE} AND ${NOT_KEPT}`,
+          ).run(options.id, ns, name, now, ...range);
+        }
+        this.#stmt(UPSERT_HEAD).run(ns, name, "restore", now);
         this.#record(ns, options.id, now);
         return true;
       }));
@@ -363,8 +406,9 @@ export class SqliteBackend implements Backend {
       ns,
       name,
     );
-    this.#stmt("DELETE FROM ms_checkpoint_entries WHERE ns = ? AND name = ?").run(ns, name);
-    this.#stmt("DELETE FROM ms_checkpoints WHERE ns = ? AND name = ?").run(ns, name);
+    for (const table of ["ms_checkpoint_entries", "ms_checkpoints", "ms_parents"]) {
+      this.#stmt(`DELETE FROM ${table} WHERE ns = ? AND name = ?`).run(ns, name);
+    }
     return found !== undefined;
   }
 
@@ -396,6 +440,10 @@ export class SqliteBackend implements Backend {
       info.keyCount,
       info.bytes,
     );
+    if (info.parent !== null) {
+      this.#stmt("INSERT INTO ms_parents (ns, name, parent) VALUES (?, ?, ?)")
+        .run(ns, info.name, info.parent);
+    }
   }
 
   /** Namespaces that hold keys or checkpoints. */
@@ -412,7 +460,15 @@ export class SqliteBackend implements Backend {
     return this.#run("clear namespace", () =>
       this.#tx(() => {
         if (this.#applied(ns, options.id)) return;
-        for (const table of ["ms_entries", "ms_checkpoints", "ms_checkpoint_entries"]) {
+        for (
+          const table of [
+            "ms_entries",
+            "ms_checkpoints",
+            "ms_checkpoint_entries",
+            "ms_heads",
+            "ms_parents",
+          ]
+        ) {
           this.#stmt(`DELETE FROM ${table} WHERE ns = ?`).run(ns);
         }
         this.#record(ns, options.id, Date.now());
@@ -496,5 +552,6 @@ function toInfo(r: CheckpointRow): CheckpointInfo {
     bytes: Number(r.bytes),
     auto: Number(r.auto) === 1,
     metadata: JSON.parse(r.metadata) as Record<string, JsonValue>,
+    parent: r.parent ?? null,
   };
 }

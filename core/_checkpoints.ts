@@ -5,7 +5,12 @@ import { validateCheckpointName, validateMetadata } from "./_validate.ts";
 import { CheckpointNotFoundError, ValidationError } from "../errors.ts";
 import { compareKeys } from "./_keys.ts";
 import type { Backend, StoredEntry } from "../types.ts";
-import type { CheckpointDiff, CheckpointOptions, OpenOptions } from "../options.ts";
+import type {
+  CheckpointDiff,
+  CheckpointOptions,
+  OpenOptions,
+  RestoreCheckpointOptions,
+} from "../options.ts";
 
 /** What the checkpoint functions need from the manager. */
 export interface Context {
@@ -48,10 +53,23 @@ export async function take(
 }
 
 /** Restores a checkpoint or throws CheckpointNotFoundError. */
-export async function restore(ctx: Context, name: string): Promise<void> {
+export async function restore(
+  ctx: Context,
+  name: string,
+  options: RestoreCheckpointOptions,
+): Promise<void> {
   validateCheckpointName(name);
-  const id = newVersion();
-  const found = await ctx.call(() => ctx.backend.restore(ctx.namespace, name, { id }));
+  const keep = options?.keep;
+  if (
+    typeof options !== "object" || options === null ||
+    (keep !== undefined && (typeof keep !== "object" || typeof keep?.prefix !== "string"))
+  ) {
+    throw new ValidationError(
+      "restoreCheckpoint() options must be an object; keep must be { prefix: string }",
+    );
+  }
+  const request = { id: newVersion(), ...(keep ? { keep: { prefix: keep.prefix } } : {}) };
+  const found = await ctx.call(() => ctx.backend.restore(ctx.namespace, name, request));
   if (!found) throw new CheckpointNotFoundError(ctx.namespace, name, "restore");
 }
 

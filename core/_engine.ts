@@ -6,6 +6,7 @@ import type { Context } from "./_checkpoints.ts";
 import { newVersion } from "./_ids.ts";
 import { type RetryOptions, retryPolicy, withRetry } from "./_retry.ts";
 import { ClosedError } from "../errors.ts";
+import { Inflight } from "./_inflight.ts";
 import type { OpenOptions } from "../options.ts";
 import type { Backend, CommitOp, CommitResult, StoredEntry } from "../types.ts";
 
@@ -16,7 +17,7 @@ export class Engine {
   readonly options: OpenOptions;
   readonly #cache: ReadCache | null;
   readonly #retry: Required<RetryOptions>;
-  #closed = false;
+  readonly #inflight = new Inflight();
 
   constructor(backend: Backend, namespace: string, options: OpenOptions) {
     this.backend = backend;
@@ -33,12 +34,20 @@ export class Engine {
 
   /** Throws ClosedError once `close()` was called. */
   assertOpen(): void {
-    if (this.#closed) throw new ClosedError();
+    if (this.#inflight.closed) throw new ClosedError();
   }
 
-  /** Marks the engine closed and drops the cache. */
-  close(): void {
-    this.#closed = true;
+  /**
+   * Runs one public operation of the manager: refused with ClosedError once
+   * `close()` began, and waited for by `close()` when it started before.
+   */
+  op<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#inflight.run(fn);
+  }
+
+  /** Refuses new operations, waits for started ones, and drops the cache. */
+  async close(): Promise<void> {
+    await this.#inflight.close();
     this.#cache?.clear();
   }
 
@@ -69,7 +78,6 @@ export class Engine {
 
   /** Reads one entry through the cache (`fresh` bypasses it for read-modify-write). */
   async read(key: string, fresh = false): Promise<StoredEntry | null> {
-    this.assertOpen();
     const cache = fresh ? null : this.#cache;
     let epoch = 0;
     if (cache) {
@@ -93,7 +101,6 @@ export class Engine {
    * commit whose reply was lost is not applied twice: the backend knows the id.
    */
   async commit(op: Omit<CommitOp, "version" | "id">): Promise<CommitResult> {
-    this.assertOpen();
     const id = newVersion();
     const full: CommitOp = { ...op, id, version: id };
     try {

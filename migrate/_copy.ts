@@ -170,6 +170,8 @@ export async function copyNamespace(
   }
   await copyCheckpoints(src, target, report, options);
   if (options.dryRun) return report;
+  // The lineage head travels too: the source's, as it is (none from sources without lineage).
+  if (src.head) await target.importHead(ns, await src.head());
   const check = await verifyKeys(target, ns, ledger);
   const skipped = new Set(report.skippedKeys);
   report.missingKeys = check.missing;

@@ -121,6 +121,7 @@ function readJsonLayout(path: string, checkpointDir: string) {
         metadata: { importedFrom: "legacy-json" },
         keyCount: cpEntries.length,
         bytes: 0,
+        parent: null,
       },
       entries: cpEntries,
     });
@@ -175,6 +176,7 @@ async function readSqliteLayout(path: string) {
           metadata: { importedFrom: "legacy-sqlite" },
           keyCount: cpEntries.length,
           bytes: 0,
+          parent: null,
         },
         entries: cpEntries,
       };

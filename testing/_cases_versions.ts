@@ -38,6 +38,7 @@ export function versionCases(it: Define): void {
       bytes: 0,
       auto: false,
       metadata: {},
+      parent: null,
     });
     const entry = (value: string) => ({ key: "x", value, version: "imported", expiresAt: null });
     await b.importCheckpoint(NS, info("a"), [entry("1")]);

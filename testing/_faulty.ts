@@ -10,10 +10,12 @@ import type {
   CheckpointRequest,
   CommitOp,
   CommitResult,
+  Head,
   KeyPage,
   ListOptions,
   RecoveryReport,
   RequestOptions,
+  RestoreOptions,
   StoredEntry,
 } from "../types.ts";
 
@@ -70,7 +72,7 @@ export class FaultyBackend implements Backend {
   readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
     return this.inner.readCheckpoint(ns, name);
   }
-  restore(ns: string, name: string, options: RequestOptions): Promise<boolean> {
+  restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
     return this.#mutate("restore", () => this.inner.restore(ns, name, options));
   }
   deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
@@ -78,6 +80,12 @@ export class FaultyBackend implements Backend {
   }
   importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
     return this.inner.importCheckpoint(ns, info, entries);
+  }
+  head(ns: string): Promise<Head | null> {
+    return this.inner.head(ns);
+  }
+  importHead(ns: string, head: Head | null): Promise<void> {
+    return this.inner.importHead(ns, head);
   }
   namespaces(): Promise<string[]> {
     return this.inner.namespaces();

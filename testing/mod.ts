@@ -17,6 +17,8 @@
 import type { Backend } from "../types.ts";
 import { requestCases } from "./_cases_requests.ts";
 import { versionCases } from "./_cases_versions.ts";
+import { lineageCases } from "./_cases_lineage.ts";
+import { closeCases } from "./_cases_close.ts";
 import { test } from "node:test";
 
 /** Options of {@linkcode testBackend}. */
@@ -54,4 +56,6 @@ export function testBackend(
     });
   requestCases(it);
   versionCases(it);
+  lineageCases(it);
+  closeCases(it);
 }

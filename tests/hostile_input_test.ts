@@ -75,7 +75,15 @@ const BAD_NAMESPACES = ["../x", "victim}:k:X", "", "a/b", "x\0"];
 
 /** Every namespace-taking method of a backend, called with `ns`. */
 function calls(b: Backend, ns: string): [string, () => Promise<unknown>][] {
-  const info = { name: "cp", createdAt: 1, keyCount: 0, bytes: 0, auto: false, metadata: {} };
+  const info = {
+    name: "cp",
+    createdAt: 1,
+    keyCount: 0,
+    bytes: 0,
+    auto: false,
+    metadata: {},
+    parent: null,
+  };
   return [
     ["get", () => b.get(ns, ["k"])],
     ["commit", () => b.commit(ns, { id: "v", version: "v", checks: [], sets: [], deletes: [] })],

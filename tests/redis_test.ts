@@ -76,6 +76,7 @@ if (typeof target === "string") {
       `${prefix}:{wf}:chg`,
       `${prefix}:{wf}:cp:cp`,
       `${prefix}:{wf}:cps`,
+      `${prefix}:{wf}:head`,
       `${prefix}:{wf}:idx`,
       `${prefix}:{wf}:k:lease`,
       `${prefix}:{wf}:k:phase`,
