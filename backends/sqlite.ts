@@ -290,7 +290,7 @@ export class SqliteBackend implements Backend {
         const parent = this.#head(ns)?.name ?? null;
         const info = checkpointInfo({ ...request, parent }, entries);
         this.#insertCheckpointInfo(ns, info);
-        this.#stmt(UPSERT_HEAD).run(ns, request.name, "checkpoint", request.createdAt);
+        this.#stmt(UPSERT_HEAD).run(ns, request.name, 0, request.createdAt);
         this.#record(ns, request.id, now);
         return info;
       }));
@@ -314,10 +314,15 @@ export class SqliteBackend implements Backend {
   }
 
   #head(ns: string): Head | null {
-    const row = this.#stmt("SELECT name, via, at FROM ms_heads WHERE ns = ?").get(ns) as
-      | { name: string; via: Head["via"]; at: number }
+    const row = this.#stmt("SELECT name, restored, at FROM ms_heads WHERE ns = ?").get(ns) as
+      | { name: string; restored: number; at: number }
       | undefined;
-    return row ? { name: row.name, via: row.via, at: Number(row.at) } : null;
+    if (!row) return null;
+    return {
+      name: row.name,
+      via: Number(row.restored) === 1 ? "restore" : "checkpoint",
+      at: Number(row.at),
+    };
   }
 
   /** The checkpoint last taken or restored. */
@@ -332,7 +337,9 @@ export class SqliteBackend implements Backend {
     return this.#run("import head", () =>
       this.#tx(() => {
         this.#stmt("DELETE FROM ms_heads WHERE ns = ?").run(ns);
-        if (head) this.#stmt(UPSERT_HEAD).run(ns, head.name, head.via, head.at);
+        if (head) {
+          this.#stmt(UPSERT_HEAD).run(ns, head.name, head.via === "restore" ? 1 : 0, head.at);
+        }
       }));
   }
 
@@ -383,7 +390,7 @@ export class SqliteBackend implements Backend {
              WHERE ns = ? AND name = ? AND ${LIVE} AND ${NOT_KEPT}`,
           ).run(options.id, ns, name, now, ...range);
         }
-        this.#stmt(UPSERT_HEAD).run(ns, name, "restore", now);
+        this.#stmt(UPSERT_HEAD).run(ns, name, 1, now);
         this.#record(ns, options.id, now);
         return true;
       }));
@@ -441,8 +448,8 @@ export class SqliteBackend implements Backend {
       info.bytes,
     );
     if (info.parent !== null) {
-      this.#stmt("INSERT INTO ms_parents (ns, name, parent) VALUES (?, ?, ?)")
-        .run(ns, info.name, info.parent);
+      this.#stmt("INSERT INTO ms_parents (ns, name, parent, created_at) VALUES (?, ?, ?, ?)")
+        .run(ns, info.name, info.parent, info.createdAt);
     }
   }
 

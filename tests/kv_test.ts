@@ -12,7 +12,7 @@ import { testBackend } from "./conformance.ts";
 import { removeDir, runScript, tempDir } from "./_runtime.ts";
 import { classify, KEYS, write } from "./_kv_states.ts";
 
-testBackend("kv", () => {
+await testBackend("kv", () => {
   const dir = tempDir();
   const path = join(dir, "state.kv");
   return Promise.resolve({
@@ -20,7 +20,7 @@ testBackend("kv", () => {
     childOptions: { backend: "kv", path },
     cleanup: () => Promise.resolve(removeDir(dir)),
   });
-}, { persistent: true, multiProcess: true });
+});
 
 // Backend-only tests: Deno KV's limits, atomicity of multi-commit work, crash repair.
 
