@@ -32,7 +32,8 @@ import {
 import { repairDatabase } from "./_sqlite_repair.ts";
 import { checkDatabase } from "./_sqlite_schema.ts";
 import { createPrivateFile } from "./_create.ts";
-import { mapError, type SqliteDatabase, type SqliteStatement } from "./_sqlite_driver.ts";
+import type { SqliteDatabase, SqliteStatement } from "./_sqlite_driver.ts";
+import { mapSqliteError as mapError } from "./_errors_sqlite.ts";
 import {
   type CheckpointRow,
   INSERT_REQUEST,
