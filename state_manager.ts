@@ -13,7 +13,6 @@ import { status as readStatus } from "./core/_status.ts";
 import { retryPolicy, withRetry } from "./core/_retry.ts";
 import { newVersion } from "./core/_ids.ts";
 import { ConflictError, KeyNotFoundError, ValidationError } from "./errors.ts";
-import type { ClosedError } from "./errors.ts";
 import type {
   Backend,
   CheckpointInfo,
@@ -100,24 +99,47 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   static async open(options: OpenOptions = {}): Promise<StateManager> {
+    const state = await StateManager.#unchecked(options);
+    try {
+      if (options.recover) await state.recover();
+      // Reading nothing still loads the namespace, so damage shows up now, not mid-workflow.
+      await state.#engine.call(() => state.backend.get(state.namespace, []));
+    } catch (error) {
+      await state.close();
+      throw error;
+    }
+    return state;
+  }
+
+  /**
+   * Repairs a namespace that may be too damaged to open (see
+   * {@linkcode StateManager.recover}) and closes again: what the CLI's
+   * `recover` runs.
+   *
+   * @example
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const report = await StateManager.recover({ backend: "memory", namespace: "wf" });
+   * assert.equal(report.ok, true);
+   * ```
+   */
+  static async recover(options: OpenOptions = {}): Promise<RecoveryReport> {
+    await using state = await StateManager.#unchecked(options);
+    return await state.recover();
+  }
+
+  /** A manager on the backend the options name, without reading anything yet. */
+  static async #unchecked(options: OpenOptions): Promise<StateManager> {
     const namespace = options.namespace ?? "default";
     validateNamespace(namespace);
     validateOptions(options);
     const given = options.backend;
-    const policy = retryPolicy(options.retry);
     const backend = typeof given === "object" && given !== null
       ? given
-      : await withRetry(policy, () => openBackend(given ?? "json", options));
-    const owns = typeof given !== "object";
-    try {
-      if (options.recover) await withRetry(policy, async () => await backend.recover?.(namespace));
-      // Reading nothing still loads the namespace, so damage shows up now, not mid-workflow.
-      await withRetry(policy, () => backend.get(namespace, []));
-    } catch (error) {
-      if (owns) await backend.close();
-      throw error;
-    }
-    return new StateManager(backend, owns, namespace, options);
+      : await withRetry(retryPolicy(options.retry), () => openBackend(given ?? "json", options));
+    return new StateManager(backend, typeof given !== "object", namespace, options);
   }
 
   /**
@@ -468,7 +490,7 @@ export class StateManager implements AsyncDisposable {
   /**
    * Closes watchers and the backend (unless you passed it in). Operations
    * already started finish first; calls after close() reject with
-   * {@linkcode ClosedError}. Safe to call twice.
+   * `ClosedError`. Safe to call twice.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
