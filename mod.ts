@@ -28,6 +28,15 @@ export {
   StateManager,
 } from "./state_manager.ts";
 export { AtomicOperation } from "./atomic.ts";
+export { StepWriter } from "./core/_step_writer.ts";
+export {
+  type LeaseOptions,
+  type PhaseOptions,
+  RESERVED_PREFIX,
+  type ResetStepOptions,
+  type StepInfo,
+  type StepOptions,
+} from "./core/_step_records.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";
 export type { CacheOptions } from "./core/_cache.ts";

@@ -4,6 +4,7 @@
 import { ReadCache } from "./_cache.ts";
 import type { Context } from "./_checkpoints.ts";
 import { newVersion } from "./_ids.ts";
+import { refuseReserved } from "./_step_records.ts";
 import { isTransient, type RetryOptions, retryPolicy, withRetry } from "./_retry.ts";
 import { ClosedError } from "../errors.ts";
 import type { OpenOptions } from "../options.ts";
@@ -91,10 +92,14 @@ export class Engine {
   /**
    * Commits with retries. A commit whose reply was lost may have landed; its
    * unique version tells: if a written key carries it, the commit is done and
-   * is not applied twice.
+   * is not applied twice. Only `internal` commits (step records) may write
+   * under the reserved prefix.
    */
-  async commit(op: Omit<CommitOp, "version">): Promise<CommitResult> {
+  async commit(op: Omit<CommitOp, "version">, internal = false): Promise<CommitResult> {
     this.assertOpen();
+    if (!internal) {
+      for (const key of [...op.sets.map((s) => s.key), ...op.deletes]) refuseReserved(key);
+    }
     const full: CommitOp = { ...op, version: newVersion() };
     let uncertain = false;
     try {
