@@ -72,7 +72,7 @@ export async function runStep<T>(
         const failed = record(RUN_PREFIX + name, {
           ...run,
           status: "failed",
-          endedAt: Date.now(),
+          endedAt: Math.max(Date.now(), run.startedAt),
           error: messageOf(error),
         });
         if (hooks) {
@@ -86,7 +86,7 @@ export async function runStep<T>(
         continue;
       }
       const { sets, deletes } = writer.end();
-      const endedAt = Date.now();
+      const endedAt = Math.max(Date.now(), run.startedAt);
       const done: DoneRecord = { attempts: run.attempts, startedAt: run.startedAt, endedAt };
       if (text !== undefined) done.result = JSON.parse(text);
       await lease?.stop();
@@ -224,7 +224,7 @@ async function startRun(
       ...extra,
       status: "running",
       attempts: (seen?.attempts ?? 0) + 1,
-      startedAt: Date.now(),
+      startedAt: nextStart(),
     };
     const result = await engine.commit(
       { checks: [{ key, version: entry?.version ?? null }], sets: [record(key, run)], deletes: [] },
@@ -232,6 +232,16 @@ async function startRun(
     );
     if (result.ok) return run;
   }
+}
+
+let lastStart = 0;
+/**
+ * Now, but later than the previous start in this process, so steps started
+ * in one millisecond still sort (and `resetStep(..., { andLater })`) in order.
+ */
+function nextStart(): number {
+  lastStart = Math.max(Date.now(), lastStart + 1);
+  return lastStart;
 }
 
 function resultOf<T>(done: DoneRecord): T {
