@@ -35,8 +35,8 @@ function thisHost(): string {
 /** A held lease. Call `stop()` before the final commit, and `release()` if that commit did not. */
 export class Lease {
   readonly key: string;
-  /** The lease key's current version: check it in the commit that ends the step. */
-  version: string;
+  /** The lease key's current version (null: it lapsed): check it in the commit that ends the step. */
+  version: string | null;
   /** Set when a renewal found the lease taken (by a runner that thought this one dead). */
   lost = false;
   readonly #engine: Engine;
@@ -96,6 +96,20 @@ export class Lease {
     clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#renewing;
+  }
+
+  /**
+   * After the final commit failed its check: whether the lease is still
+   * nobody else's. A lease that lapsed (a stalled process missed renewals)
+   * and was not taken by another runner still counts; its check then expects
+   * the key to be absent.
+   */
+  async stillOurs(): Promise<boolean> {
+    const entry = await this.#engine.read(this.key, true);
+    if (entry === null) this.version = null;
+    else if (entry.value === this.#text) this.version = entry.version;
+    else this.lost = true;
+    return !this.lost;
   }
 
   /**

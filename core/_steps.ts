@@ -90,19 +90,24 @@ export async function runStep<T>(
       const done: DoneRecord = { attempts: run.attempts, startedAt: run.startedAt, endedAt };
       if (text !== undefined) done.result = JSON.parse(text);
       await lease?.stop();
-      const checks = [
-        ...(always ? [] : [{ key: DONE_PREFIX + name, version: null }]),
-        ...(lease ? [lease.check()] : []),
-      ];
-      const result = await engine.commit({
-        checks,
-        sets: [
-          ...sets,
-          record(DONE_PREFIX + name, done),
-          record(RUN_PREFIX + name, { ...run, status: "done", endedAt }),
-        ],
-        deletes: lease ? [...deletes, lease.key] : deletes,
-      }, true);
+      const commit = () =>
+        engine.commit({
+          checks: [
+            ...(always ? [] : [{ key: DONE_PREFIX + name, version: null }]),
+            ...(lease ? [lease.check()] : []),
+          ],
+          sets: [
+            ...sets,
+            record(DONE_PREFIX + name, done),
+            record(RUN_PREFIX + name, { ...run, status: "done", endedAt }),
+          ],
+          deletes: lease ? [...deletes, lease.key] : deletes,
+        }, true);
+      let result = await commit();
+      // A lease that only lapsed (nobody took it) still lets this runner finish.
+      if (!result.ok && lease && (always || !(await readDone(engine, name)))) {
+        if (await lease.stillOurs()) result = await commit();
+      }
       if (!result.ok) {
         // Another runner recorded the step first (without a lease, both may run): theirs stands.
         const theirs = await readDone(engine, name);

@@ -44,64 +44,78 @@ function expectedLib(k: number): Record<string, JsonValue> {
   return out;
 }
 
-/** Starts the child in its own process group and SIGKILLs the group at a random moment. */
-function runAndKill(
-  mode: "lib" | "cli",
-  options: OpenOptions,
-  log: string,
-  noKill: boolean,
-  gapMs: number,
-) {
-  return new Promise<{ lines: string[]; killed: boolean; gaps: number[] }>((resolve, reject) => {
-    const [cmd, args] = runtimeCommand(child);
-    const proc = spawn(cmd, [...args, mode, JSON.stringify(options), log, cli], {
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
-    let out = "";
-    let err = "";
-    let killed = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const kill = () => {
-      killed = true;
-      try {
-        process.kill(-proc.pid!, "SIGKILL"); // the child and every process it started
-      } catch { /* already gone */ }
-    };
-    // Kill after a random number of reported lines plus a random delay of up
-    // to two gaps between lines (as measured so far): the kill lands anywhere
-    // in the workflow, whatever the machine's and the backend's speed.
-    const afterLines = Math.floor(Math.random() * 11);
-    const delay = Math.random() * 2 * gapMs;
-    const gaps: number[] = [];
-    let lastLine = 0;
-    const arm = () => {
-      if (timer === undefined) timer = setTimeout(kill, delay);
-    };
-    if (noKill) timer = setTimeout(() => {}, 0); // never armed: the run goes to the end
-    if (afterLines === 0) arm();
-    proc.stdout.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-      const now = Date.now();
-      if (lastLine) gaps.push(now - lastLine);
-      lastLine = now;
-      if (out.split("\n").length - 1 >= afterLines) arm();
-    });
-    proc.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-    proc.on("error", reject);
-    proc.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (signal !== "SIGKILL" && code !== 0) {
-        reject(new Error(`child exited with ${code}: ${err}`));
-      } else {
-        resolve({
-          lines: out.split("\n").slice(0, -1),
-          killed: killed && signal === "SIGKILL",
-          gaps,
-        });
-      }
-    });
-  });
+/** When to kill: `delayMs` after the child reports line `after` (or after it starts, if null). */
+interface Kill {
+  after: string | null;
+  delayMs: number;
+}
+
+/**
+ * A random kill, aimed at the first step not done yet (`k` are done), where
+ * the interesting moments are: mostly from just before that step to just
+ * after its commit (`stepMs` is how long a step that runs takes, as
+ * measured), sometimes at a later step, sometimes while the child starts.
+ */
+function randomKill(k: number, stepMs: number, startMs: number): Kill {
+  const r = Math.random();
+  if (r < 0.1) return { after: null, delayMs: Math.random() * startMs };
+  const j = r < 0.8 || k + 1 >= STEPS ? k + 1 : k + 2 + Math.floor(Math.random() * (STEPS - k - 1));
+  const after = Math.random() < 0.2 ? (j === 1 ? "ready" : `done s${j - 1}`) : `start s${j}`;
+  return { after, delayMs: Math.random() * stepMs * 1.2 };
+}
+
+/** Starts the child in its own process group and SIGKILLs the group as `kill` says. */
+function runAndKill(mode: "lib" | "cli", options: OpenOptions, log: string, kill: Kill | null) {
+  return new Promise<
+    { lines: string[]; killed: boolean; at: Map<string, number>; startMs: number }
+  >(
+    (resolve, reject) => {
+      const [cmd, args] = runtimeCommand(child);
+      const spawned = Date.now();
+      const proc = spawn(cmd, [...args, mode, JSON.stringify(options), log, cli], {
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      });
+      let out = "";
+      let err = "";
+      let killed = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const at = new Map<string, number>(); // line -> when it arrived
+      const killNow = () => {
+        killed = true;
+        try {
+          process.kill(-proc.pid!, "SIGKILL"); // the child and every process it started
+        } catch { /* already gone */ }
+      };
+      const arm = () => {
+        if (kill && timer === undefined) timer = setTimeout(killNow, kill.delayMs);
+      };
+      if (kill?.after === null) arm();
+      proc.stdout.setEncoding("utf8").on("data", (d: string) => {
+        out += d;
+        const now = Date.now();
+        for (const line of out.split("\n").slice(0, -1)) {
+          if (!at.has(line)) at.set(line, now);
+          if (line === kill?.after) arm();
+        }
+      });
+      proc.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+      proc.on("error", reject);
+      proc.on("close", (code, signal) => {
+        clearTimeout(timer);
+        if (signal !== "SIGKILL" && code !== 0) {
+          reject(new Error(`child exited with ${code}: ${err}`));
+        } else {
+          resolve({
+            lines: out.split("\n").slice(0, -1),
+            killed: killed && signal === "SIGKILL",
+            at,
+            startMs: (at.get("ready") ?? Date.now()) - spawned,
+          });
+        }
+      });
+    },
+  );
 }
 
 function logCounts(log: string): Map<string, number> {
@@ -130,20 +144,30 @@ export async function stepsCrashLoop(
     await fresh.clear();
   }
   let doneBefore = new Map<string, number>(); // step -> log count when first seen done
-  let gapMs = mode === "lib" ? 3 : 300; // time between reported lines, measured as we go
+  // How long a step that runs takes, and the child's start, measured as we go.
+  let stepMs = mode === "lib" ? 5 : 800;
+  let startMs = 500;
+  let k = 0; // steps done so far
   for (let round = 0;; round++) {
     // After the last kill, one more run goes to the end: it must finish the workflow.
     const last = stats.kills >= kills;
     const before = logCounts(log);
-    const { killed, gaps } = await runAndKill(mode, options, log, last, gapMs);
-    if (gaps.length) gapMs = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+    const run = await runAndKill(mode, options, log, last ? null : randomKill(k, stepMs, startMs));
+    const { killed, lines } = run;
+    startMs = (startMs + run.startMs) / 2;
+    for (let j = k + 1; j <= STEPS; j++) {
+      const began = run.at.get(`start s${j}`);
+      const ended = [...run.at].find(([line]) => line.startsWith(`done s${j}`))?.[1];
+      if (began !== undefined && ended !== undefined) stepMs = (stepMs * 3 + ended - began) / 4;
+    }
     if (killed) stats.kills++;
     const counts = logCounts(log);
     await using state = await StateManager.open(options);
     const steps = await state.steps();
     const done = steps.filter((s) => s.status === "done").map((s) => s.name);
-    const k = done.length;
+    k = done.length;
     const where = `round ${round} (${killed ? "killed" : "finished"}, ${k} done)`;
+    if (process.env.STEP_DEBUG) console.log(where, lines.length, [...counts], stepMs, startMs);
     // Done steps are exactly s1..sk: the workflow runs them in order.
     assert.deepEqual(done, Array.from({ length: k }, (_, i) => `s${i + 1}`), where);
     // A step recorded done never runs again.
@@ -169,16 +193,18 @@ export async function stepsCrashLoop(
       }
       assert.deepEqual(await userState(state), {}, `${where}: store`);
     }
-    if (k === STEPS) {
+    const finished = k === STEPS;
+    if (finished) {
       // Finished: the same as an uninterrupted run. Then start over.
       assert.deepEqual(steps.map((s) => s.status), Array(STEPS).fill("done"), where);
       stats.completed++;
       await state.clear();
       rmSync(log, { force: true });
       doneBefore = new Map();
+      k = 0;
     }
     if (last) {
-      assert.equal(k, STEPS, `${where}: the run after the last kill did not finish`);
+      assert.ok(finished, `${where}: the run after the last kill did not finish the workflow`);
       return stats;
     }
   }

@@ -51,7 +51,7 @@ if (mode === "lib") {
       `s${i}`,
       ...location,
       "--lease-ms",
-      "1000",
+      "3000",
       "--",
       "sh",
       "-c",
