@@ -221,6 +221,34 @@ export function testSteps(
     assert.equal((await s.steps()).find((i) => i.name === "deploy")!.attempts, 3);
   });
 
+  it("a phase rerun after its runner died rolls back to where it first started", async (s, h) => {
+    await s.save("a", 1);
+    let fail!: (e: Error) => void;
+    const gate = new Promise<void>((_, reject) => (fail = reject));
+    // The first runner stops inside the phase, after a nested step committed: as if it died.
+    const first = s.phase("p", async (step) => {
+      await step.step("inner", (c) => c.save("b", 2));
+      await gate;
+    });
+    while (!(await s.has("b"))) await new Promise((r) => setTimeout(r, 5));
+    const other = await h.open({ namespace: "wf" });
+    try {
+      await assert.rejects(
+        other.phase("p", () => {
+          throw new Error("second run fails");
+        }),
+        /second run fails/,
+      );
+      // Back to the first run's start, not to a checkpoint of the half state.
+      assert.deepEqual(await other.loadMany(["a", "b"]), { a: 1 });
+      assert.equal((await other.steps()).find((i) => i.name === "p")!.attempts, 2);
+    } finally {
+      fail(new Error("first run ends"));
+      await assert.rejects(first, /first run ends/);
+      await other.close();
+    }
+  });
+
   it("user writes under the reserved prefix are refused", async (s) => {
     const key = `${RESERVED_PREFIX}step/plan`;
     await assert.rejects(s.save(key, 1), ValidationError);
