@@ -15,7 +15,7 @@ import { type JsonValue, type OpenOptions, RESERVED_PREFIX, StateManager } from 
 import { runtimeCommand } from "./_runtime.ts";
 
 const child = fileURLToPath(new URL("./_steps_crash_child.ts", import.meta.url));
-const cli = fileURLToPath(new URL("../cli.ts", import.meta.url));
+const cli = fileURLToPath(new URL("./_cli_main.ts", import.meta.url));
 const STEPS = 5;
 
 /**

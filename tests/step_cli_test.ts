@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type ChildResult, removeDir, runScript, tempDir } from "./_runtime.ts";
 
-const cli = fileURLToPath(new URL("../cli.ts", import.meta.url));
+const cli = fileURLToPath(new URL("./_cli_main.ts", import.meta.url));
 
 function cliIn(dir: string) {
   return (...args: string[]): Promise<ChildResult> =>
