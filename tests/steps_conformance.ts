@@ -11,7 +11,7 @@ import {
   MemoryBackend,
   migrate,
   RESERVED_PREFIX,
-  type StateManager,
+  StateManager,
   ValidationError,
 } from "../mod.ts";
 import { removeDir, tempDir } from "./_runtime.ts";
@@ -303,7 +303,6 @@ export function testSteps(
       await exportState({ from: s.backend, to: file, namespaces: ["wf"] });
       await importState({ from: file, to: copies[1]! });
       for (const backend of copies) {
-        const { StateManager } = await import("../mod.ts");
         await using copy = await StateManager.open({ backend, namespace: "wf" });
         assert.equal(await copy.step("plan", () => "again"), "planned");
         assert.deepEqual((await copy.steps()).map((i) => [i.name, i.status]), [["plan", "done"]]);
