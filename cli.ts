@@ -9,7 +9,7 @@
  * ```
  *
  * Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 not found (key or
- * checkpoint), 4 conflict.
+ * checkpoint), 4 conflict; `step` exits with its command's exit code.
  *
  * @example Run a command in-process
  * ```ts
@@ -187,7 +187,7 @@ function mainHelp(): string {
     "",
     "Settings come from flags, then MANAGING_STATE_BACKEND / _NAMESPACE / _DIR / _URL / _PATH,",
     'then what "init" saved, then defaults.',
-    "Exit codes: 0 ok, 1 error, 2 usage error, 3 not found, 4 conflict.",
+    "Exit codes: 0 ok, 1 error, 2 usage error, 3 not found, 4 conflict (step: its command's).",
     'Run "<command> --help" for a command\'s options.',
   ].join("\n");
 }
