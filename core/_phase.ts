@@ -1,12 +1,13 @@
 // Phases: steps that take a checkpoint when they start and when they end,
-// and that roll back to the start checkpoint when they throw, keeping the
-// step records under KEEP_PREFIX (attempt counts, failures, leases) so a
+// and that roll back to the start checkpoint when they throw (keeping the
+// records under KEEP_PREFIX, as every restore does: see _keep.ts), so a
 // rollback never forgets how often a phase failed.
 import * as checkpoints from "./_checkpoints.ts";
 import type { Engine } from "./_engine.ts";
 import type { StepWriter } from "./_step_writer.ts";
-import { KEEP_PREFIX, type PhaseOptions, type RunRecord } from "./_step_records.ts";
-import { entriesUnder, runStep, type StepHooks } from "./_steps.ts";
+import { restoreKeeping } from "./_keep.ts";
+import type { PhaseOptions, RunRecord } from "./_step_records.ts";
+import { runStep, type StepHooks } from "./_steps.ts";
 import { validateCheckpointName, validateMetadata } from "./_validate.ts";
 import type { SetOp } from "../types.ts";
 
@@ -55,37 +56,8 @@ export function runPhase<T>(
       });
     },
     async fail(failed: SetOp, run: RunRecord) {
-      await rollback(engine, run.checkpoint ?? start, failed);
+      await restoreKeeping(engine, run.checkpoint ?? start, [failed]);
     },
   };
   return runStep(engine, name, fn, stepOptions, undefined, hooks);
-}
-
-/**
- * Restores `checkpoint` but keeps every key under KEEP_PREFIX as it is now,
- * and writes the failure record.
- *
- * TODO(contract): once `restoreCheckpoint(name, { keep: { prefix } })` is on
- * main, restore with `keep: { prefix: KEEP_PREFIX }` (atomic) and then commit
- * `failed`. Until then the kept records are read before the restore and
- * written back after it: a crash between the two loses attempt counts (never
- * user data or done records).
- */
-async function rollback(engine: Engine, checkpoint: string, failed: SetOp): Promise<void> {
-  const kept = await entriesUnder(engine, KEEP_PREFIX);
-  await engine.uncached(() => checkpoints.restore(engine.context(), checkpoint));
-  const keptKeys = new Set(kept.map((e) => e.key));
-  const now = await entriesUnder(engine, KEEP_PREFIX);
-  await engine.commit({
-    checks: [],
-    sets: [
-      ...kept.filter((e) => e.key !== failed.key).map(({ key, value, expiresAt }) => ({
-        key,
-        value,
-        expiresAt,
-      })),
-      failed,
-    ],
-    deletes: now.filter((e) => !keptKeys.has(e.key) && e.key !== failed.key).map((e) => e.key),
-  }, true);
 }

@@ -249,6 +249,18 @@ export function testSteps(
     }
   });
 
+  it("restoring a checkpoint rolls back the steps done since, with their data", async (s) => {
+    await s.step("before", () => 0);
+    await s.checkpoint("cp");
+    await s.step("d", (step) => step.save("out", 1));
+    await s.restoreCheckpoint("cp");
+    assert.equal(await s.has("out"), false);
+    assert.deepEqual((await s.steps()).map((i) => [i.name, i.status]), [["before", "done"]]);
+    assert.equal(await s.step("d", (step) => step.save("out", 2).then(() => "again")), "again");
+    assert.equal(await s.step("before", () => 1), 0);
+    assert.equal(await s.load("out"), 2);
+  });
+
   it("user writes under the reserved prefix are refused", async (s) => {
     const key = `${RESERVED_PREFIX}step/plan`;
     await assert.rejects(s.save(key, 1), ValidationError);
