@@ -305,6 +305,17 @@ export function testSteps(
     }
   });
 
+  it("a runner whose lease lapsed while it was stalled still commits if nobody took it", async (s) => {
+    const result = await s.step("stalled", () => {
+      const end = Date.now() + 300; // blocks the event loop: no renewal runs
+      while (Date.now() < end) { /* busy */ }
+      return "finished";
+    }, { lease: { ttlMs: 60 } });
+    assert.equal(result, "finished");
+    assert.equal((await s.steps())[0]!.status, "done");
+    assert.deepEqual((await s.listKeys({ prefix: `${RESERVED_PREFIX}keep/lease/` })).keys, []);
+  });
+
   it("step records survive migration and export/import", async (s) => {
     await s.step("plan", (step) => step.save("tasks", [1]).then(() => "planned"));
     const dir = tempDir();
