@@ -169,7 +169,16 @@ export const STEP_COMMANDS: Record<string, Command> = {
           if (run.code !== 0) throw new CommandFailed(run.code, run.reason, run.output);
           return { exitCode: 0, durationMs: Date.now() - started, output: run.output };
         }, {
-          lease: { ttlMs, wait: values["no-wait"] !== true },
+          lease: {
+            ttlMs,
+            wait: values["no-wait"] !== true,
+            onWait: (holder) =>
+              ctx.io.err(
+                `step ${safe(JSON.stringify(name))} is being run by process ${holder.pid} on ${
+                  safe(holder.host)
+                }: waiting for it (--no-wait exits 4 instead)`,
+              ),
+          },
           always: values.always === true,
         });
       } catch (error) {

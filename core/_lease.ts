@@ -59,6 +59,7 @@ export class Lease {
   static async acquire(engine: Engine, name: string, options: LeaseOptions): Promise<Lease> {
     const ttlMs = options.ttlMs ?? DEFAULT_LEASE_MS;
     const key = LEASE_PREFIX + name;
+    let waited = false;
     for (;;) {
       const current = await engine.read(key, true);
       const holder = current && parseHolder(current.value);
@@ -82,6 +83,8 @@ export class Lease {
           }: wait for it, or run again later`,
         );
       }
+      if (!waited && holder) options.onWait?.({ pid: holder.pid, host: holder.host });
+      waited = true;
       await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, ttlMs / 4)));
     }
   }

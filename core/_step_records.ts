@@ -51,6 +51,8 @@ export interface LeaseOptions {
   ttlMs?: number;
   /** Wait for another runner's lease (default), or throw `ConflictError` at once. */
   wait?: boolean;
+  /** Called once when this runner starts waiting, with the holder's process id and host. */
+  onWait?: (holder: { pid: number; host: string }) => void;
 }
 
 /** Options of `StateManager.phase()`. */

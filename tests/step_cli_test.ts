@@ -99,6 +99,7 @@ test("cli step: of two racing runners one runs the command; --no-wait exits 4", 
     assert.equal(done.code, 0, done.stderr);
     assert.equal(waiting.code, 0, waiting.stderr);
     assert.match(waiting.stderr, /already done: skipped/);
+    assert.match(waiting.stderr, /is being run by process \d+ on .+: waiting for it/);
     assert.deepEqual(lines(join(dir, "log")), ["x"]);
   } finally {
     removeDir(dir);

@@ -2,6 +2,7 @@
 // resetStep() and the reserved prefix, identical on every backend. Names are
 // "<backend>: steps: <behaviour>".
 import assert from "node:assert/strict";
+import process from "node:process";
 import { test } from "node:test";
 import { join } from "node:path";
 import {
@@ -292,12 +293,15 @@ export function testSteps(
         other.step("lease", () => "second", { lease: { wait: false } }),
         ConflictError,
       );
+      const waits: number[] = [];
       const second = other.step("lease", () => {
         runs++;
         return "second";
-      }, { lease: { ttlMs: 5000 } });
+      }, { lease: { ttlMs: 5000, onWait: (holder) => waits.push(holder.pid) } });
+      while (waits.length === 0) await new Promise((r) => setTimeout(r, 5));
       release();
       assert.deepEqual(await Promise.all([first, second]), ["first", "first"]);
+      assert.deepEqual(waits, [process.pid]);
       assert.equal(runs, 1);
       assert.deepEqual((await s.listKeys({ prefix: `${RESERVED_PREFIX}keep/lease/` })).keys, []);
     } finally {
