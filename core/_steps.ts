@@ -114,9 +114,9 @@ export async function runStep<T>(
         if (theirs && !always) return resultOf<T>(theirs);
         if (lease) lease.lost = true;
         throw new ConflictError(
-          `Step ${JSON.stringify(name)} in namespace ${
-            JSON.stringify(engine.namespace)
-          } lost its lease to another runner: nothing it saved was written`,
+          `Step ${JSON.stringify(name)} in namespace ${JSON.stringify(engine.namespace)} ${
+            lease ? "lost its lease to another runner" : "was recorded and reset by another runner"
+          } while it ran: nothing it saved was written`,
         );
       }
       lease = undefined; // deleted by the commit
