@@ -320,6 +320,20 @@ export function testSteps(
     assert.deepEqual((await s.listKeys({ prefix: `${RESERVED_PREFIX}keep/lease/` })).keys, []);
   });
 
+  it("a phase holding a lease keeps it through its rollback and retry", async (s) => {
+    let n = 0;
+    const out = await s.phase("leased", async (step) => {
+      n++;
+      await step.save("x", n);
+      await new Promise((r) => setTimeout(r, 40)); // renewals run (every 20 ms)
+      if (n === 1) throw new Error("first attempt fails");
+      return n;
+    }, { retry: { attempts: 2 }, lease: { ttlMs: 60 } });
+    assert.equal(out, 2);
+    assert.equal(await s.load("x"), 2);
+    assert.deepEqual((await s.listKeys({ prefix: `${RESERVED_PREFIX}keep/lease/` })).keys, []);
+  });
+
   it("step records survive migration and export/import", async (s) => {
     await s.step("plan", (step) => step.save("tasks", [1]).then(() => "planned"));
     const dir = tempDir();
