@@ -24,8 +24,10 @@ export {
   type CheckpointOptions,
   type Entry,
   type OpenOptions,
+  type RestoreCheckpointOptions,
   type SaveOptions,
   StateManager,
+  type Status,
 } from "./state_manager.ts";
 export { AtomicOperation } from "./atomic.ts";
 export { StepWriter } from "./core/_step_writer.ts";
@@ -39,6 +41,7 @@ export {
 } from "./core/_step_records.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";
+export { REQUEST_WINDOW } from "./types.ts";
 export type { CacheOptions } from "./core/_cache.ts";
 export type { ChangeEvent, Watcher, WatchOptions, WatchTarget } from "./core/_watch.ts";
 export type { RetryOptions } from "./core/_retry.ts";
