@@ -116,15 +116,11 @@ export class Lease {
   }
 
   /**
-   * After a rollback rewrote the lease key (with a new version): takes that
-   * version if the key still holds this runner's lease, and renews again.
+   * After a rollback rewrote the lease key (perhaps with a new version):
+   * takes up the lease again if it is still nobody else's, and renews it.
    */
   async resync(): Promise<void> {
-    const entry = await this.#engine.read(this.key, true);
-    if (entry?.value === this.#text) {
-      this.version = entry.version;
-      this.#start();
-    } else this.lost = true;
+    if (await this.stillOurs()) this.#start();
   }
 
   /** Stops renewing and deletes the lease if it is still this runner's. */
