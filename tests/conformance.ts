@@ -12,6 +12,7 @@ import {
 } from "../mod.ts";
 import { runScript } from "./_runtime.ts";
 import { testCoherence } from "./coherence.ts";
+import { testSteps } from "./steps_conformance.ts";
 import type { Harness } from "./_harness.ts";
 
 export type { Harness };
@@ -476,4 +477,5 @@ export async function testBackend(
   }, caps.multiProcess);
 
   testCoherence(name, makeHarness, caps);
+  testSteps(name, makeHarness, caps);
 }
