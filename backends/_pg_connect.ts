@@ -1,0 +1,160 @@
+// Connections of the PostgreSQL backend: options, the pool (node-postgres'
+// own, or the caller's), the dedicated LISTEN client, and descriptions of
+// where we connect with the password kept out of every message.
+import process from "node:process";
+import pg from "pg";
+import { ValidationError } from "../errors.ts";
+
+/** The part of a `pg.Pool` the backend uses (a caller's pool must be a real `pg.Pool`). */
+export interface PgPool {
+  query(config: unknown, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+  connect(): Promise<unknown>;
+  end(): Promise<void>;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  readonly options?: Record<string, unknown>;
+}
+
+/** A client of its own, outside the pool: LISTEN holds its connection. */
+export type PgClient = pg.Client;
+
+/** Options of the PostgreSQL backend. */
+export interface PostgresBackendOptions {
+  /**
+   * `postgres://user:password@host:port/database?sslmode=...`. Default:
+   * `DATABASE_URL`, else the libpq variables (`PGHOST`, `PGPORT`, `PGUSER`,
+   * `PGPASSWORD`, `PGDATABASE`) as node-postgres reads them.
+   */
+  url?: string;
+  /** A `pg.Pool` you opened; the backend never ends it (you do). */
+  pool?: PgPool;
+  /** The schema holding the tables: lower-case letters, digits, "_". Default "managing_state". */
+  schema?: string;
+  /** Most pooled connections. Default 10. */
+  poolSize?: number;
+  /** Server-side `statement_timeout` of each connection, in ms. Default 30000; 0 = none. */
+  statementTimeoutMs?: number;
+  /** How long to wait for a connection, in ms. Default 5000. */
+  connectTimeoutMs?: number;
+  /** TLS as node-postgres takes it (`true`, or `tls.connect` options). */
+  ssl?: boolean | Record<string, unknown>;
+}
+
+/** The default schema name. */
+export const DEFAULT_SCHEMA = "managing_state";
+
+/** Validates the schema name (it names the NOTIFY channel too, so it is kept plain). */
+export function validateSchema(schema: unknown): string {
+  if (typeof schema !== "string" || !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new ValidationError(
+      `The PostgreSQL schema must be 1-63 lower-case letters, digits or "_" ` +
+        `(not starting with a digit), got ${JSON.stringify(String(schema))}`,
+    );
+  }
+  return schema;
+}
+
+function positiveInt(value: unknown, name: string, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
+    throw new ValidationError(`${name} must be a whole number >= ${min}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** The URL with any password replaced by "***", quoted, for messages. */
+export function redactPgUrl(url: string): string {
+  return JSON.stringify(url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@/]*@/i, "$1***@"));
+}
+
+function envUrl(): string | undefined {
+  try {
+    return process.env.DATABASE_URL || undefined;
+  } catch {
+    return undefined; // no permission to read the environment
+  }
+}
+
+/** What the backend connects with. */
+export interface Connection {
+  pool: PgPool;
+  /** Whether the backend opened the pool (and ends it on close). */
+  owns: boolean;
+  /** Opens a new client with the pool's settings, for LISTEN, named `name` in pg_stat_activity. */
+  newClient(name: string): PgClient;
+  /** Where, for messages: the URL without password, or "a pg.Pool you passed". */
+  where: string;
+  /** The password, to cut out of messages. */
+  secret: string | undefined;
+  connectTimeoutMs: number;
+}
+
+/** Builds the pool (nothing connects yet). */
+export function openConnection(options: PostgresBackendOptions): Connection {
+  const connectTimeoutMs = positiveInt(options.connectTimeoutMs, "connectTimeoutMs", 5000, 1);
+  if (options.pool !== undefined) {
+    const pool = options.pool as Partial<PgPool> | null;
+    if (
+      typeof pool !== "object" || pool === null || typeof pool.query !== "function" ||
+      typeof pool.connect !== "function"
+    ) {
+      throw new ValidationError("The pool option must be a pg.Pool");
+    }
+    const settings = { ...(options.pool.options ?? {}) };
+    return {
+      pool: options.pool,
+      owns: false,
+      newClient: (name) =>
+        new pg.Client({ ...settings, application_name: name } as pg.ClientConfig),
+      where: "a pg.Pool you passed",
+      secret: typeof settings.password === "string" ? settings.password : undefined,
+      connectTimeoutMs,
+    };
+  }
+  const poolSize = positiveInt(options.poolSize, "poolSize", 10, 1);
+  const statementTimeoutMs = positiveInt(options.statementTimeoutMs, "statementTimeoutMs", 30_000);
+  const fromEnv = options.url === undefined ? envUrl() : undefined;
+  const url = options.url ?? fromEnv;
+  let secret: string | undefined;
+  let where = "the server the PG* variables name";
+  if (url !== undefined) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ValidationError(
+        `${fromEnv ? "DATABASE_URL" : "PostgreSQL URL"} ${redactPgUrl(url)} cannot be parsed: ` +
+          `use postgres://user:password@host:port/database`,
+      );
+    }
+    if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
+      throw new ValidationError(
+        `PostgreSQL URL ${redactPgUrl(url)} must start with postgres:// or postgresql://`,
+      );
+    }
+    if (parsed.password !== "") secret = decodeURIComponent(parsed.password);
+    where = `PostgreSQL at ${redactPgUrl(url)}`;
+  }
+  const config: pg.PoolConfig = {
+    max: poolSize,
+    connectionTimeoutMillis: connectTimeoutMs,
+    // A server that stops answering mid-query: fail instead of hanging forever.
+    query_timeout: statementTimeoutMs === 0 ? undefined : statementTimeoutMs + connectTimeoutMs,
+    application_name: "managing-state",
+    idleTimeoutMillis: 10_000,
+  };
+  if (statementTimeoutMs > 0) config.statement_timeout = statementTimeoutMs;
+  if (url !== undefined) config.connectionString = url;
+  if (options.ssl !== undefined) config.ssl = options.ssl as pg.PoolConfig["ssl"];
+  const pool = new pg.Pool(config);
+  // Idle clients that lose their server report here; callers see the next query fail.
+  pool.on("error", () => {});
+  const { max: _max, idleTimeoutMillis: _idle, ...clientConfig } = config;
+  return {
+    pool: pool as unknown as PgPool,
+    owns: true,
+    newClient: (name) => new pg.Client({ ...clientConfig, application_name: name }),
+    where,
+    secret,
+    connectTimeoutMs,
+  };
+}

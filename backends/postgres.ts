@@ -1,0 +1,358 @@
+/**
+ * The PostgreSQL backend, on node-postgres (`pg` 8, an optional peer: only
+ * this module loads it). Every operation is one statement, so one
+ * transaction and one round trip; writers of one namespace take turns on a
+ * row lock, so version checks, checkpoints and restores are exact. Keys sort
+ * in byte order (`COLLATE "C"`), as on every other backend. Changes are
+ * pushed with `LISTEN`/`NOTIFY`: they feed `watch()` at once and keep the
+ * never-stale read cache valid (see `_pg_feed.ts` for how). Tables live in
+ * one schema (default `managing_state`), created on first use; the layout is
+ * documented in `references/backends.md`.
+ *
+ * Nothing connects until the first operation.
+ *
+ * @example Open by name (the URL defaults to `DATABASE_URL`, then the PG* variables)
+ * ```ts ignore
+ * import { StateManager } from "@adw/managing-state";
+ *
+ * await using state = await StateManager.open({
+ *   backend: "postgres",
+ *   namespace: "workflow-123",
+ *   url: "postgres://app:secret@127.0.0.1:5432/app",
+ * });
+ * await state.save("current_phase", "building");
+ * ```
+ *
+ * @example Construct a backend (connects lazily)
+ * ```ts
+ * import { PostgresBackend } from "./postgres.ts";
+ *
+ * const backend = new PostgresBackend({ url: "postgres://127.0.0.1:5432/app", schema: "state" });
+ * await backend.close();
+ * ```
+ *
+ * @module
+ */
+import { compareKeys, prefixEnd } from "../core/_keys.ts";
+import { byteLength, validateNamespace } from "../core/_validate.ts";
+import { CheckpointExistsError, ClosedError } from "../errors.ts";
+import type {
+  Backend,
+  BackendCapabilities,
+  ChangeFeed,
+  ChangeHint,
+  CheckpointInfo,
+  CheckpointRequest,
+  CommitOp,
+  CommitResult,
+  JsonValue,
+  KeyPage,
+  ListOptions,
+  RecoveryReport,
+  StoredEntry,
+} from "../types.ts";
+import {
+  type Connection,
+  DEFAULT_SCHEMA,
+  openConnection,
+  type PostgresBackendOptions,
+  validateSchema,
+} from "./_pg_connect.ts";
+import { mapPgError } from "./_pg_errors.ts";
+import { ListenFeed } from "./_pg_feed.ts";
+import { ensureSchema } from "./_pg_schema.ts";
+import { CONFLICT_STATE, statements } from "./_pg_sql.ts";
+
+export type { PgPool, PostgresBackendOptions } from "./_pg_connect.ts";
+
+/** A NOTIFY payload is capped at 8000 bytes; longer key lists become "anything changed". */
+const MAX_HINT_BYTES = 7000;
+
+type Row = Record<string, unknown>;
+
+function toEntry(row: Row): StoredEntry {
+  return {
+    key: row.key as string,
+    value: row.value as string,
+    version: row.version as string,
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+  };
+}
+
+/**
+ * Stores namespaces in PostgreSQL. Safe for many processes and machines at once.
+ *
+ * @example
+ * ```ts
+ * import { StateManager } from "../mod.ts";
+ * import { PostgresBackend } from "./postgres.ts";
+ *
+ * const backend = new PostgresBackend({ url: "postgres://127.0.0.1:5432/app" });
+ * const state = await StateManager.open({ backend, namespace: "workflow-123" });
+ * await state.close();
+ * await backend.close();
+ * ```
+ */
+export class PostgresBackend implements Backend {
+  /** Always "postgres". */
+  readonly name = "postgres";
+  /** Persistent and shared by many processes. */
+  readonly capabilities: BackendCapabilities = { persistent: true, multiProcess: true };
+  readonly #conn: Connection;
+  readonly #schema: string;
+  readonly #sql: ReturnType<typeof statements>;
+  readonly #feed: ListenFeed;
+  #ready: Promise<void> | undefined;
+  #closed = false;
+
+  /** Creates the backend; nothing connects until the first operation. */
+  constructor(options: PostgresBackendOptions = {}) {
+    this.#schema = validateSchema(options.schema ?? DEFAULT_SCHEMA);
+    this.#conn = openConnection(options);
+    this.#sql = statements(this.#schema);
+    this.#feed = new ListenFeed(this.#conn.newClient, this.#schema);
+  }
+
+  /** Runs one statement (named: prepared once per connection) after the schema is in place. */
+  async #query(what: string, name: keyof ReturnType<typeof statements>, values: unknown[]) {
+    if (this.#closed) throw new ClosedError();
+    try {
+      this.#ready ??= ensureSchema(this.#conn.pool, this.#schema).catch((error) => {
+        this.#ready = undefined; // the next call tries again
+        throw error;
+      });
+      await this.#ready;
+      const result = await this.#conn.pool.query({
+        name: `ms_${this.#schema}_${name}`,
+        text: this.#sql[name],
+        values,
+      });
+      return result.rows;
+    } catch (error) {
+      throw mapPgError(error, what, this.#conn.where, this.#conn.secret);
+    }
+  }
+
+  #ns(ns: string): string {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    return ns;
+  }
+
+  /** Reads keys in one SELECT; missing or expired ones are null. */
+  async get(ns: string, keys: string[]): Promise<(StoredEntry | null)[]> {
+    this.#ns(ns);
+    if (keys.length === 0) return [];
+    const what = `read keys of namespace "${ns}"`;
+    if (keys.length === 1) {
+      const rows = await this.#query(what, "getOne", [ns, keys[0], Date.now()]);
+      return [rows[0] ? toEntry(rows[0]) : null];
+    }
+    const rows = await this.#query(what, "get", [ns, keys, Date.now()]);
+    const byKey = new Map(rows.map((r) => [r.key as string, toEntry(r)]));
+    return keys.map((key) => byKey.get(key) ?? null);
+  }
+
+  /** Checks versions and writes in one call of `ms_commit` (one transaction). */
+  async commit(ns: string, op: CommitOp): Promise<CommitResult> {
+    this.#ns(ns);
+    // Last write of a key wins, as on every backend (one row cannot be upserted twice).
+    const sets = new Map(op.sets.map((s) => [s.key, s]));
+    const changed = [...new Set([...op.deletes, ...sets.keys()])];
+    const hint = JSON.stringify(changed);
+    try {
+      await this.#query(`write to namespace "${ns}"`, "commit", [
+        ns,
+        op.version,
+        Date.now(),
+        op.checks.map((c) => c.key),
+        op.checks.map((c) => c.version),
+        [...sets.keys()],
+        [...sets.values()].map((s) => s.value),
+        [...sets.values()].map((s) => s.expiresAt),
+        op.deletes,
+        byteLength(hint) + ns.length < MAX_HINT_BYTES ? hint : null,
+      ]);
+    } catch (error) {
+      if ((error as { cause?: { code?: unknown } }).cause?.code === CONFLICT_STATE) {
+        return { ok: false };
+      }
+      throw error;
+    }
+    return { ok: true, version: op.version };
+  }
+
+  /** Lists live keys in byte order with keyset paging. */
+  async list(ns: string, options: ListOptions): Promise<KeyPage> {
+    this.#ns(ns);
+    const prefix = options.prefix ?? "";
+    const after = options.cursor !== undefined && compareKeys(options.cursor, prefix) >= 0;
+    const limit = options.limit;
+    const rows = await this.#query(`list keys of namespace "${ns}"`, "list", [
+      ns,
+      Date.now(),
+      after ? options.cursor : prefix,
+      !after,
+      prefixEnd(prefix),
+      limit === undefined ? null : limit + 1,
+    ]);
+    const keys = rows.map((r) => r.key as string);
+    if (limit === undefined || keys.length <= limit) return { keys, cursor: null };
+    const page = keys.slice(0, limit);
+    return { keys: page, cursor: page[page.length - 1]! };
+  }
+
+  /** Copies the live keys into the checkpoint tables (`INSERT ... SELECT`) in one transaction. */
+  async checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
+    this.#ns(ns);
+    const rows = await this.#query(
+      `take checkpoint "${request.name}" of namespace "${ns}"`,
+      "checkpoint",
+      [
+        ns,
+        request.name,
+        request.createdAt,
+        request.auto,
+        JSON.stringify(request.metadata),
+        request.overwrite,
+        Date.now(),
+      ],
+    );
+    const stats = rows[0]?.stats as string[] | null;
+    if (!stats) throw new CheckpointExistsError(ns, request.name);
+    return {
+      name: request.name,
+      createdAt: request.createdAt,
+      keyCount: Number(stats[0]),
+      bytes: Number(stats[1]),
+      auto: request.auto,
+      metadata: structuredClone(request.metadata),
+    };
+  }
+
+  /** Lists checkpoints, newest first. */
+  async listCheckpoints(ns: string): Promise<CheckpointInfo[]> {
+    this.#ns(ns);
+    const rows = await this.#query(`list checkpoints of namespace "${ns}"`, "listCheckpoints", [
+      ns,
+    ]);
+    return rows.map((r) => ({
+      name: r.name as string,
+      createdAt: Number(r.created_at),
+      keyCount: Number(r.key_count),
+      bytes: Number(r.bytes),
+      auto: r.auto === true,
+      metadata: JSON.parse(r.metadata as string) as Record<string, JsonValue>,
+    }));
+  }
+
+  /** Reads a checkpoint's entries in key order (one statement, one snapshot). */
+  async readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
+    this.#ns(ns);
+    const rows = await this.#query(
+      `read checkpoint "${name}" of namespace "${ns}"`,
+      "readCheckpoint",
+      [ns, name],
+    );
+    if (rows.length === 0) return null;
+    return rows.filter((r) => r.key !== null).map(toEntry);
+  }
+
+  /** Makes the namespace exactly the checkpoint, in one transaction. */
+  async restore(ns: string, name: string): Promise<boolean> {
+    this.#ns(ns);
+    const rows = await this.#query(
+      `restore checkpoint "${name}" of namespace "${ns}"`,
+      "restore",
+      [ns, name, Date.now()],
+    );
+    return rows[0]?.ok === true;
+  }
+
+  /** Deletes a checkpoint. */
+  async deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+    this.#ns(ns);
+    const rows = await this.#query(
+      `delete checkpoint "${name}" of namespace "${ns}"`,
+      "deleteCheckpoint",
+      [ns, name],
+    );
+    return rows[0]?.ok === true;
+  }
+
+  /** Writes a checkpoint from given entries in one transaction (migration and import). */
+  async importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
+    this.#ns(ns);
+    // Last entry of a key wins (a primary key row cannot be inserted twice).
+    const unique = [...new Map(entries.map((e) => [e.key, e])).values()];
+    await this.#query(
+      `import checkpoint "${info.name}" of namespace "${ns}"`,
+      "importCheckpoint",
+      [
+        ns,
+        info.name,
+        info.createdAt,
+        info.auto,
+        JSON.stringify(info.metadata),
+        unique.map((e) => e.key),
+        unique.map((e) => e.value),
+        unique.map((e) => e.version),
+        unique.map((e) => e.expiresAt),
+      ],
+    );
+  }
+
+  /** Namespaces with live keys or checkpoints, in byte order. */
+  async namespaces(): Promise<string[]> {
+    const rows = await this.#query("list namespaces", "namespaces", [Date.now()]);
+    return rows.map((r) => r.ns as string);
+  }
+
+  /** Deletes every key and checkpoint of the namespace, in one transaction. */
+  async clear(ns: string): Promise<void> {
+    this.#ns(ns);
+    await this.#query(`clear namespace "${ns}"`, "clear", [ns]);
+  }
+
+  /** The namespace's change counter as pushed by NOTIFY, proven current by one round trip. */
+  async changeToken(ns: string): Promise<string> {
+    this.#ns(ns);
+    if (this.#closed) throw new ClosedError();
+    try {
+      // The schema (and so the functions sending NOTIFY) exists before anyone listens.
+      await (this.#ready ?? this.#query("read change token", "counter", [ns]));
+      return await this.#feed.token(ns);
+    } catch (error) {
+      throw mapPgError(
+        error,
+        `read change token of namespace "${ns}"`,
+        this.#conn.where,
+        this.#conn.secret,
+      );
+    }
+  }
+
+  /** Pushes a hint for every commit to `ns` (LISTEN/NOTIFY; no polling delay). */
+  watch(ns: string, onChange: (hint: ChangeHint) => void): ChangeFeed {
+    this.#ns(ns);
+    if (this.#closed) throw new ClosedError();
+    return this.#feed.watch(ns, onChange);
+  }
+
+  /** Deletes expired keys of the namespace and reports how many. */
+  async recover(ns: string): Promise<RecoveryReport> {
+    this.#ns(ns);
+    const rows = await this.#query(`recover namespace "${ns}"`, "purge", [ns, Date.now()]);
+    const purged = Number(rows[0]?.n ?? 0);
+    const actions = [`schema "${this.#schema}" is in place`];
+    if (purged > 0) actions.push(`purged ${purged} expired keys`);
+    return { actions, quarantined: [], ok: true };
+  }
+
+  /** Ends the LISTEN connection, and the pool if this backend opened it. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#feed.close();
+    if (this.#conn.owns) await this.#conn.pool.end().catch(() => {});
+  }
+}
