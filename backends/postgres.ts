@@ -319,7 +319,7 @@ export class PostgresBackend implements Backend {
     if (this.#closed) throw new ClosedError();
     try {
       // The schema (and so the functions sending NOTIFY) exists before anyone listens.
-      await (this.#ready ?? this.#query("read change token", "counter", [ns]));
+      await (this.#ready ?? this.#query(`read namespace "${ns}"`, "counter", [ns]));
       return await this.#feed.token(ns);
     } catch (error) {
       throw mapPgError(

@@ -16,6 +16,7 @@ import {
 } from "../mod.ts";
 import type { Backend, CommitOp } from "../types.ts";
 import {
+  MISSING,
   populate,
   snapshot,
   stopRedis,
@@ -26,6 +27,12 @@ import {
 import { removeDir, runtimeCommand, tempDir } from "./_runtime.ts";
 
 after(() => stopRedis());
+
+for (const [kind, why] of Object.entries(MISSING)) {
+  test(`migrate: the pairs with ${kind} have a server`, () => {
+    throw new Error(`no ${kind} server for the pair tests: ${why}`);
+  });
+}
 
 for (const from of Object.keys(STORES)) {
   for (const to of Object.keys(STORES)) {
