@@ -99,7 +99,7 @@ export class ListenFeed {
     const client = this.#newClient(`managing-state listen ${this.#channel}`.slice(0, 63));
     client.on("error", () => this.#drop(client));
     client.on("end", () => this.#drop(client));
-    client.on("notification", (m: { channel: string; payload?: string }) => {
+    client.on("notification", (m: { channel: string; payload?: string | undefined }) => {
       if (this.#client === client && m.channel === this.#channel) this.#onNotify(m.payload ?? "");
     });
     try {

@@ -170,7 +170,10 @@ if (typeof target === "string") {
       const dead = "postgres://me:hunter22@127.0.0.1:1/db";
       const failed = await child(["load", "--key", "k", "--backend", "postgres", "--url", dead]);
       assert.equal(failed.code, 1);
-      assert.match(failed.err, /^error: PostgreSQL could not read .*ECONNREFUSED.*server is running/);
+      assert.match(
+        failed.err,
+        /^error: PostgreSQL could not read .*ECONNREFUSED.*server is running/,
+      );
       assert.doesNotMatch(failed.err + failed.out, /hunter22/);
     } finally {
       await clear(namespace);

@@ -128,7 +128,7 @@ if (typeof target === "string") {
     "pushes changes by NOTIFY on the schema's channel, sent on commit",
     async (s, raw, schema) => {
       const heard: string[] = [];
-      raw.on("notification", (m: { payload?: string }) => heard.push(m.payload ?? ""));
+      raw.on("notification", (m: { payload?: string | undefined }) => heard.push(m.payload ?? ""));
       await raw.query(`LISTEN "${schema}"`);
       await s.save("phase", "build");
       await s.saveMany({ a: 1, b: 2 });
