@@ -136,7 +136,8 @@ export function configToSave(settings: Settings, urlFromEnv = false): Record<str
     if (hasPassword(settings.url)) {
       throw new ValidationError(
         `Refusing to save a password in ${path}: keep the URL in the environment ` +
-          `(${ENV.url} or REDIS_URL) and run "init" without --url`,
+          `(${ENV.url} or ${settings.backend === "postgres" ? "DATABASE_URL" : "REDIS_URL"}) ` +
+          `and run "init" without --url`,
       );
     }
     doc.url = settings.url;
