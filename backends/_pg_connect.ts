@@ -4,20 +4,9 @@
 import process from "node:process";
 import pg from "pg";
 import { ValidationError } from "../errors.ts";
+import { LeanPool, type PgPool } from "./_pg_pool.ts";
 
-/** The part of a `pg.Pool` the backend uses (a caller's pool must be a real `pg.Pool`). */
-export interface PgPool {
-  /** Runs one statement on a pooled connection. */
-  query(config: unknown, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
-  /** Checks out a connection (for the schema's transaction). */
-  connect(): Promise<unknown>;
-  /** Closes every connection. */
-  end(): Promise<void>;
-  /** Errors of idle connections. */
-  on(event: "error", listener: (error: Error) => void): unknown;
-  /** The settings the pool was made with (the LISTEN client copies them). */
-  readonly options?: Record<string, unknown>;
-}
+export type { PgPool };
 
 /** A client of its own, outside the pool: LISTEN holds its connection. */
 export type PgClient = pg.Client;
@@ -139,25 +128,19 @@ export function openConnection(options: PostgresBackendOptions): Connection {
     if (parsed.password !== "") secret = decodeURIComponent(parsed.password);
     where = `PostgreSQL at ${redactPgUrl(url)}`;
   }
-  const config: pg.PoolConfig = {
-    max: poolSize,
+  const config: pg.ClientConfig = {
     connectionTimeoutMillis: connectTimeoutMs,
     // A server that stops answering mid-query: fail instead of hanging forever.
     query_timeout: statementTimeoutMs === 0 ? undefined : statementTimeoutMs + connectTimeoutMs,
     application_name: "managing-state",
-    idleTimeoutMillis: 10_000,
   };
   if (statementTimeoutMs > 0) config.statement_timeout = statementTimeoutMs;
   if (url !== undefined) config.connectionString = url;
-  if (options.ssl !== undefined) config.ssl = options.ssl as pg.PoolConfig["ssl"];
-  const pool = new pg.Pool(config);
-  // Idle clients that lose their server report here; callers see the next query fail.
-  pool.on("error", () => {});
-  const { max: _max, idleTimeoutMillis: _idle, ...clientConfig } = config;
+  if (options.ssl !== undefined) config.ssl = options.ssl as pg.ClientConfig["ssl"];
   return {
-    pool: pool as unknown as PgPool,
+    pool: new LeanPool(config, poolSize, connectTimeoutMs),
     owns: true,
-    newClient: (name) => new pg.Client({ ...clientConfig, application_name: name }),
+    newClient: (name) => new pg.Client({ ...config, application_name: name }),
     where,
     secret,
     connectTimeoutMs,

@@ -16,7 +16,7 @@ const TRANSIENT_CLASSES = ["08", "53"];
 
 /** Socket-level failures and node-postgres' own messages for a lost or absent connection. */
 const TRANSIENT_NET =
-  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|not queryable|Connection refused|the database system is (starting up|shutting down|in recovery mode)/i;
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|Connection terminated|connection timeout|timeout exceeded when trying to connect|timeout expired|Query read timeout|not queryable|Connection refused|the database system is (starting up|shutting down|in recovery mode)/i;
 
 const HINTS: Record<string, string> = {
   "28P01": "Check the user name and password in the URL or the PG* variables",

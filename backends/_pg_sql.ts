@@ -225,6 +225,18 @@ export function statements(schema: string) {
   const live = "(expires_at IS NULL OR expires_at > $3)";
   return {
     commit: `SELECT ${s}.ms_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS ok`,
+    // The common save (one key, no checks), as one plain statement: what ms_commit does for
+    // it (lock and bump the counter, upsert, NOTIFY), without a function call or arrays.
+    save: `WITH c AS (
+        INSERT INTO ${s}.changes AS c (ns, counter) VALUES ($1, 1)
+        ON CONFLICT (ns) DO UPDATE SET counter = c.counter + 1 RETURNING counter
+      ), w AS (
+        INSERT INTO ${s}.entries (ns, key, value, version, expires_at)
+          SELECT $1, $2, $3, $4, $5::bigint FROM c
+        ON CONFLICT (ns, key) DO UPDATE
+          SET value = excluded.value, version = excluded.version, expires_at = excluded.expires_at
+      )
+      SELECT pg_notify('${schema}', $1 || ' ' || counter || coalesce(' ' || $6, '')) FROM c`,
     get: `SELECT key, value, version, expires_at FROM ${s}.entries
       WHERE ns = $1 AND key = ANY ($2::text[]) AND ${live}`,
     getOne: `SELECT key, value, version, expires_at FROM ${s}.entries
@@ -247,6 +259,5 @@ export function statements(schema: string) {
       UNION SELECT ns FROM ${s}.checkpoints ORDER BY 1`,
     clear: `SELECT ${s}.ms_clear($1)`,
     purge: `SELECT ${s}.ms_purge($1, $2) AS n`,
-    counter: `SELECT counter FROM ${s}.changes WHERE ns = $1`,
   };
 }

@@ -70,6 +70,9 @@ const MAX_HINT_BYTES = 7000;
 
 type Row = Record<string, unknown>;
 
+/** Each statement with the name node-postgres prepares it under. */
+type Configs = Record<keyof ReturnType<typeof statements>, { name: string; text: string }>;
+
 function toEntry(row: Row): StoredEntry {
   return {
     key: row.key as string,
@@ -100,16 +103,23 @@ export class PostgresBackend implements Backend {
   readonly capabilities: BackendCapabilities = { persistent: true, multiProcess: true };
   readonly #conn: Connection;
   readonly #schema: string;
-  readonly #sql: ReturnType<typeof statements>;
   readonly #feed: ListenFeed;
+  readonly #configs: Configs;
+  readonly #validated = new Set<string>();
   #ready: Promise<void> | undefined;
+  #schemaReady = false;
   #closed = false;
 
   /** Creates the backend; nothing connects until the first operation. */
   constructor(options: PostgresBackendOptions = {}) {
     this.#schema = validateSchema(options.schema ?? DEFAULT_SCHEMA);
     this.#conn = openConnection(options);
-    this.#sql = statements(this.#schema);
+    const sql = statements(this.#schema);
+    this.#configs = Object.fromEntries(
+      Object.entries(sql).map((
+        [name, text],
+      ) => [name, { name: `ms_${this.#schema}_${name}`, text }]),
+    ) as Configs;
     this.#feed = new ListenFeed(this.#conn.newClient, this.#schema);
   }
 
@@ -117,24 +127,31 @@ export class PostgresBackend implements Backend {
   async #query(what: string, name: keyof ReturnType<typeof statements>, values: unknown[]) {
     if (this.#closed) throw new ClosedError();
     try {
-      this.#ready ??= ensureSchema(this.#conn.pool, this.#schema).catch((error) => {
-        this.#ready = undefined; // the next call tries again
-        throw error;
-      });
-      await this.#ready;
-      const result = await this.#conn.pool.query({
-        name: `ms_${this.#schema}_${name}`,
-        text: this.#sql[name],
-        values,
-      });
+      // Skip the extra await on the hot path once the schema is known to be in place.
+      if (!this.#schemaReady) await this.#ensureSchema();
+      const result = await this.#conn.pool.query({ ...this.#configs[name], values });
       return result.rows;
     } catch (error) {
       throw mapPgError(error, what, this.#conn.where, this.#conn.secret);
     }
   }
 
+  #ensureSchema(): Promise<void> {
+    this.#ready ??= ensureSchema(this.#conn.pool, this.#schema).then(
+      () => void (this.#schemaReady = true),
+      (error) => {
+        this.#ready = undefined; // the next call tries again
+        throw error;
+      },
+    );
+    return this.#ready;
+  }
+
   #ns(ns: string): string {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    if (!this.#validated.has(ns)) {
+      validateNamespace(ns); // whoever passed it: a migration source may be hostile
+      this.#validated.add(ns);
+    }
     return ns;
   }
 
@@ -155,6 +172,21 @@ export class PostgresBackend implements Backend {
   /** Checks versions and writes in one call of `ms_commit` (one transaction). */
   async commit(ns: string, op: CommitOp): Promise<CommitResult> {
     this.#ns(ns);
+    const only = op.sets.length === 1 && op.checks.length === 0 && op.deletes.length === 0
+      ? op.sets[0]!
+      : undefined;
+    if (only) {
+      const hint = JSON.stringify([only.key]);
+      await this.#query(`write to namespace "${ns}"`, "save", [
+        ns,
+        only.key,
+        only.value,
+        op.version,
+        only.expiresAt,
+        hint.length * 3 + ns.length < MAX_HINT_BYTES ? hint : null,
+      ]);
+      return { ok: true, version: op.version };
+    }
     // Last write of a key wins, as on every backend (one row cannot be upserted twice).
     const sets = new Map(op.sets.map((s) => [s.key, s]));
     const changed = [...new Set([...op.deletes, ...sets.keys()])];
@@ -319,7 +351,7 @@ export class PostgresBackend implements Backend {
     if (this.#closed) throw new ClosedError();
     try {
       // The schema (and so the functions sending NOTIFY) exists before anyone listens.
-      await (this.#ready ?? this.#query(`read namespace "${ns}"`, "counter", [ns]));
+      if (!this.#schemaReady) await this.#ensureSchema();
       return await this.#feed.token(ns);
     } catch (error) {
       throw mapPgError(

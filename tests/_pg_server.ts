@@ -67,8 +67,11 @@ export async function answers(url: string, timeoutMs = 1000): Promise<string | n
   }
 }
 
-/** Starts a fresh server on a free port; throws (saying why) if it cannot. */
-export async function startPgServer(): Promise<PgServer> {
+/**
+ * Starts a fresh server on a free port, with `settings` as `-c name=value`
+ * (e.g. the benchmark's `fsync=off`); throws (saying why) if it cannot.
+ */
+export async function startPgServer(settings: string[] = []): Promise<PgServer> {
   const bin = pgBinDir();
   if (!bin) {
     throw new Error(
@@ -124,6 +127,7 @@ export async function startPgServer(): Promise<PgServer> {
       "max_connections=300",
       "-c",
       "shared_buffers=32MB",
+      ...settings.flatMap((setting) => ["-c", setting]),
     ]);
     // Its own process group: kill() reaches the postmaster and every backend at once.
     const proc = spawn(cmd, args, { stdio: "ignore", detached: true });
