@@ -239,7 +239,7 @@ export function statements(schema: string) {
       SELECT pg_notify('${schema}', $1 || ' ' || counter || coalesce(' ' || $6, '')) FROM c`,
     get: `SELECT key, value, version, expires_at FROM ${s}.entries
       WHERE ns = $1 AND key = ANY ($2::text[]) AND ${live}`,
-    getOne: `SELECT key, value, version, expires_at FROM ${s}.entries
+    getOne: `SELECT value, version, expires_at FROM ${s}.entries
       WHERE ns = $1 AND key = $2 AND ${live}`,
     // $3: lower bound, inclusive ($4 = true) or exclusive; $5: upper bound or NULL; $6: limit or NULL.
     list: `SELECT key FROM ${s}.entries WHERE ns = $1 AND (expires_at IS NULL OR expires_at > $2)

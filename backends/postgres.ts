@@ -73,9 +73,9 @@ type Row = Record<string, unknown>;
 /** Each statement with the name node-postgres prepares it under. */
 type Configs = Record<keyof ReturnType<typeof statements>, { name: string; text: string }>;
 
-function toEntry(row: Row): StoredEntry {
+function toEntry(key: string, row: Row): StoredEntry {
   return {
-    key: row.key as string,
+    key,
     value: row.value as string,
     version: row.version as string,
     expiresAt: row.expires_at === null ? null : Number(row.expires_at),
@@ -161,11 +161,12 @@ export class PostgresBackend implements Backend {
     if (keys.length === 0) return [];
     const what = `read keys of namespace "${ns}"`;
     if (keys.length === 1) {
-      const rows = await this.#query(what, "getOne", [ns, keys[0], Date.now()]);
-      return [rows[0] ? toEntry(rows[0]) : null];
+      const key = keys[0]!;
+      const rows = await this.#query(what, "getOne", [ns, key, Date.now()]);
+      return [rows[0] ? toEntry(key, rows[0]) : null];
     }
     const rows = await this.#query(what, "get", [ns, keys, Date.now()]);
-    const byKey = new Map(rows.map((r) => [r.key as string, toEntry(r)]));
+    const byKey = new Map(rows.map((r) => [r.key as string, toEntry(r.key as string, r)]));
     return keys.map((key) => byKey.get(key) ?? null);
   }
 
@@ -286,7 +287,7 @@ export class PostgresBackend implements Backend {
       [ns, name],
     );
     if (rows.length === 0) return null;
-    return rows.filter((r) => r.key !== null).map(toEntry);
+    return rows.filter((r) => r.key !== null).map((r) => toEntry(r.key as string, r));
   }
 
   /** Makes the namespace exactly the checkpoint, in one transaction. */
