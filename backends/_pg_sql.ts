@@ -123,6 +123,26 @@ BEGIN
   RETURN true;
 END $$;
 
+-- ms_commit for one key written under one version check (an update() step), with plain
+-- parameters: no arrays to build, send and unnest.
+CREATE OR REPLACE FUNCTION ${s}.ms_commit1(
+  p_ns text, p_version text, p_now bigint, p_check_key text, p_check_version text,
+  p_key text, p_value text, p_expires bigint, p_hint text
+) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE v text;
+BEGIN
+  PERFORM ${s}.ms_bump(p_ns, p_hint);
+  SELECT version INTO v FROM ${s}.entries WHERE ns = p_ns AND key = p_check_key AND ${live};
+  IF v IS DISTINCT FROM p_check_version THEN
+    RAISE EXCEPTION 'version check failed' USING ERRCODE = '${CONFLICT_STATE}';
+  END IF;
+  INSERT INTO ${s}.entries (ns, key, value, version, expires_at)
+    VALUES (p_ns, p_key, p_value, p_version, p_expires)
+  ON CONFLICT (ns, key) DO UPDATE
+    SET value = excluded.value, version = excluded.version, expires_at = excluded.expires_at;
+  RETURN true;
+END $$;
+
 -- Returns {key count, bytes}, or NULL when the name is taken and p_overwrite is false.
 CREATE OR REPLACE FUNCTION ${s}.ms_checkpoint(
   p_ns text, p_name text, p_created_at bigint, p_auto boolean, p_metadata text,
@@ -225,6 +245,7 @@ export function statements(schema: string) {
   const live = "(expires_at IS NULL OR expires_at > $3)";
   return {
     commit: `SELECT ${s}.ms_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS ok`,
+    commit1: `SELECT ${s}.ms_commit1($1, $2, $3, $4, $5, $6, $7, $8, $9) AS ok`,
     // The common save (one key, no checks), as one plain statement: what ms_commit does for
     // it (lock and bump the counter, upsert, NOTIFY), without a function call or arrays.
     save: `WITH c AS (

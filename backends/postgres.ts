@@ -173,45 +173,70 @@ export class PostgresBackend implements Backend {
   /** Checks versions and writes in one call of `ms_commit` (one transaction). */
   async commit(ns: string, op: CommitOp): Promise<CommitResult> {
     this.#ns(ns);
-    const only = op.sets.length === 1 && op.checks.length === 0 && op.deletes.length === 0
+    const only = op.sets.length === 1 && op.checks.length <= 1 && op.deletes.length === 0
       ? op.sets[0]!
       : undefined;
     if (only) {
       const hint = JSON.stringify([only.key]);
-      await this.#query(`write to namespace "${ns}"`, "save", [
+      const short = hint.length * 3 + ns.length < MAX_HINT_BYTES ? hint : null;
+      const check = op.checks[0];
+      if (!check) {
+        await this.#query(`write to namespace "${ns}"`, "save", [
+          ns,
+          only.key,
+          only.value,
+          op.version,
+          only.expiresAt,
+          short,
+        ]);
+        return { ok: true, version: op.version };
+      }
+      return await this.#checked(ns, op.version, "commit1", [
         ns,
+        op.version,
+        Date.now(),
+        check.key,
+        check.version,
         only.key,
         only.value,
-        op.version,
         only.expiresAt,
-        hint.length * 3 + ns.length < MAX_HINT_BYTES ? hint : null,
+        short,
       ]);
-      return { ok: true, version: op.version };
     }
     // Last write of a key wins, as on every backend (one row cannot be upserted twice).
     const sets = new Map(op.sets.map((s) => [s.key, s]));
     const changed = [...new Set([...op.deletes, ...sets.keys()])];
     const hint = JSON.stringify(changed);
+    return await this.#checked(ns, op.version, "commit", [
+      ns,
+      op.version,
+      Date.now(),
+      op.checks.map((c) => c.key),
+      op.checks.map((c) => c.version),
+      [...sets.keys()],
+      [...sets.values()].map((s) => s.value),
+      [...sets.values()].map((s) => s.expiresAt),
+      op.deletes,
+      byteLength(hint) + ns.length < MAX_HINT_BYTES ? hint : null,
+    ]);
+  }
+
+  /** Runs a commit function; a failed version check (SQLSTATE MSC01) is `{ ok: false }`. */
+  async #checked(
+    ns: string,
+    version: string,
+    name: "commit" | "commit1",
+    values: unknown[],
+  ): Promise<CommitResult> {
     try {
-      await this.#query(`write to namespace "${ns}"`, "commit", [
-        ns,
-        op.version,
-        Date.now(),
-        op.checks.map((c) => c.key),
-        op.checks.map((c) => c.version),
-        [...sets.keys()],
-        [...sets.values()].map((s) => s.value),
-        [...sets.values()].map((s) => s.expiresAt),
-        op.deletes,
-        byteLength(hint) + ns.length < MAX_HINT_BYTES ? hint : null,
-      ]);
+      await this.#query(`write to namespace "${ns}"`, name, values);
     } catch (error) {
       if ((error as { cause?: { code?: unknown } }).cause?.code === CONFLICT_STATE) {
         return { ok: false };
       }
       throw error;
     }
-    return { ok: true, version: op.version };
+    return { ok: true, version };
   }
 
   /** Lists live keys in byte order with keyset paging. */
