@@ -70,6 +70,13 @@ const MAX_HINT_BYTES = 7000;
 
 type Row = Record<string, unknown>;
 
+/** FNV-1a of `text`, as 8 hex digits. */
+function shortHash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, "0");
+}
+
 /** Each statement with the name node-postgres prepares it under. */
 type Configs = Record<keyof ReturnType<typeof statements>, { name: string; text: string }>;
 
@@ -114,11 +121,13 @@ export class PostgresBackend implements Backend {
   constructor(options: PostgresBackendOptions = {}) {
     this.#schema = validateSchema(options.schema ?? DEFAULT_SCHEMA);
     this.#conn = openConnection(options);
-    const sql = statements(this.#schema);
+    // Prepared statement names are cut at 63 bytes by the server: name them by a short hash of
+    // the schema, so that two schemas on one connection never share a name.
+    const tag = shortHash(this.#schema);
     this.#configs = Object.fromEntries(
-      Object.entries(sql).map((
+      Object.entries(statements(this.#schema)).map((
         [name, text],
-      ) => [name, { name: `ms_${this.#schema}_${name}`, text }]),
+      ) => [name, { name: `ms_${tag}_${name}`, text }]),
     ) as Configs;
     this.#feed = new ListenFeed(this.#conn.newClient, this.#schema);
   }
@@ -150,6 +159,7 @@ export class PostgresBackend implements Backend {
   #ns(ns: string): string {
     if (!this.#validated.has(ns)) {
       validateNamespace(ns); // whoever passed it: a migration source may be hostile
+      if (this.#validated.size >= 10_000) this.#validated.clear();
       this.#validated.add(ns);
     }
     return ns;
@@ -393,7 +403,12 @@ export class PostgresBackend implements Backend {
   watch(ns: string, onChange: (hint: ChangeHint) => void): ChangeFeed {
     this.#ns(ns);
     if (this.#closed) throw new ClosedError();
-    return this.#feed.watch(ns, onChange);
+    const feed = this.#feed.watch(ns, onChange);
+    const ready = feed.ready.catch((error) => {
+      throw mapPgError(error, `watch namespace "${ns}"`, this.#conn.where, this.#conn.secret);
+    });
+    ready.catch(() => {}); // the watcher reads `ready`; nobody else has to
+    return { ready, close: () => feed.close() };
   }
 
   /** Deletes expired keys of the namespace and reports how many. */
