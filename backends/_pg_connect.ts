@@ -4,34 +4,11 @@
 import process from "node:process";
 import pg from "pg";
 import { ValidationError } from "../errors.ts";
-import { LeanPool, type PgPool } from "./_pg_pool.ts";
-
-export type { PgPool };
+import type { PgPool, PostgresBackendOptions } from "./_pg_options.ts";
+import { LeanPool } from "./_pg_pool.ts";
 
 /** A client of its own, outside the pool: LISTEN holds its connection. */
 export type PgClient = pg.Client;
-
-/** Options of the PostgreSQL backend. */
-export interface PostgresBackendOptions {
-  /**
-   * `postgres://user:password@host:port/database?sslmode=...`. Default:
-   * `DATABASE_URL`, else the libpq variables (`PGHOST`, `PGPORT`, `PGUSER`,
-   * `PGPASSWORD`, `PGDATABASE`) as node-postgres reads them.
-   */
-  url?: string;
-  /** A `pg.Pool` you opened; the backend never ends it (you do). */
-  pool?: PgPool;
-  /** The schema holding the tables: lower-case letters, digits, "_". Default "managing_state". */
-  schema?: string;
-  /** Most pooled connections. Default 10. */
-  poolSize?: number;
-  /** Server-side `statement_timeout` of each connection, in ms. Default 30000; 0 = none. */
-  statementTimeoutMs?: number;
-  /** How long to wait for a connection, in ms. Default 5000. */
-  connectTimeoutMs?: number;
-  /** TLS as node-postgres takes it (`true`, or `tls.connect` options). */
-  ssl?: boolean | Record<string, unknown>;
-}
 
 /** The default schema name. */
 export const DEFAULT_SCHEMA = "managing_state";

@@ -4,20 +4,7 @@
 // SELECT on loopback); this pool hands out an idle client synchronously. A
 // caller's pg.Pool is used as it is.
 import pg from "pg";
-
-/** The part of a `pg.Pool` the backend uses (a caller's pool must be a real `pg.Pool`). */
-export interface PgPool {
-  /** Runs one statement on a pooled connection. */
-  query(config: unknown, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
-  /** Checks out a connection (for the schema's transaction). */
-  connect(): Promise<unknown>;
-  /** Closes every connection. */
-  end(): Promise<void>;
-  /** Errors of idle connections. */
-  on(event: "error", listener: (error: Error) => void): unknown;
-  /** The settings the pool was made with (the LISTEN client copies them). */
-  readonly options?: Record<string, unknown>;
-}
+import type { PgPool } from "./_pg_options.ts";
 
 type Waiter = { resolve(client: pg.Client): void; reject(error: unknown): void };
 

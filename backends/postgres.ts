@@ -51,19 +51,14 @@ import type {
   RecoveryReport,
   StoredEntry,
 } from "../types.ts";
-import {
-  type Connection,
-  DEFAULT_SCHEMA,
-  openConnection,
-  type PostgresBackendOptions,
-  validateSchema,
-} from "./_pg_connect.ts";
+import { type Connection, DEFAULT_SCHEMA, openConnection, validateSchema } from "./_pg_connect.ts";
+import type { PostgresBackendOptions } from "./_pg_options.ts";
 import { mapPgError } from "./_pg_errors.ts";
 import { ListenFeed } from "./_pg_feed.ts";
 import { ensureSchema } from "./_pg_schema.ts";
 import { CONFLICT_STATE, statements } from "./_pg_sql.ts";
 
-export type { PgPool, PostgresBackendOptions } from "./_pg_connect.ts";
+export type { PgPool, PostgresBackendOptions } from "./_pg_options.ts";
 
 /** A NOTIFY payload is capped at 8000 bytes; longer key lists become "anything changed". */
 const MAX_HINT_BYTES = 7000;
