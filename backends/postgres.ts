@@ -45,18 +45,22 @@ import type {
   CheckpointRequest,
   CommitOp,
   CommitResult,
+  Head,
   JsonValue,
   KeyPage,
   ListOptions,
   RecoveryReport,
+  RequestOptions,
+  RestoreOptions,
   StoredEntry,
 } from "../types.ts";
+import { REQUEST_WINDOW } from "../types.ts";
 import { type Connection, DEFAULT_SCHEMA, openConnection, validateSchema } from "./_pg_connect.ts";
 import type { PostgresBackendOptions } from "./_pg_options.ts";
 import { mapPgError } from "./_pg_errors.ts";
 import { ListenFeed } from "./_pg_feed.ts";
 import { ensureSchema } from "./_pg_schema.ts";
-import { CONFLICT_STATE, statements } from "./_pg_sql.ts";
+import { CONFLICT_STATE, EXISTS_STATE, MISSING_STATE, statements } from "./_pg_sql.ts";
 
 export type { PgPool, PostgresBackendOptions } from "./_pg_options.ts";
 
@@ -64,6 +68,23 @@ export type { PgPool, PostgresBackendOptions } from "./_pg_options.ts";
 const MAX_HINT_BYTES = 7000;
 
 type Row = Record<string, unknown>;
+
+function toInfo(row: Row): CheckpointInfo {
+  return {
+    name: row.name as string,
+    createdAt: Number(row.created_at),
+    keyCount: Number(row.key_count),
+    bytes: Number(row.bytes),
+    auto: row.auto === true,
+    metadata: JSON.parse(row.metadata as string) as Record<string, JsonValue>,
+    parent: (row.parent as string | null) ?? null,
+  };
+}
+
+/** The SQLSTATE of the driver error under a mapped error. */
+function sqlState(error: unknown): unknown {
+  return (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+}
 
 /** FNV-1a of `text`, as 8 hex digits. */
 function shortHash(text: string): string {
@@ -110,6 +131,7 @@ export class PostgresBackend implements Backend {
   readonly #validated = new Set<string>();
   #ready: Promise<void> | undefined;
   #schemaReady = false;
+  #records = 0;
   #closed = false;
 
   /** Creates the backend; nothing connects until the first operation. */
@@ -175,73 +197,93 @@ export class PostgresBackend implements Backend {
     return keys.map((key) => byKey.get(key) ?? null);
   }
 
-  /** Checks versions and writes in one call of `ms_commit` (one transaction). */
+  /**
+   * Records the id, checks versions and writes, in one statement (one transaction): the
+   * common save as a plain statement, an update() step by `ms_commit1`, the rest by `ms_commit`.
+   */
   async commit(ns: string, op: CommitOp): Promise<CommitResult> {
     this.#ns(ns);
+    const now = Date.now();
     const only = op.sets.length === 1 && op.checks.length <= 1 && op.deletes.length === 0
       ? op.sets[0]!
       : undefined;
+    let result: CommitResult;
     if (only) {
       const hint = JSON.stringify([only.key]);
       const short = hint.length * 3 + ns.length < MAX_HINT_BYTES ? hint : null;
       const check = op.checks[0];
-      if (!check) {
-        await this.#query(`write to namespace "${ns}"`, "save", [
+      result = check
+        ? await this.#checked(ns, op.version, "commit1", [
+          ns,
+          op.id,
+          op.version,
+          now,
+          check.key,
+          check.version,
+          only.key,
+          only.value,
+          only.expiresAt,
+          short,
+        ])
+        : await this.#checked(ns, op.version, "save", [
           ns,
           only.key,
           only.value,
           op.version,
           only.expiresAt,
           short,
+          op.id,
+          now,
         ]);
-        return { ok: true, version: op.version };
-      }
-      return await this.#checked(ns, op.version, "commit1", [
+    } else {
+      // Last write of a key wins, as on every backend (one row cannot be upserted twice).
+      const sets = new Map(op.sets.map((s) => [s.key, s]));
+      const hint = JSON.stringify([...new Set([...op.deletes, ...sets.keys()])]);
+      result = await this.#checked(ns, op.version, "commit", [
         ns,
+        op.id,
         op.version,
-        Date.now(),
-        check.key,
-        check.version,
-        only.key,
-        only.value,
-        only.expiresAt,
-        short,
+        now,
+        op.checks.map((c) => c.key),
+        op.checks.map((c) => c.version),
+        [...sets.keys()],
+        [...sets.values()].map((s) => s.value),
+        [...sets.values()].map((s) => s.expiresAt),
+        op.deletes,
+        byteLength(hint) + ns.length < MAX_HINT_BYTES ? hint : null,
       ]);
     }
-    // Last write of a key wins, as on every backend (one row cannot be upserted twice).
-    const sets = new Map(op.sets.map((s) => [s.key, s]));
-    const changed = [...new Set([...op.deletes, ...sets.keys()])];
-    const hint = JSON.stringify(changed);
-    return await this.#checked(ns, op.version, "commit", [
-      ns,
-      op.version,
-      Date.now(),
-      op.checks.map((c) => c.key),
-      op.checks.map((c) => c.version),
-      [...sets.keys()],
-      [...sets.values()].map((s) => s.value),
-      [...sets.values()].map((s) => s.expiresAt),
-      op.deletes,
-      byteLength(hint) + ns.length < MAX_HINT_BYTES ? hint : null,
-    ]);
+    if (result.ok) this.#recorded(ns, now);
+    return result;
   }
 
-  /** Runs a commit function; a failed version check (SQLSTATE MSC01) is `{ ok: false }`. */
+  /** Runs a commit statement; a failed version check (SQLSTATE MSC01) is `{ ok: false }`. */
   async #checked(
     ns: string,
     version: string,
-    name: "commit" | "commit1",
+    name: "save" | "commit" | "commit1",
     values: unknown[],
   ): Promise<CommitResult> {
     try {
       await this.#query(`write to namespace "${ns}"`, name, values);
     } catch (error) {
-      if ((error as { cause?: { code?: unknown } }).cause?.code === CONFLICT_STATE) {
-        return { ok: false };
-      }
+      if (sqlState(error) === CONFLICT_STATE) return { ok: false };
       throw error;
     }
     return { ok: true, version };
+  }
+
+  /**
+   * Counts recorded request ids; every 256th prunes the namespace's old ones, in the
+   * background (a failure there only leaves more ids for the next time).
+   */
+  #recorded(ns: string, now: number): void {
+    if (++this.#records % 256 !== 0) return;
+    this.#query(`prune request ids of namespace "${ns}"`, "prune", [
+      ns,
+      now - REQUEST_WINDOW.ms,
+      REQUEST_WINDOW.count,
+    ]).catch(() => {});
   }
 
   /** Lists live keys in byte order with keyset paging. */
@@ -264,31 +306,47 @@ export class PostgresBackend implements Backend {
     return { keys: page, cursor: page[page.length - 1]! };
   }
 
-  /** Copies the live keys into the checkpoint tables (`INSERT ... SELECT`) in one transaction. */
+  /**
+   * Copies the live keys into the checkpoint tables (`INSERT ... SELECT`), records the id and
+   * moves the head, in one transaction.
+   */
   async checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
     this.#ns(ns);
-    const rows = await this.#query(
-      `take checkpoint "${request.name}" of namespace "${ns}"`,
-      "checkpoint",
-      [
+    const what = `take checkpoint "${request.name}" of namespace "${ns}"`;
+    const now = Date.now();
+    let row: Row | undefined;
+    try {
+      [row] = await this.#query(what, "checkpoint", [
         ns,
+        request.id,
         request.name,
         request.createdAt,
         request.auto,
         JSON.stringify(request.metadata),
         request.overwrite,
-        Date.now(),
-      ],
-    );
-    const stats = rows[0]?.stats as string[] | null;
-    if (!stats) throw new CheckpointExistsError(ns, request.name);
-    return {
+        now,
+      ]);
+    } catch (error) {
+      if (sqlState(error) === EXISTS_STATE) throw new CheckpointExistsError(ns, request.name);
+      throw error;
+    }
+    this.#recorded(ns, now);
+    const base = {
       name: request.name,
       createdAt: request.createdAt,
-      keyCount: Number(stats[0]),
-      bytes: Number(stats[1]),
       auto: request.auto,
       metadata: structuredClone(request.metadata),
+    };
+    if (row?.status === "applied") {
+      // A retry of a checkpoint that was taken: its info as it is (or, deleted since, the request's).
+      const [info] = await this.#query(what, "checkpointInfo", [ns, request.name]);
+      return info ? toInfo(info) : { ...base, keyCount: 0, bytes: 0, parent: null };
+    }
+    return {
+      ...base,
+      keyCount: Number(row?.key_count),
+      bytes: Number(row?.bytes),
+      parent: (row?.parent as string | null) ?? null,
     };
   }
 
@@ -298,14 +356,7 @@ export class PostgresBackend implements Backend {
     const rows = await this.#query(`list checkpoints of namespace "${ns}"`, "listCheckpoints", [
       ns,
     ]);
-    return rows.map((r) => ({
-      name: r.name as string,
-      createdAt: Number(r.created_at),
-      keyCount: Number(r.key_count),
-      bytes: Number(r.bytes),
-      auto: r.auto === true,
-      metadata: JSON.parse(r.metadata as string) as Record<string, JsonValue>,
-    }));
+    return rows.map(toInfo);
   }
 
   /** Reads a checkpoint's entries in key order (one statement, one snapshot). */
@@ -320,26 +371,47 @@ export class PostgresBackend implements Backend {
     return rows.filter((r) => r.key !== null).map((r) => toEntry(r.key as string, r));
   }
 
-  /** Makes the namespace exactly the checkpoint, in one transaction. */
-  async restore(ns: string, name: string): Promise<boolean> {
+  /**
+   * Makes the namespace exactly the checkpoint (keys under `keep.prefix` excepted), with the
+   * request id as every restored key's version, and moves the head, in one transaction.
+   */
+  async restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
     this.#ns(ns);
-    const rows = await this.#query(
-      `restore checkpoint "${name}" of namespace "${ns}"`,
-      "restore",
-      [ns, name, Date.now()],
-    );
-    return rows[0]?.ok === true;
+    const now = Date.now();
+    const keep = options.keep;
+    try {
+      await this.#query(`restore checkpoint "${name}" of namespace "${ns}"`, "restore", [
+        ns,
+        options.id,
+        name,
+        now,
+        keep ? keep.prefix : null,
+        keep ? prefixEnd(keep.prefix) : null,
+      ]);
+    } catch (error) {
+      if (sqlState(error) === MISSING_STATE) return false;
+      throw error;
+    }
+    this.#recorded(ns, now);
+    return true;
   }
 
-  /** Deletes a checkpoint. */
-  async deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+  /** Deletes a checkpoint (the head stays as it is). */
+  async deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     this.#ns(ns);
-    const rows = await this.#query(
-      `delete checkpoint "${name}" of namespace "${ns}"`,
-      "deleteCheckpoint",
-      [ns, name],
-    );
-    return rows[0]?.ok === true;
+    const now = Date.now();
+    try {
+      await this.#query(
+        `delete checkpoint "${name}" of namespace "${ns}"`,
+        "deleteCheckpoint",
+        [ns, options.id, name, now],
+      );
+    } catch (error) {
+      if (sqlState(error) === MISSING_STATE) return false;
+      throw error;
+    }
+    this.#recorded(ns, now);
+    return true;
   }
 
   /** Writes a checkpoint from given entries in one transaction (migration and import). */
@@ -356,6 +428,7 @@ export class PostgresBackend implements Backend {
         info.createdAt,
         info.auto,
         JSON.stringify(info.metadata),
+        info.parent,
         unique.map((e) => e.key),
         unique.map((e) => e.value),
         unique.map((e) => e.version),
@@ -370,10 +443,32 @@ export class PostgresBackend implements Backend {
     return rows.map((r) => r.ns as string);
   }
 
-  /** Deletes every key and checkpoint of the namespace, in one transaction. */
-  async clear(ns: string): Promise<void> {
+  /** Deletes every key and checkpoint and the head of the namespace, in one transaction. */
+  async clear(ns: string, options: RequestOptions): Promise<void> {
     this.#ns(ns);
-    await this.#query(`clear namespace "${ns}"`, "clear", [ns]);
+    const now = Date.now();
+    await this.#query(`clear namespace "${ns}"`, "clear", [ns, options.id, now]);
+    this.#recorded(ns, now);
+  }
+
+  /** The checkpoint the namespace last took or restored. */
+  async head(ns: string): Promise<Head | null> {
+    this.#ns(ns);
+    const [row] = await this.#query(`read the head of namespace "${ns}"`, "head", [ns]);
+    return row
+      ? { name: row.name as string, via: row.via as Head["via"], at: Number(row.at) }
+      : null;
+  }
+
+  /** Sets (or removes) the head as given. */
+  async importHead(ns: string, head: Head | null): Promise<void> {
+    this.#ns(ns);
+    await this.#query(`import the head of namespace "${ns}"`, "importHead", [
+      ns,
+      head?.name ?? null,
+      head?.via ?? null,
+      head?.at ?? null,
+    ]);
   }
 
   /** The namespace's change counter as pushed by NOTIFY, proven current by one round trip. */

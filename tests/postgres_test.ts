@@ -64,6 +64,7 @@ if (typeof target === "string") {
     try {
       await Promise.all(backends.map((b, i) =>
         b.commit("wf", {
+          id: `id${i}`,
           version: `v${i}`,
           checks: [],
           sets: [{ key: `k${i}`, value: String(i), expiresAt: null }],
