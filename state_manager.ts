@@ -13,6 +13,7 @@ import { status as readStatus } from "./core/_status.ts";
 import { retryPolicy, withRetry } from "./core/_retry.ts";
 import { newVersion } from "./core/_ids.ts";
 import { ConflictError, KeyNotFoundError, ValidationError } from "./errors.ts";
+// deno-lint-ignore no-unused-vars -- named by close()'s JSDoc link
 import type { ClosedError } from "./errors.ts";
 import type {
   Backend,

@@ -14,6 +14,6 @@ else if (!mod) skip("postgres", "managing-state", "backends/postgres.ts is not o
 else {
   const backend = new mod.PostgresBackend({ url: args.pgUrl, schema: `bench_${args.n}` });
   await measureOurs("postgres", backend, args, () => {});
-  await backend.clear("bench");
+  await backend.clear("bench", { id: crypto.randomUUID() });
   await backend.close();
 }
