@@ -34,7 +34,7 @@
  * @module
  */
 import { compareKeys, prefixEnd } from "../core/_keys.ts";
-import { byteLength, validateNamespace } from "../core/_validate.ts";
+import { validateNamespace } from "../core/_validate.ts";
 import { CheckpointExistsError, ClosedError } from "../errors.ts";
 import type {
   Backend,
@@ -46,7 +46,6 @@ import type {
   CommitOp,
   CommitResult,
   Head,
-  JsonValue,
   KeyPage,
   ListOptions,
   RecoveryReport,
@@ -60,50 +59,13 @@ import type { PostgresBackendOptions } from "./_pg_options.ts";
 import { mapPgError } from "./_pg_errors.ts";
 import { ListenFeed } from "./_pg_feed.ts";
 import { ensureSchema } from "./_pg_schema.ts";
+import { commitStatement, type Row, shortHash, sqlState, toEntry, toInfo } from "./_pg_rows.ts";
 import { CONFLICT_STATE, EXISTS_STATE, MISSING_STATE, statements } from "./_pg_sql.ts";
 
 export type { PgPool, PostgresBackendOptions } from "./_pg_options.ts";
 
-/** A NOTIFY payload is capped at 8000 bytes; longer key lists become "anything changed". */
-const MAX_HINT_BYTES = 7000;
-
-type Row = Record<string, unknown>;
-
-function toInfo(row: Row): CheckpointInfo {
-  return {
-    name: row.name as string,
-    createdAt: Number(row.created_at),
-    keyCount: Number(row.key_count),
-    bytes: Number(row.bytes),
-    auto: row.auto === true,
-    metadata: JSON.parse(row.metadata as string) as Record<string, JsonValue>,
-    parent: (row.parent as string | null) ?? null,
-  };
-}
-
-/** The SQLSTATE of the driver error under a mapped error. */
-function sqlState(error: unknown): unknown {
-  return (error as { cause?: { code?: unknown } } | null)?.cause?.code;
-}
-
-/** FNV-1a of `text`, as 8 hex digits. */
-function shortHash(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return (h >>> 0).toString(16).padStart(8, "0");
-}
-
 /** Each statement with the name node-postgres prepares it under. */
 type Configs = Record<keyof ReturnType<typeof statements>, { name: string; text: string }>;
-
-function toEntry(key: string, row: Row): StoredEntry {
-  return {
-    key,
-    value: row.value as string,
-    version: row.version as string,
-    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
-  };
-}
 
 /**
  * Stores namespaces in PostgreSQL. Safe for many processes and machines at once.
@@ -204,55 +166,8 @@ export class PostgresBackend implements Backend {
   async commit(ns: string, op: CommitOp): Promise<CommitResult> {
     this.#ns(ns);
     const now = Date.now();
-    const only = op.sets.length === 1 && op.checks.length <= 1 && op.deletes.length === 0
-      ? op.sets[0]!
-      : undefined;
-    let result: CommitResult;
-    if (only) {
-      const hint = JSON.stringify([only.key]);
-      const short = hint.length * 3 + ns.length < MAX_HINT_BYTES ? hint : null;
-      const check = op.checks[0];
-      result = check
-        ? await this.#checked(ns, op.version, "commit1", [
-          ns,
-          op.id,
-          op.version,
-          now,
-          check.key,
-          check.version,
-          only.key,
-          only.value,
-          only.expiresAt,
-          short,
-        ])
-        : await this.#checked(ns, op.version, "save", [
-          ns,
-          only.key,
-          only.value,
-          op.version,
-          only.expiresAt,
-          short,
-          op.id,
-          now,
-        ]);
-    } else {
-      // Last write of a key wins, as on every backend (one row cannot be upserted twice).
-      const sets = new Map(op.sets.map((s) => [s.key, s]));
-      const hint = JSON.stringify([...new Set([...op.deletes, ...sets.keys()])]);
-      result = await this.#checked(ns, op.version, "commit", [
-        ns,
-        op.id,
-        op.version,
-        now,
-        op.checks.map((c) => c.key),
-        op.checks.map((c) => c.version),
-        [...sets.keys()],
-        [...sets.values()].map((s) => s.value),
-        [...sets.values()].map((s) => s.expiresAt),
-        op.deletes,
-        byteLength(hint) + ns.length < MAX_HINT_BYTES ? hint : null,
-      ]);
-    }
+    const { name, values } = commitStatement(ns, op, now);
+    const result = await this.#checked(ns, op.version, name, values);
     if (result.ok) this.#recorded(ns, now);
     return result;
   }
