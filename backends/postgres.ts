@@ -94,6 +94,7 @@ export class PostgresBackend implements Backend {
   #ready: Promise<void> | undefined;
   #schemaReady = false;
   #records = 0;
+  readonly #inflight = new Set<Promise<unknown>>();
   #closed = false;
 
   /** Creates the backend; nothing connects until the first operation. */
@@ -111,9 +112,21 @@ export class PostgresBackend implements Backend {
     this.#feed = new ListenFeed(this.#conn.newClient, this.#schema);
   }
 
-  /** Runs one statement (named: prepared once per connection) after the schema is in place. */
-  async #query(what: string, name: keyof ReturnType<typeof statements>, values: unknown[]) {
-    if (this.#closed) throw new ClosedError();
+  /**
+   * Runs one statement (named: prepared once per connection) after the schema is in place.
+   * After close() it refuses, unless `started` says it belongs to a call made before.
+   */
+  #query(
+    what: string,
+    name: keyof ReturnType<typeof statements>,
+    values: unknown[],
+    started = false,
+  ): Promise<Row[]> {
+    if (this.#closed && !started) return Promise.reject(new ClosedError());
+    return this.#track(this.#send(what, name, values));
+  }
+
+  async #send(what: string, name: keyof ReturnType<typeof statements>, values: unknown[]) {
     try {
       // Skip the extra await on the hot path once the schema is known to be in place.
       if (!this.#schemaReady) await this.#ensureSchema();
@@ -122,6 +135,14 @@ export class PostgresBackend implements Backend {
     } catch (error) {
       throw mapPgError(error, what, this.#conn.where, this.#conn.secret);
     }
+  }
+
+  /** Remembers a call in flight until it settles: close() waits for it. */
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#inflight.add(promise);
+    const done = () => this.#inflight.delete(promise);
+    promise.then(done, done);
+    return promise;
   }
 
   #ensureSchema(): Promise<void> {
@@ -254,7 +275,7 @@ export class PostgresBackend implements Backend {
     };
     if (row?.status === "applied") {
       // A retry of a checkpoint that was taken: its info as it is (or, deleted since, the request's).
-      const [info] = await this.#query(what, "checkpointInfo", [ns, request.name]);
+      const [info] = await this.#query(what, "checkpointInfo", [ns, request.name], true);
       return info ? toInfo(info) : { ...base, keyCount: 0, bytes: 0, parent: null };
     }
     return {
@@ -387,21 +408,23 @@ export class PostgresBackend implements Backend {
   }
 
   /** The namespace's change counter as pushed by NOTIFY, proven current by one round trip. */
-  async changeToken(ns: string): Promise<string> {
+  changeToken(ns: string): Promise<string> {
     this.#ns(ns);
-    if (this.#closed) throw new ClosedError();
-    try {
-      // The schema (and so the functions sending NOTIFY) exists before anyone listens.
-      if (!this.#schemaReady) await this.#ensureSchema();
-      return await this.#feed.token(ns);
-    } catch (error) {
-      throw mapPgError(
-        error,
-        `read change token of namespace "${ns}"`,
-        this.#conn.where,
-        this.#conn.secret,
-      );
-    }
+    if (this.#closed) return Promise.reject(new ClosedError());
+    return this.#track((async () => {
+      try {
+        // The schema (and so the functions sending NOTIFY) exists before anyone listens.
+        if (!this.#schemaReady) await this.#ensureSchema();
+        return await this.#feed.token(ns);
+      } catch (error) {
+        throw mapPgError(
+          error,
+          `read change token of namespace "${ns}"`,
+          this.#conn.where,
+          this.#conn.secret,
+        );
+      }
+    })());
   }
 
   /** Pushes a hint for every commit to `ns` (LISTEN/NOTIFY; no polling delay). */
@@ -426,10 +449,14 @@ export class PostgresBackend implements Backend {
     return { actions, quarantined: [], ok: true };
   }
 
-  /** Ends the LISTEN connection, and the pool if this backend opened it. */
+  /**
+   * Lets the calls already started finish, then ends the LISTEN connection, and the pool if
+   * this backend opened it. Later calls reject with ClosedError.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
     await this.#feed.close();
     if (this.#conn.owns) await this.#conn.pool.end().catch(() => {});
   }
