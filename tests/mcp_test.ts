@@ -255,7 +255,7 @@ for (const [backend, open] of Object.entries(stores)) {
         resources.some((r: { uri: string }) => r.uri === `state://${ns}/checkpoints/cp%201%2F2`),
       );
       const read = async (uri: string) =>
-        JSON.parse(String((await c.readResource({ uri })).contents[0]!.text));
+        JSON.parse(String(((await c.readResource({ uri })).contents[0] as { text?: string }).text));
       assert.deepEqual(await read(`state://${ns}`), { phase: "plan" });
       const updates: string[] = [];
       let heard!: () => void;
