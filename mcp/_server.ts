@@ -4,7 +4,6 @@
 import process from "node:process";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { Settings } from "../cli/_config.ts";
 import { errorResult, sdkErrorResult } from "./_errors.ts";
 import { registerResources } from "./_resources.ts";
@@ -82,17 +81,54 @@ function register(server: McpServer, t: Tool, states: States): void {
 
 /**
  * Runs the server over this process's stdin and stdout until the client
- * closes stdin; then closes everything, so the process can exit.
+ * closes stdin and every request read has been answered (a shell pipe that
+ * writes its requests and closes stdin still gets its answers); then closes
+ * everything, so the process can exit.
  */
 export async function serve(settings: Settings, options: ServerOptions = {}): Promise<void> {
   const { server, close } = createServer(settings, options);
-  const transport: Transport = new StdioServerTransport();
+  const transport = new StdioServerTransport();
   const ended = new Promise<void>((resolve) => {
     process.stdin.once("end", resolve);
     process.stdin.once("close", resolve);
     server.server.onclose = resolve;
   });
   await server.connect(transport);
+  const answered = countAnswers(transport as unknown as Wire);
   await ended;
+  await answered.idle();
   await close();
+}
+
+/** The parts of a JSON-RPC message and of a transport that the count needs. */
+type Message = { id?: unknown; method?: unknown };
+interface Wire {
+  onmessage?: (message: Message, extra?: unknown) => void;
+  send(message: Message, options?: unknown): Promise<void>;
+}
+
+/** Tracks the requests a connected transport has read and not yet answered. */
+function countAnswers(transport: Wire): { idle(): Promise<void> } {
+  const open = new Set<unknown>();
+  let wake: (() => void) | null = null;
+  const isRequest = (m: Message) => "method" in m && "id" in m;
+  const receive = transport.onmessage!;
+  transport.onmessage = (message, extra) => {
+    if (isRequest(message)) open.add(message.id);
+    receive(message, extra);
+  };
+  const send = transport.send.bind(transport);
+  transport.send = async (message, options) => {
+    try {
+      await send(message, options);
+    } finally {
+      if (!("method" in message) && "id" in message) {
+        open.delete(message.id);
+        if (open.size === 0) wake?.();
+      }
+    }
+  };
+  return {
+    idle: () => open.size === 0 ? Promise.resolve() : new Promise<void>((r) => (wake = r)),
+  };
 }
