@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { call, type CallResult, connect, fails, listTools, textOf } from "./_mcp.ts";
 import { redisTarget, reportUnavailable } from "./_redis_server.ts";
-import { removeDir, tempDir } from "./_runtime.ts";
+import { removeDir, runScript, tempDir } from "./_runtime.ts";
+import { fileURLToPath } from "node:url";
 
 const READ = ["load", "keys", "checkpoints", "diff", "namespaces"];
 const WRITE = ["save", "incr", "append", "merge", "delete", "checkpoint", "restore"];
@@ -331,6 +332,46 @@ test("json: mcp tool results carry a short text rendering next to the structured
     assert.equal(textOf(l as CallResult), "[1]");
   } finally {
     await server.close();
+    store.cleanup();
+  }
+});
+
+test("json: mcp survives garbage on stdin and answers every request read before stdin closed", async () => {
+  const store = stores.json!();
+  const child = fileURLToPath(new URL("./_mcp_server_child.ts", import.meta.url));
+  const request = (id: number, method: string, params: unknown) =>
+    JSON.stringify({ jsonrpc: "2.0", id, method, params });
+  const lines = [
+    request(1, "initialize", {
+      protocolVersion: "2025-06-18",
+      capabilities: {},
+      clientInfo: { name: "pipe", version: "1" },
+    }),
+    JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+    "this is not JSON",
+    '{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "save"',
+    request(3, "tools/call", { name: "save", arguments: "not an object" }),
+    request(4, "no/such/method", {}),
+    request(5, "tools/call", { name: "save", arguments: { key: "k", value: { deep: [1] } } }),
+  ];
+  try {
+    const r = await runScript(child, ["mcp", ...store.args], {
+      input: lines.join("\n") + "\n",
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const answers = new Map<unknown, Record<string, unknown>>();
+    for (const line of r.stdout.trim().split("\n")) {
+      const message = JSON.parse(line);
+      answers.set(message.id, message);
+    }
+    assert.deepEqual([...answers.keys()].sort(), [1, 3, 4, 5]);
+    assert.ok(answers.get(3)!.error || (answers.get(3)!.result as CallResult).isError);
+    assert.ok(answers.get(4)!.error);
+    assert.deepEqual((answers.get(5)!.result as CallResult).structuredContent?.saved, ["k"]);
+    const load = await runScript(child, ["load", "--key", "k", ...store.args]);
+    assert.equal(load.stdout.replace(/\s/g, ""), '{"deep":[1]}');
+  } finally {
     store.cleanup();
   }
 });
