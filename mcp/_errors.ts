@@ -59,7 +59,9 @@ function describeError(error: unknown): [string, string, string] {
   }
   if (error instanceof StateError) {
     // The library's messages say what failed; their hints may name library options.
-    const message = error.message.replace(/: retry later or raise maxUpdateAttempts$/, "");
+    const message = error.message
+      .replace(/^update\((".*")\) in namespace/, "Key $1 in namespace")
+      .replace(/: retry later or raise maxUpdateAttempts$/, "");
     const hint = error instanceof BackendError && error.transient
       ? "a transient fault (busy, connection lost): call again"
       : HINTS[error.code] ?? "see the message";

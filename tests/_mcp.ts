@@ -85,6 +85,8 @@ export async function fails(
   assert.equal(r.isError, true, `${name} ${JSON.stringify(args)} succeeded: ${text}`);
   const m = /^([A-Z_]+): .+\. Hint: .+$/.exec(text);
   assert.ok(m, `error text has a code and a hint: ${text}`);
+  // Hints speak in tool and argument names, never in library calls or CLI flags.
+  assert.doesNotMatch(text, /\w\(\)|\{ \w+: true \}|--(?!read-only\b)\w/, text);
   return { code: m[1]!, text };
 }
 
