@@ -12,12 +12,13 @@ import type { Tool } from "./_tool.ts";
 import { READ_TOOLS } from "./_tools_read.ts";
 import { WRITE_TOOLS } from "./_tools_write.ts";
 
+/** The package's version, as deno.json has it (tests/mcp_test.ts checks that they agree). */
+const VERSION = "0.1.0";
+
 /** Options of {@linkcode createServer}. */
 export interface ServerOptions {
   /** Register the read tools only. */
   readOnly?: boolean;
-  /** The version the server reports. */
-  version?: string;
 }
 
 /** A server and what closes it. */
@@ -32,7 +33,7 @@ export function createServer(settings: Settings, options: ServerOptions = {}): S
   const readOnly = options.readOnly === true;
   const states = new States(settings);
   const server = new McpServer(
-    { name: "managing-state", version: options.version ?? "0.1.0" },
+    { name: "managing-state", version: VERSION },
     {
       instructions: "Workflow state that survives crashes: save and load JSON values by key in " +
         `a namespace (default "${settings.namespace}", on the ${settings.backend} backend), ` +
@@ -96,25 +97,34 @@ export async function serve(settings: Settings, options: ServerOptions = {}): Pr
   await server.connect(transport);
   const answered = countAnswers(transport as unknown as Wire);
   await ended;
-  await answered.idle();
+  // Bounded, so a request the SDK never answers cannot keep the process alive.
+  await answered.idle(ANSWER_WAIT_MS);
   await close();
 }
 
+/** How long requests still running may take after stdin closed, in ms. */
+const ANSWER_WAIT_MS = 30_000;
+
 /** The parts of a JSON-RPC message and of a transport that the count needs. */
-type Message = { id?: unknown; method?: unknown };
+type Message = { id?: unknown; method?: unknown; params?: { requestId?: unknown } };
 interface Wire {
   onmessage?: (message: Message, extra?: unknown) => void;
   send(message: Message, options?: unknown): Promise<void>;
 }
 
 /** Tracks the requests a connected transport has read and not yet answered. */
-function countAnswers(transport: Wire): { idle(): Promise<void> } {
+function countAnswers(transport: Wire): { idle(maxMs: number): Promise<void> } {
   const open = new Set<unknown>();
   let wake: (() => void) | null = null;
-  const isRequest = (m: Message) => "method" in m && "id" in m;
+  const done = (id: unknown) => {
+    open.delete(id);
+    if (open.size === 0) wake?.();
+  };
   const receive = transport.onmessage!;
   transport.onmessage = (message, extra) => {
-    if (isRequest(message)) open.add(message.id);
+    if ("method" in message && "id" in message) open.add(message.id);
+    // A cancelled request gets no answer.
+    if (message.method === "notifications/cancelled") done(message.params?.requestId);
     receive(message, extra);
   };
   const send = transport.send.bind(transport);
@@ -122,13 +132,19 @@ function countAnswers(transport: Wire): { idle(): Promise<void> } {
     try {
       await send(message, options);
     } finally {
-      if (!("method" in message) && "id" in message) {
-        open.delete(message.id);
-        if (open.size === 0) wake?.();
-      }
+      if (!("method" in message) && "id" in message) done(message.id);
     }
   };
   return {
-    idle: () => open.size === 0 ? Promise.resolve() : new Promise<void>((r) => (wake = r)),
+    idle(maxMs) {
+      if (open.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, maxMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    },
   };
 }

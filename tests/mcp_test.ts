@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { call, type CallResult, connect, fails, listTools, textOf } from "./_mcp.ts";
 import { redisTarget, reportUnavailable } from "./_redis_server.ts";
-import { removeDir, runScript, tempDir } from "./_runtime.ts";
+import { isDeno, removeDir, runScript, tempDir } from "./_runtime.ts";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const READ = ["load", "keys", "checkpoints", "diff", "namespaces"];
@@ -45,6 +46,9 @@ for (const [backend, open] of Object.entries(stores)) {
     try {
       const tools = await listTools(server.client);
       assert.deepEqual(tools.map((t) => t.name).sort(), [...READ, ...WRITE].sort());
+      const manifest = isDeno ? "../deno.json" : "../package.json";
+      const { version } = JSON.parse(readFileSync(new URL(manifest, import.meta.url), "utf8"));
+      assert.deepEqual(server.client.getServerVersion(), { name: "managing-state", version });
       for (const t of tools) {
         assert.equal(t.inputSchema.type, "object", t.name);
         assert.equal(t.outputSchema?.type, "object", t.name);
