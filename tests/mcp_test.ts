@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { call, type CallResult, connect, fails, listTools, textOf } from "./_mcp.ts";
-import { redisTarget, reportUnavailable } from "./_redis_server.ts";
+import { freePort, redisTarget, reportUnavailable } from "./_redis_server.ts";
 import { isDeno, removeDir, runScript, tempDir } from "./_runtime.ts";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -377,5 +377,19 @@ test("json: mcp survives garbage on stdin and answers every request read before 
     assert.equal(load.stdout.replace(/\s/g, ""), '{"deep":[1]}');
   } finally {
     store.cleanup();
+  }
+});
+
+test("redis: mcp answers BACKEND when Redis is unreachable, without the URL's password", async () => {
+  const url = `redis://me:s3cretpw@127.0.0.1:${await freePort()}`;
+  const server = await connect(["--backend", "redis", "--url", url, "--namespace", fresh()]);
+  try {
+    const r = await fails(server.client, "keys", {});
+    assert.equal(r.code, "BACKEND");
+    assert.doesNotMatch(r.text + server.stderr(), /s3cretpw/);
+    // The server is still up: the next call gets the same answer, not a dead pipe.
+    assert.equal((await fails(server.client, "load", { key: "k" })).code, "BACKEND");
+  } finally {
+    await server.close();
   }
 });
