@@ -1,6 +1,7 @@
-// The tools that only read: load, keys, checkpoints, diff, namespaces.
+// The tools that only read: load, keys, checkpoints, diff, status, namespaces.
 import { z } from "zod";
 import { KeyNotFoundError } from "../errors.ts";
+import type { CheckpointInfo } from "../types.ts";
 import { jsonValue, key, namespace, reads, show, type Tool, tool } from "./_tool.ts";
 
 /** Keys per `keys` call when the caller gives no limit. */
@@ -13,7 +14,21 @@ const checkpointInfo = z.object({
   bytes: z.number(),
   auto: z.boolean().describe("whether the name was generated"),
   metadata: z.record(z.string(), z.unknown()),
+  parent: z.string().nullable().describe("the head when it was taken (null for the first)"),
 });
+
+/** A checkpoint's info with its time as ISO 8601 text. */
+function describeCheckpoint(c: CheckpointInfo): z.output<typeof checkpointInfo> {
+  return {
+    name: c.name,
+    createdAt: new Date(c.createdAt).toISOString(),
+    keyCount: c.keyCount,
+    bytes: c.bytes,
+    auto: c.auto,
+    metadata: c.metadata,
+    parent: c.parent,
+  };
+}
 
 /** The read tools, in the order tools/list shows them. */
 export const READ_TOOLS: Tool[] = [
@@ -88,14 +103,7 @@ export const READ_TOOLS: Tool[] = [
     output: z.object({ checkpoints: z.array(checkpointInfo) }),
     async run(args, states) {
       const state = await states.get(args.namespace);
-      const list = (await state.listCheckpoints()).map((c) => ({
-        name: c.name,
-        createdAt: new Date(c.createdAt).toISOString(),
-        keyCount: c.keyCount,
-        bytes: c.bytes,
-        auto: c.auto,
-        metadata: c.metadata,
-      }));
+      const list = (await state.listCheckpoints()).map(describeCheckpoint);
       const text = list.map((c) => `${c.name}  ${c.createdAt}  ${c.keyCount} keys`).join("\n");
       return { result: { checkpoints: list }, text: text || "(no checkpoints)" };
     },
@@ -130,6 +138,52 @@ export const READ_TOOLS: Tool[] = [
         result: { from: args.from, to: args.to ?? null, ...d },
         text: lines.join("\n") || "(no differences)",
       };
+    },
+  }),
+  tool({
+    name: "status",
+    description: "Where the namespace stands: its key count, its head (the checkpoint last " +
+      "taken or restored), the keys changed since, the newest checkpoint, and whether that " +
+      "one lies on a branch abandoned by a restore. Call it first when resuming after a crash.",
+    writes: false,
+    annotations: reads("Namespace status"),
+    input: z.strictObject({ namespace }),
+    output: z.object({
+      namespace: z.string(),
+      backend: z.string(),
+      keyCount: z.number(),
+      head: z.object({
+        name: z.string(),
+        via: z.enum(["checkpoint", "restore"]),
+        at: z.string().describe("ISO 8601 time"),
+      }).nullable(),
+      changes: z.object({
+        added: z.array(z.string()),
+        removed: z.array(z.string()),
+        changed: z.array(z.string()),
+      }).describe("keys changed since the head's checkpoint"),
+      newest: checkpointInfo.nullable(),
+      abandoned: z.boolean().describe("the newest checkpoint is not on the head's line"),
+    }),
+    async run(args, states) {
+      const s = await (await states.get(args.namespace)).status();
+      const result = {
+        ...s,
+        head: s.head && { ...s.head, at: new Date(s.head.at).toISOString() },
+        newest: s.newest && describeCheckpoint(s.newest),
+      };
+      const { added, removed, changed } = s.changes;
+      const lines = [
+        `${s.namespace} on ${s.backend}: ${s.keyCount} keys`,
+        s.head
+          ? `head: ${s.head.name} (${s.head.via === "restore" ? "restored" : "taken"})`
+          : "head: none",
+        `since the head: ${added.length} added, ${removed.length} removed, ${changed.length} changed`,
+        ...(s.abandoned
+          ? [`the newest checkpoint, ${s.newest!.name}, is on an abandoned branch`]
+          : []),
+      ];
+      return { result, text: lines.join("\n") };
     },
   }),
   tool({

@@ -10,7 +10,7 @@ import { isDeno, removeDir, runScript, tempDir } from "./_runtime.ts";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const READ = ["load", "keys", "checkpoints", "diff", "namespaces"];
+const READ = ["load", "keys", "checkpoints", "diff", "status", "namespaces"];
 const WRITE = ["save", "incr", "append", "merge", "delete", "checkpoint", "restore"];
 
 /** A store for one test: the server's settings flags, and its cleanup. */
@@ -225,10 +225,35 @@ for (const [backend, open] of Object.entries(stores)) {
       }
       await call(a, "save", { key: "phase", value: "build" });
       await call(a, "append", { key: "build_log", value: "compile failed" });
-      // the build failed: roll back to the plan, as another process sees it
+      await call(a, "checkpoint", { name: "after_build", metadata: { failed: true } });
+      await call(a, "save", { key: "tests", value: "red" });
+      const midway = await call(a, "status", {});
+      const midHead = midway.head as { name: string; via: string };
+      assert.deepEqual([midHead.name, midHead.via], ["after_build", "checkpoint"]);
+      assert.deepEqual(midway.changes, { added: ["tests"], removed: [], changed: [] });
+      // the build failed: roll back to the plan, from another process
       await call(two.client, "restore", { checkpoint: "after_plan" });
       assert.equal((await call(a, "load", { key: "phase" })).value, "plan");
       assert.equal((await call(a, "load", { key: "build_log", default: [] })).found, false);
+      // a fresh look, as after a crash: status names the head and the abandoned branch
+      const status = await call(a, "status", {});
+      assert.equal(status.namespace, ns);
+      assert.equal(status.keyCount, 3);
+      const head = status.head as { name: string; via: string; at: string };
+      assert.deepEqual([head.name, head.via], ["after_plan", "restore"]);
+      assert.match(head.at, /^\d{4}-\d\d-\d\dT/);
+      assert.deepEqual(status.changes, { added: [], removed: [], changed: [] });
+      assert.equal((status.newest as { name: string }).name, "after_build");
+      assert.equal(status.abandoned, true);
+      const list = (await call(a, "checkpoints", {})).checkpoints as {
+        name: string;
+        parent: string | null;
+      }[];
+      assert.deepEqual(list.map((c) => [c.name, c.parent]), [
+        ["after_build", "after_plan"],
+        ["after_plan", "after_scout"],
+        ["after_scout", null],
+      ]);
       // two processes increment one counter 50 times each, concurrently
       const race = (c: typeof a) =>
         Promise.all(Array.from({ length: 50 }, () => call(c, "incr", { key: "runs" })));
