@@ -24,6 +24,8 @@ export interface ServerOptions {
 /** A server and what closes it. */
 export interface StateServer {
   server: McpServer;
+  /** Opens the backend (not a connection), so wrong settings fail before serving. */
+  open(): Promise<void>;
   /** Closes the connection, every watcher and the backend. */
   close(): Promise<void>;
 }
@@ -55,6 +57,7 @@ export function createServer(settings: Settings, options: ServerOptions = {}): S
   const stopWatching = registerResources(server, states);
   return {
     server,
+    open: () => states.open(),
     async close() {
       await stopWatching();
       await server.close().catch(() => {});
@@ -87,7 +90,13 @@ function register(server: McpServer, t: Tool, states: States): void {
  * everything, so the process can exit.
  */
 export async function serve(settings: Settings, options: ServerOptions = {}): Promise<void> {
-  const { server, close } = createServer(settings, options);
+  const { server, open, close } = createServer(settings, options);
+  try {
+    await open();
+  } catch (error) {
+    await close();
+    throw error;
+  }
   const transport = new StdioServerTransport();
   const ended = new Promise<void>((resolve) => {
     process.stdin.once("end", resolve);

@@ -41,6 +41,15 @@ export class States {
     return manager;
   }
 
+  /**
+   * Opens the backend now (a wrong backend name fails here, before the
+   * server starts); Redis connects on first use, so a server that is down
+   * is answered per call, and the next call tries again.
+   */
+  async open(): Promise<void> {
+    await this.#backendOnce();
+  }
+
   #backendOnce(): Promise<Backend> {
     if (this.#closed) return Promise.reject(new Error("The server is shutting down"));
     if (!this.#backend) {

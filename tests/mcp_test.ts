@@ -418,3 +418,23 @@ test("redis: mcp answers BACKEND when Redis is unreachable, without the URL's pa
     await server.close();
   }
 });
+
+test("mcp: a wrong command line is a usage error (exit 2, one line) that starts no server", async () => {
+  const child = fileURLToPath(new URL("./_mcp_server_child.ts", import.meta.url));
+  const store = stores.json!();
+  try {
+    for (const args of [["--bogus"], ["--read-only=yes"], ["--backend", "nope"]]) {
+      const r = await runScript(child, ["mcp", ...args, ...store.args.slice(2)], {
+        timeoutMs: 30_000,
+      });
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, /^error: [^\n]+\n$/);
+    }
+    const help = await runScript(child, ["mcp", "--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /--read-only/);
+  } finally {
+    store.cleanup();
+  }
+});
