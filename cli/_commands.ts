@@ -17,6 +17,7 @@ import { progressBar } from "./_progress.ts";
 import type { JsonValue } from "../types.ts";
 import { StateManager } from "../state_manager.ts";
 import { MIGRATE_COMMANDS } from "./_migrate_commands.ts";
+import { MCP_COMMAND } from "../mcp/command.ts";
 import { STEP_COMMANDS } from "./_step_commands.ts";
 import {
   type Command,
@@ -366,4 +367,4 @@ export const COMMANDS: Record<string, Command> = {
   },
 };
 
-Object.assign(COMMANDS, MIGRATE_COMMANDS, STEP_COMMANDS);
+Object.assign(COMMANDS, MIGRATE_COMMANDS, STEP_COMMANDS, { mcp: MCP_COMMAND });

@@ -123,6 +123,35 @@ function peers(): string[] {
     .map((name) => `${name}@${harness.devDependencies[name]}`);
 }
 
+/** The MCP server's optional peers, at the versions deno.json pins. */
+function mcpPeers(): string[] {
+  const imports = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json"))).imports as Record<
+    string,
+    string
+  >;
+  return [imports["@modelcontextprotocol/sdk/"]!, imports["zod"]!]
+    .map((spec) => spec.replace(/^npm:\/?/, "").replace(/\/$/, ""));
+}
+
+// `managing-state mcp` started as an MCP client would, through npx, and called once.
+const CHECK_MCP = `import assert from "node:assert/strict";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+
+const transport = new StdioClientTransport({
+  command: "npx",
+  args: ["managing-state", "mcp", "--backend", "sqlite", "--namespace", "smoke"],
+  env: process.env,
+});
+const client = new Client({ name: "smoke", version: "1.0.0" });
+await client.connect(transport);
+await client.callTool({ name: "save", arguments: { key: "phase", value: "mcp" } });
+const r = await client.callTool({ name: "load", arguments: { key: "phase" } });
+assert.equal(r.structuredContent.value, "mcp");
+await client.close();
+console.log("mcp ok");
+`;
+
 /** Packs npm/, installs the tarball into a fresh project and exercises it. */
 export async function smokeNpm(): Promise<void> {
   const node = await findNode();
@@ -158,6 +187,7 @@ export async function smokeNpm(): Promise<void> {
       join(tmp, filename),
       ...tools,
       ...peers(),
+      ...mcpPeers(),
     ], { cwd: project, env });
     await Deno.writeTextFile(join(project, "check.mjs"), CHECK_MJS);
     await Deno.writeTextFile(join(project, "check.ts"), CHECK_TS);
@@ -191,10 +221,28 @@ export async function smokeNpm(): Promise<void> {
     assert.equal(await cli("load", "--key", "phase"), '"building"\n');
     // The default JSON backend kept it on disk, in the project folder.
     assert.ok((await Deno.stat(join(project, ".claude/state/default"))).isDirectory);
+    // The MCP server through npx, with its optional peers installed; without them, a clear error.
+    await Deno.writeTextFile(join(project, "mcp.mjs"), CHECK_MCP);
+    assert.equal((await output(node, ["mcp.mjs"], { cwd: project, env })).trim(), "mcp ok");
+    const bare = await new Deno.Command("npx", {
+      args: [BIN_NAME, "mcp"],
+      cwd: minimal,
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(bare.stderr);
+    assert.equal(bare.code, 1, stderr);
+    assert.match(
+      stderr,
+      /^error: The MCP server needs @modelcontextprotocol\/sdk@[^ ]+ zod@/,
+      stderr,
+    );
     console.log(
       `npm smoke: ${filename} (${files.length} files) installs; .mjs import, ` +
         `tsc (strict, nodenext, skipLibCheck false: with @types/node and the adapters' peers, and ` +
-        `with TypeScript alone) and npx ${BIN_NAME} save/load work`,
+        `with TypeScript alone) and npx ${BIN_NAME} save/load/mcp work`,
     );
   } finally {
     await Deno.remove(tmp, { recursive: true });

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import process from "node:process";
 import { test } from "node:test";
 import {
   type Block,
@@ -144,3 +145,63 @@ test("docs: a broken example fails the docs test, naming the file and line", { s
     removeDir(work);
   }
 });
+
+// MCP client configurations (```json blocks with "mcpServers"): the Deno form is started as
+// written (its jsr: CLI mapped to this repository's cli.ts) and answers tools/list; the npx form
+// names the SDK and zod at the versions deno.json pins, and runs as the same command here.
+const mcpConfigs = docs.flatMap((file) => {
+  const text = readFileSync(join(ROOT, file), "utf8");
+  return [...text.matchAll(/```json\n([\s\S]*?)\n```/g)]
+    .filter((m) => m[1]!.includes('"mcpServers"'))
+    .map((m) => ({
+      where: `${file}:${text.slice(0, m.index).split("\n").length + 1}`,
+      servers: JSON.parse(m[1]!).mcpServers as Record<string, { command: string; args: string[] }>,
+    }));
+});
+
+test("docs: README and SKILL.md show MCP registration for Deno and for npx", { skip }, () => {
+  for (const file of ["README.md", "SKILL.md"]) {
+    const commands = mcpConfigs.filter((c) => c.where.startsWith(`${file}:`))
+      .flatMap((c) => Object.values(c.servers).map((s) => s.command));
+    assert.deepEqual(commands.sort(), ["deno", "npx"], file);
+  }
+});
+
+for (const { where, servers } of mcpConfigs) {
+  test(`docs: the MCP configuration at ${where} starts a server that lists its tools`, {
+    skip,
+  }, async () => {
+    const imports = JSON.parse(readFileSync(join(ROOT, "deno.json"), "utf8")).imports;
+    const pin = (name: string) =>
+      String(imports[name] ?? imports[`${name}/`]).replace(/^npm:\/?/, "").replace(/\/$/, "");
+    const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
+    const { StdioClientTransport } = await import("@modelcontextprotocol/sdk/client/stdio.js");
+    for (const server of Object.values(servers)) {
+      let args = [...server.args];
+      if (server.command === "npx") {
+        for (const need of [pin("@modelcontextprotocol/sdk"), pin("zod"), "@adw/managing-state"]) {
+          assert.ok(args.includes(need), `${where}: npx -p ${need} is missing`);
+        }
+        // What npx runs once it has the packages: the managing-state command.
+        while (args[0]?.startsWith("-")) args = args.slice(args[0] === "-p" ? 2 : 1);
+        assert.equal(args[0], "managing-state", where);
+        args = ["run", "-A", "--unstable-kv", "jsr:@adw/managing-state/cli", ...args.slice(1)];
+      } else assert.equal(server.command, "deno", where);
+      const cli = args.indexOf("jsr:@adw/managing-state/cli");
+      assert.ok(cli > 0 && args[cli + 1] === "mcp", `${where}: runs the CLI's mcp command`);
+      args[cli] = join(ROOT, "cli.ts");
+      const dir = tempDir("ms-docs-mcp-");
+      const client = new Client({ name: "docs", version: "1.0.0" });
+      try {
+        await client.connect(
+          new StdioClientTransport({ command: process.execPath, args, cwd: dir, stderr: "pipe" }),
+        );
+        const { tools } = await client.listTools();
+        assert.ok(tools.some((t: { name: string }) => t.name === "load"), where);
+      } finally {
+        await client.close();
+        removeDir(dir);
+      }
+    }
+  });
+}
