@@ -18,6 +18,7 @@ import { gatherInfo } from "./_info.ts";
 import { progressBar } from "./_progress.ts";
 import type { JsonValue } from "../types.ts";
 import { MIGRATE_COMMANDS } from "./_migrate_commands.ts";
+import { UI_COMMANDS } from "../ui/_command.ts";
 import {
   type Command,
   type Ctx,
@@ -370,4 +371,4 @@ export const COMMANDS: Record<string, Command> = {
   },
 };
 
-Object.assign(COMMANDS, MIGRATE_COMMANDS);
+Object.assign(COMMANDS, MIGRATE_COMMANDS, UI_COMMANDS);
