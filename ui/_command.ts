@@ -39,6 +39,8 @@ export const UI_COMMANDS: Record<string, Command> = {
       if (host === "") throw new UsageError("--host must not be empty");
       const chosenPort = port(values.port);
       if (typeof values.namespace === "string") validateNamespace(values.namespace);
+      // Listening for Ctrl-C before the URL is printed: a stop sent right after it is not lost.
+      const stopped = stopSignal();
       const backend = await openBackend(settings.backend, locationOf(settings));
       try {
         const { startUi } = await import("./server.ts");
@@ -70,7 +72,7 @@ export const UI_COMMANDS: Record<string, Command> = {
             " (Ctrl-C stops)",
           { url: ui.url, port: ui.port, allowRestore: values["allow-restore"] === true },
         );
-        await stopSignal();
+        await stopped;
         await ui.close();
       } finally {
         await backend.close();
