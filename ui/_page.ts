@@ -9,6 +9,7 @@ export const INDEX_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <title>managing-state</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/ui.css">
 <script type="module" src="/app.js"></script>
 </head>
