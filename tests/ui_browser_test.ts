@@ -264,6 +264,7 @@ async function browserTests(): Promise<void> {
         await cell.locator("summary", { hasText: /^nested: / }).click();
         await cell.locator("summary", { hasText: /^deep: / }).click();
         await cell.locator("span.j-string", { hasText: '"gold-coin"' }).waitFor();
+        assert.equal(await strayText(page), 0);
         await shot(page, `${b}-keys.png`);
         // The address is a bookmark: reloading shows the same search.
         await page.reload();
@@ -329,6 +330,7 @@ async function browserTests(): Promise<void> {
           (await page.locator('#removed tr[data-key="note"]').textContent())!,
           /drop me/,
         );
+        assert.equal(await strayText(page), 0);
         await page.emulateMedia({ colorScheme: "light" });
         await shot(page, `${b}-diff.png`);
         // Against now: the lease saved after the last checkpoint is added.
@@ -473,6 +475,14 @@ interface DomLike {
   dataset: Record<string, string | undefined>;
   textContent: string | null;
   querySelector(selector: string): DomLike | null;
+}
+
+/** Text nodes directly in <main> (a stray "null" or "undefined" from building the page). */
+function strayText(page: Page): Promise<number> {
+  return page.locator("main").evaluate((main) =>
+    [...(main as unknown as { childNodes: { nodeType: number }[] }).childNodes]
+      .filter((n) => n.nodeType === 3).length
+  );
 }
 
 function keysOf(rows: unknown[]): (string | undefined)[] {

@@ -4,7 +4,7 @@
 
 /** The script, served as /app.js. */
 export const APP_JS = String.raw`
-import { api, ApiError, el, href, route, status } from "./dom.js";
+import { api, ApiError, el, fill, href, route, status } from "./dom.js";
 import { diffView, historyView, keysView, namespacesView } from "./views.js";
 
 const main = document.getElementById("main");
@@ -80,7 +80,7 @@ async function render() {
     const message = e instanceof ApiError && e.status === 401
       ? "Not signed in: open the URL that \u201cmanaging-state ui\u201d printed."
       : e.message;
-    main.replaceChildren(el("p", { class: "error", id: "error" }, message));
+    fill(main, el("p", { class: "error", id: "error" }, message));
   }
 }
 

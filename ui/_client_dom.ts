@@ -22,6 +22,11 @@ export function el(tag, attrs, ...children) {
   return node;
 }
 
+/** Replaces an element's children (nodes or text; null and false are left out). */
+export function fill(parent, ...children) {
+  parent.replaceChildren(...children.flat(2).filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 /** A link to a view: "#/" plus encoded path parts and query. */
 export function href(parts, query) {
   const path = "#/" + parts.map(encodeURIComponent).join("/");

@@ -3,13 +3,13 @@
 
 /** The script, served as /views.js. */
 export const VIEWS_JS = String.raw`
-import { api, bytes, el, href, jsonView, post, pretty, status, ttl, when } from "./dom.js";
+import { api, bytes, el, fill, href, jsonView, post, pretty, status, ttl, when } from "./dom.js";
 
 /** Namespaces: name, keys, size, checkpoints, last change (counted one by one). */
 export async function namespacesView(main) {
   const names = await api("namespaces");
   const body = el("tbody");
-  main.replaceChildren(
+  fill(main, 
     el("h1", {}, "Namespaces"),
     names.length === 0 ? el("p", { class: "muted" }, "No namespace holds keys or checkpoints yet.") :
     el("table", { id: "namespaces" },
@@ -71,7 +71,7 @@ export async function keysView(main, ns, query) {
   const more = page.cursor === null ? null :
     el("a", { href: href(["ns", ns], { prefix, cursor: page.cursor }), id: "next" }, "Next page");
   const first = cursor ? el("a", { href: href(["ns", ns], { prefix }) }, "First page") : null;
-  main.replaceChildren(
+  fill(main, 
     el("h1", {}, ns), tabs(ns, "keys"), form,
     page.rows.length === 0 ? el("p", { class: "muted", id: "empty" }, prefix ? "No key starts with this prefix." : "No keys.") : null,
     el("table", { id: "keys" },
@@ -134,7 +134,7 @@ export async function historyView(main, ns, config, confirm) {
       el("td", { class: "mono" }, Object.keys(r.metadata).length ? JSON.stringify(r.metadata) : ""),
       actions));
   }
-  main.replaceChildren(
+  fill(main, 
     el("h1", {}, ns), tabs(ns, "history"),
     h.rows.length === 0 ? el("p", { class: "muted" }, "No checkpoints.") :
     el("table", { id: "history" },
@@ -176,7 +176,7 @@ export async function diffView(main, ns, query) {
     e.preventDefault();
     location.hash = href(["ns", ns, "diff"], { from: form.querySelector("#from").value, to: form.querySelector("#to").value });
   });
-  main.replaceChildren(el("h1", {}, ns), tabs(ns, "diff"), form);
+  fill(main, el("h1", {}, ns), tabs(ns, "diff"), form);
   if (!from) {
     main.append(el("p", { class: "muted" }, names.length ? "Choose a checkpoint to compare." : "No checkpoints to compare."));
     return;
@@ -195,11 +195,11 @@ export async function diffView(main, ns, query) {
       rest > 0 ? el("p", { class: "muted" }, "and " + rest + " more") : null,
     ];
   };
-  main.append(
+  fill(main, [...main.children],
     el("p", { class: "muted" }, "From " + d.from + " to " + (d.to === null ? "now" : d.to)),
-    ...section("changed", "Changed", d.changed, d.counts.changed, ["Old value", "New value"]),
-    ...section("added", "Added", d.added, d.counts.added, ["New value"]),
-    ...section("removed", "Removed", d.removed, d.counts.removed, ["Old value"]),
+    section("changed", "Changed", d.changed, d.counts.changed, ["Old value", "New value"]),
+    section("added", "Added", d.added, d.counts.added, ["New value"]),
+    section("removed", "Removed", d.removed, d.counts.removed, ["Old value"]),
   );
 }
 `;

@@ -49,7 +49,10 @@ export const UI_COMMANDS: Record<string, Command> = {
           host,
           port: chosenPort,
           allowRestore: values["allow-restore"] === true,
-          label: `${settings.backend}: ${location(settings).display}`,
+          // The JSON backend's location names one namespace's folder; the page shows them all.
+          label: `${settings.backend}: ${
+            settings.backend === "json" ? settings.dir : location(settings).display
+          }`,
           ...(typeof values.namespace === "string" ? { namespace: values.namespace } : {}),
         }).catch((error) => {
           if ((error as { code?: string }).code === "EADDRINUSE") {
