@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { StateManager } from "../mod.ts";
+import { run } from "../cli.ts";
 import { http, startUi, type UiProcess } from "./_ui.ts";
 import { removeDir, tempDir } from "./_runtime.ts";
 
@@ -235,4 +236,26 @@ test("ui: SIGTERM stops the server promptly and quietly", async () => {
   assert.ok(Date.now() - started < 5000);
   assert.equal(ui.stderr(), "");
   assert.equal((await http(ui.port, "/").catch(() => ({ status: -1 }))).status, -1);
+});
+
+test("ui: a bad --port or --host is a usage error (exit 2), a taken port says what to do", async () => {
+  const lines: string[] = [];
+  const io = {
+    out: (t: string) => void lines.push(t),
+    err: (t: string) => void lines.push(t),
+    stdin: () => Promise.resolve(""),
+    stderrIsTty: false,
+  };
+  const base = ["ui", "--backend", "memory"];
+  for (const bad of [["--port", "x"], ["--port", "70000"], ["--port", "-1"], ["--host", ""]]) {
+    lines.length = 0;
+    assert.equal(await run([...base, ...bad], io), 2, bad.join(" "));
+    assert.match(lines.join("\n"), /^error: .*--(port|host)/);
+  }
+  lines.length = 0;
+  assert.equal(await run([...base, "--port", String(ro.port)], io), 2);
+  assert.match(
+    lines.join("\n"),
+    /Port \d+ is in use: pass --port with another number, or --port 0/,
+  );
 });
