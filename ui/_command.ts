@@ -40,9 +40,10 @@ export const UI_COMMANDS: Record<string, Command> = {
       const chosenPort = port(values.port);
       if (typeof values.namespace === "string") validateNamespace(values.namespace);
       // Listening for Ctrl-C before the URL is printed: a stop sent right after it is not lost.
-      const stopped = stopSignal();
-      const backend = await openBackend(settings.backend, locationOf(settings));
+      const signal = stopSignal();
+      let backend;
       try {
+        backend = await openBackend(settings.backend, locationOf(settings));
         const { startUi } = await import("./server.ts");
         const ui = await startUi({
           backend,
@@ -75,24 +76,30 @@ export const UI_COMMANDS: Record<string, Command> = {
             " (Ctrl-C stops)",
           { url: ui.url, port: ui.port, allowRestore: values["allow-restore"] === true },
         );
-        await stopped;
+        await signal.stopped;
         await ui.close();
       } finally {
-        await backend.close();
+        signal.dispose();
+        await backend?.close();
       }
     },
   },
 };
 
-/** Resolves on the first SIGINT or SIGTERM. */
-function stopSignal(): Promise<void> {
-  return new Promise((resolve) => {
+/** A promise of the first SIGINT or SIGTERM; `dispose()` stops listening. */
+function stopSignal(): { stopped: Promise<void>; dispose(): void } {
+  let dispose = () => {};
+  const stopped = new Promise<void>((resolve) => {
     const stop = () => {
+      dispose();
+      resolve();
+    };
+    dispose = () => {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
-      resolve();
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+  return { stopped, dispose };
 }

@@ -140,13 +140,19 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
     res.end(req.method === "HEAD" ? undefined : file.body);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    await hub.close(); // its heartbeat timer would keep the process alive
+    await states.close();
+    throw error;
+  }
   port = (server.address() as AddressInfo).port;
   hosts = allowedHosts(host, port);
   const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
