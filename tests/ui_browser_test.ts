@@ -57,7 +57,7 @@ interface Store {
   /** Options for StateManager.open() on the same store. */
   options: OpenOptions;
   /** Namespace names, unique per run (a shared REDIS_URL may hold others). */
-  ns: { wf: string; xss: string; live: string; restore: string };
+  ns: { wf: string; xss: string; live: string; restore: string; many: string };
   cleanup(): Promise<void>;
 }
 
@@ -68,6 +68,7 @@ async function stores(): Promise<Store[]> {
     xss: `xss-${b}-${run}`,
     live: `live-${b}-${run}`,
     restore: `restore-${b}-${run}`,
+    many: `many-${b}-${run}`,
   });
   const out: Store[] = [];
   const jsonDir = tempDir("ms-ui-json-");
@@ -144,6 +145,12 @@ async function seed(store: Store): Promise<void> {
   {
     await using s = await open(store.ns.live);
     await s.saveMany({ counter: 0, status: "waiting" });
+  }
+  {
+    await using s = await open(store.ns.many);
+    const keys: Record<string, number> = {};
+    for (let i = 0; i < 250; i++) keys[`item:${String(i).padStart(3, "0")}`] = i;
+    await s.saveMany(keys);
   }
   {
     await using s = await open(store.ns.restore);
@@ -223,7 +230,7 @@ async function browserTests(): Promise<void> {
 
   for (const store of all) {
     const b = store.name;
-    const { wf, xss, live, restore } = store.ns;
+    const { wf, xss, live, restore, many } = store.ns;
 
     test(`ui ${b}: namespaces, open one, search by prefix, open a nested value`, async () => {
       const { ro } = uis.get(b)!;
@@ -268,6 +275,42 @@ async function browserTests(): Promise<void> {
         await view(page, "keys");
         assert.equal(await page.locator("#search").inputValue(), "task:");
         assert.equal(await page.locator("#keys tbody tr").count(), 3);
+        assert.deepEqual(watch, { dialogs: [], errors: [] });
+      } finally {
+        await close();
+      }
+    });
+
+    test(`ui ${b}: keys come 100 a page; each page has its own address`, async () => {
+      const { ro } = uis.get(b)!;
+      const { page, watch, close } = await open(ro, hashOf("ns", many));
+      try {
+        const firstKeys = async () => {
+          await view(page, "keys");
+          const keys = await page.locator("#keys tbody tr").evaluateAll(keysOf);
+          return [keys.length, keys[0]];
+        };
+        assert.deepEqual(await firstKeys(), [100, "item:000"]);
+        await page.locator("#next").click();
+        await page.waitForFunction(() =>
+          (globalThis as unknown as PageGlobals).location.hash.includes("cursor=item%3A099")
+        );
+        assert.deepEqual(await firstKeys(), [100, "item:100"]);
+        await page.locator("#next").click();
+        await page.locator('tr[data-key="item:200"]').waitFor();
+        assert.deepEqual(await firstKeys(), [50, "item:200"]);
+        assert.equal(await page.locator("#next").count(), 0, "the last page has no next");
+        await page.goBack();
+        await page.locator('tr[data-key="item:100"]').waitFor();
+        // Light and dark: "t" switches, and the choice outlives a reload.
+        const theme = () => page.locator("html").getAttribute("data-theme");
+        await page.keyboard.press("t");
+        assert.equal(await theme(), "dark");
+        await page.reload();
+        await view(page, "keys");
+        assert.equal(await theme(), "dark");
+        await page.keyboard.press("t");
+        assert.equal(await theme(), "light");
         assert.deepEqual(watch, { dialogs: [], errors: [] });
       } finally {
         await close();
