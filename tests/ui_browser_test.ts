@@ -250,6 +250,10 @@ async function browserTests(): Promise<void> {
           "task:3",
         ]);
         assert.match((await page.locator('tr[data-key="lease"] td').nth(2).textContent())!, /^in /);
+        await page.locator("#summary", {
+          hasText: /^5 keys, [\d.]+ B, 2 checkpoints, last change /,
+        })
+          .waitFor();
         // "/" focuses the search box; the prefix goes into the address.
         await page.keyboard.press("/");
         await page.keyboard.type("task:");

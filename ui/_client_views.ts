@@ -9,7 +9,7 @@ import { api, bytes, el, fill, href, jsonView, post, pretty, status, ttl, when }
 export async function namespacesView(main) {
   const names = await api("namespaces");
   const body = el("tbody");
-  fill(main, 
+  fill(main,
     el("h1", {}, "Namespaces"),
     names.length === 0 ? el("p", { class: "muted" }, "No namespace holds keys or checkpoints yet.") :
     el("table", { id: "namespaces" },
@@ -71,8 +71,14 @@ export async function keysView(main, ns, query) {
   const more = page.cursor === null ? null :
     el("a", { href: href(["ns", ns], { prefix, cursor: page.cursor }), id: "next" }, "Next page");
   const first = cursor ? el("a", { href: href(["ns", ns], { prefix }) }, "First page") : null;
-  fill(main, 
-    el("h1", {}, ns), tabs(ns, "keys"), form,
+  const summary = el("p", { class: "muted", id: "summary" }, "Counting...");
+  api("namespace", { ns }).then((st) => {
+    summary.textContent = st.keys + " keys, " + bytes(st.bytes) + ", " + st.checkpoints +
+      " checkpoints, last change ";
+    summary.append(when(st.lastChange));
+  }, (e) => { summary.textContent = e.message; });
+  fill(main,
+    el("h1", {}, ns), tabs(ns, "keys"), summary, form,
     page.rows.length === 0 ? el("p", { class: "muted", id: "empty" }, prefix ? "No key starts with this prefix." : "No keys.") : null,
     el("table", { id: "keys" },
       el("thead", {}, el("tr", {}, el("th", {}, "Key"), el("th", {}, "Value"), el("th", { class: "num" }, "Expires"))),
@@ -134,7 +140,7 @@ export async function historyView(main, ns, config, confirm) {
       el("td", { class: "mono" }, Object.keys(r.metadata).length ? JSON.stringify(r.metadata) : ""),
       actions));
   }
-  fill(main, 
+  fill(main,
     el("h1", {}, ns), tabs(ns, "history"),
     h.rows.length === 0 ? el("p", { class: "muted" }, "No checkpoints.") :
     el("table", { id: "history" },
