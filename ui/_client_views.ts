@@ -167,7 +167,7 @@ async function restore(ns, name, confirm, main, config) {
 /** Diff: two checkpoints, or one and now, with old and new values side by side. */
 export async function diffView(main, ns, query) {
   const h = await api("history", { ns });
-  const names = h.rows.map((r) => r.name).sort();
+  const names = h.rows.map((r) => r.name); // history order: oldest first, branches together
   const from = query.get("from") || "";
   const to = query.get("to") || "";
   const pick = (id, label, value, withNow) => {
