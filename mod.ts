@@ -24,12 +24,15 @@ export {
   type CheckpointOptions,
   type Entry,
   type OpenOptions,
+  type RestoreCheckpointOptions,
   type SaveOptions,
   StateManager,
+  type Status,
 } from "./state_manager.ts";
 export { AtomicOperation } from "./atomic.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";
+export { REQUEST_WINDOW } from "./types.ts";
 export type { CacheOptions } from "./core/_cache.ts";
 export type { ChangeEvent, Watcher, WatchOptions, WatchTarget } from "./core/_watch.ts";
 export type { RetryOptions } from "./core/_retry.ts";

@@ -9,11 +9,15 @@ import { openBackend } from "./backends/_open.ts";
 import { Engine } from "./core/_engine.ts";
 import { KeyWatcher, type Watcher, type WatchOptions, type WatchTarget } from "./core/_watch.ts";
 import * as checkpoints from "./core/_checkpoints.ts";
+import { status as readStatus } from "./core/_status.ts";
 import { retryPolicy, withRetry } from "./core/_retry.ts";
+import { newVersion } from "./core/_ids.ts";
 import { ConflictError, KeyNotFoundError, ValidationError } from "./errors.ts";
+import type { ClosedError } from "./errors.ts";
 import type {
   Backend,
   CheckpointInfo,
+  Head,
   JsonValue,
   KeyPage,
   ListOptions,
@@ -27,10 +31,20 @@ import type {
   CheckpointOptions,
   Entry,
   OpenOptions,
+  RestoreCheckpointOptions,
   SaveOptions,
+  Status,
 } from "./options.ts";
 
-export type { CheckpointDiff, CheckpointOptions, Entry, OpenOptions, SaveOptions };
+export type {
+  CheckpointDiff,
+  CheckpointOptions,
+  Entry,
+  OpenOptions,
+  RestoreCheckpointOptions,
+  SaveOptions,
+  Status,
+};
 
 /**
  * Workflow state in one namespace of a backend: save and load JSON values,
@@ -122,11 +136,8 @@ export class StateManager implements AsyncDisposable {
     validateKey(key);
     const text = encodeValue(value);
     const expiresAt = expiryFrom(options.ttlMs, Date.now());
-    await this.#engine.commit({
-      checks: [],
-      sets: [{ key, value: text, expiresAt }],
-      deletes: [],
-    });
+    const sets = [{ key, value: text, expiresAt }];
+    await this.#engine.op(() => this.#engine.commit({ checks: [], sets, deletes: [] }));
   }
 
   /**
@@ -166,8 +177,9 @@ export class StateManager implements AsyncDisposable {
   async getEntries<T = JsonValue>(keys: string[]): Promise<(Entry<T> | null)[]> {
     if (!Array.isArray(keys)) throw new ValidationError("getEntries() takes an array of keys");
     keys.forEach((key) => validateKey(key));
-    this.#engine.assertOpen();
-    const entries = await this.#engine.call(() => this.backend.get(this.namespace, keys));
+    const entries = await this.#engine.op(() =>
+      this.#engine.call(() => this.backend.get(this.namespace, keys))
+    );
     return entries.map((e) => e && { ...e, value: JSON.parse(e.value) as T });
   }
 
@@ -179,7 +191,7 @@ export class StateManager implements AsyncDisposable {
   /** Deletes `key`; deleting a missing key is not an error. */
   async delete(key: string): Promise<void> {
     validateKey(key);
-    await this.#engine.commit({ checks: [], sets: [], deletes: [key] });
+    await this.#engine.op(() => this.#engine.commit({ checks: [], sets: [], deletes: [key] }));
   }
 
   /**
@@ -201,7 +213,9 @@ export class StateManager implements AsyncDisposable {
    */
   async listKeys(options: ListOptions = {}): Promise<KeyPage> {
     validateListOptions(options);
-    return await this.#engine.call(() => this.backend.list(this.namespace, options));
+    return await this.#engine.op(() =>
+      this.#engine.call(() => this.backend.list(this.namespace, options))
+    );
   }
 
   /** Saves several keys in one atomic commit. */
@@ -214,15 +228,16 @@ export class StateManager implements AsyncDisposable {
       validateKey(key);
       return { key, value: encodeValue(value, `value[${JSON.stringify(key)}]`), expiresAt };
     });
-    await this.#engine.commit({ checks: [], sets, deletes: [] });
+    await this.#engine.op(() => this.#engine.commit({ checks: [], sets, deletes: [] }));
   }
 
   /** Loads several keys at once; missing keys are left out of the result. */
   async loadMany(keys: string[]): Promise<Record<string, JsonValue>> {
     if (!Array.isArray(keys)) throw new ValidationError("loadMany() takes an array of keys");
     keys.forEach((key) => validateKey(key));
-    this.#engine.assertOpen();
-    const entries = await this.#engine.call(() => this.backend.get(this.namespace, keys));
+    const entries = await this.#engine.op(() =>
+      this.#engine.call(() => this.backend.get(this.namespace, keys))
+    );
     const out: Record<string, JsonValue> = {};
     entries.forEach((e) => {
       if (e) out[e.key] = JSON.parse(e.value);
@@ -253,9 +268,17 @@ export class StateManager implements AsyncDisposable {
   ): Promise<T> {
     validateKey(key);
     if (typeof fn !== "function") throw new ValidationError("update() takes a function");
+    return await this.#engine.op(() => this.#update(key, fn, options));
+  }
+
+  async #update<T>(
+    key: string,
+    fn: (current: T | undefined) => T | Promise<T>,
+    options: SaveOptions,
+  ): Promise<T> {
     const max = this.#engine.options.maxUpdateAttempts ?? 1000;
     for (let attempt = 1; attempt <= max; attempt++) {
-      const current = await this.#read(key, true);
+      const current = await this.#engine.read(key, true);
       const next = await fn(current ? JSON.parse(current.value) : undefined);
       const text = encodeValue(next);
       const result = await this.#engine.commit({
@@ -294,7 +317,7 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   atomic(): AtomicOperation {
-    return new AtomicOperation((op) => this.#engine.commit(op));
+    return new AtomicOperation((op) => this.#engine.op(() => this.#engine.commit(op)));
   }
 
   /**
@@ -302,62 +325,106 @@ export class StateManager implements AsyncDisposable {
    * a name a unique, time-sortable one is generated (`auto-...`).
    */
   async checkpoint(name?: string, options: CheckpointOptions = {}): Promise<string> {
-    this.#engine.assertOpen();
-    const created = await checkpoints.take(this.#engine.context(), name, options);
-    return created;
+    return await this.#engine.op(() => checkpoints.take(this.#engine.context(), name, options));
   }
 
   /** Lists checkpoints with their metadata, newest first. */
   async listCheckpoints(): Promise<CheckpointInfo[]> {
-    this.#engine.assertOpen();
-    return await this.#engine.call(() => this.backend.listCheckpoints(this.namespace));
+    return await this.#engine.op(() =>
+      this.#engine.call(() => this.backend.listCheckpoints(this.namespace))
+    );
   }
 
   /**
    * Makes the namespace exactly what it was at the checkpoint: keys created
-   * since are gone. Throws {@linkcode CheckpointNotFoundError} if it does not exist.
+   * since are gone, except keys under `keep.prefix`, which keep their live
+   * values. The checkpoint becomes the head. Throws
+   * {@linkcode CheckpointNotFoundError} if it does not exist.
+   *
+   * @example Keep attempt counters through a rollback
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using state = await StateManager.open({ backend: "memory" });
+   * await state.checkpoint("before_build");
+   * await state.saveMany({ phase: "build", "attempts:build": 1 });
+   * await state.restoreCheckpoint("before_build", { keep: { prefix: "attempts:" } });
+   * assert.equal(await state.has("phase"), false);
+   * assert.equal(await state.load("attempts:build"), 1);
+   * ```
    */
-  async restoreCheckpoint(name: string): Promise<void> {
-    this.#engine.assertOpen();
-    await this.#engine.uncached(() => checkpoints.restore(this.#engine.context(), name));
+  async restoreCheckpoint(name: string, options: RestoreCheckpointOptions = {}): Promise<void> {
+    await this.#engine.op(() =>
+      this.#engine.uncached(() => checkpoints.restore(this.#engine.context(), name, options))
+    );
+  }
+
+  /** The checkpoint this namespace last took or restored, or null. */
+  async head(): Promise<Head | null> {
+    return await this.#engine.op(() => this.#engine.call(() => this.backend.head(this.namespace)));
+  }
+
+  /**
+   * Where the namespace stands: key count, head, keys changed since the
+   * head's checkpoint, the newest checkpoint, and whether it lies off the
+   * head's line (a branch abandoned by a restore).
+   *
+   * @example
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using state = await StateManager.open({ backend: "memory" });
+   * await state.save("phase", "plan");
+   * await state.checkpoint("planned");
+   * await state.save("phase", "build");
+   * const status = await state.status();
+   * assert.equal(status.head?.name, "planned");
+   * assert.deepEqual(status.changes.changed, ["phase"]);
+   * ```
+   */
+  async status(): Promise<Status> {
+    return await this.#engine.op(() => readStatus(this.#engine.context()));
   }
 
   /** Deletes a checkpoint; throws {@linkcode CheckpointNotFoundError} if it does not exist. */
   async deleteCheckpoint(name: string): Promise<void> {
-    this.#engine.assertOpen();
-    await checkpoints.remove(this.#engine.context(), name);
+    await this.#engine.op(() => checkpoints.remove(this.#engine.context(), name));
   }
 
   /** Deletes automatic checkpoints beyond the retention settings; returns their names. */
   async pruneCheckpoints(): Promise<string[]> {
-    this.#engine.assertOpen();
-    return await checkpoints.prune(this.#engine.context());
+    return await this.#engine.op(() => checkpoints.prune(this.#engine.context()));
   }
 
   /** Keys added, removed and changed from checkpoint `from` to checkpoint `to` (default: now). */
   async diffCheckpoint(from: string, to?: string): Promise<CheckpointDiff> {
-    this.#engine.assertOpen();
-    return await checkpoints.diff(this.#engine.context(), from, to);
+    return await this.#engine.op(() => checkpoints.diff(this.#engine.context(), from, to));
   }
 
   /** Deletes every key and checkpoint of this namespace. */
   async clear(): Promise<void> {
-    this.#engine.assertOpen();
-    await this.#engine.uncached(() => this.#engine.call(() => this.backend.clear(this.namespace)));
+    const id = newVersion();
+    await this.#engine.op(() =>
+      this.#engine.uncached(() =>
+        this.#engine.call(() => this.backend.clear(this.namespace, { id }))
+      )
+    );
   }
 
   /** Namespaces on this backend that hold keys or checkpoints. */
   async listNamespaces(): Promise<string[]> {
-    this.#engine.assertOpen();
-    return await this.#engine.call(() => this.backend.namespaces());
+    return await this.#engine.op(() => this.#engine.call(() => this.backend.namespaces()));
   }
 
-  /** Cleans up and repairs after a crash; returns what it did. */
+  /** Cleans up and repairs after a crash, retried like every other call; returns what it did. */
   async recover(): Promise<RecoveryReport> {
-    this.#engine.assertOpen();
     const recover = this.backend.recover?.bind(this.backend);
     if (!recover) return { actions: [], quarantined: [], ok: true };
-    return await this.#engine.uncached(() => recover(this.namespace));
+    return await this.#engine.op(() =>
+      this.#engine.uncached(() => this.#engine.call(() => recover(this.namespace)))
+    );
   }
 
   /**
@@ -398,11 +465,15 @@ export class StateManager implements AsyncDisposable {
     return watcher;
   }
 
-  /** Closes watchers and the backend (unless you passed it in). Safe to call twice. */
+  /**
+   * Closes watchers and the backend (unless you passed it in). Operations
+   * already started finish first; calls after close() reject with
+   * {@linkcode ClosedError}. Safe to call twice.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#engine.close();
+    await this.#engine.close();
     await Promise.all([...this.#watchers].map((w) => w.close()));
     if (this.#ownsBackend) await this.backend.close();
   }
@@ -412,9 +483,9 @@ export class StateManager implements AsyncDisposable {
     return this.close();
   }
 
-  #read(key: string, fresh = false): Promise<StoredEntry | null> {
+  #read(key: string): Promise<StoredEntry | null> {
     validateKey(key);
-    return this.#engine.read(key, fresh);
+    return this.#engine.op(() => this.#engine.read(key));
   }
 }
 
