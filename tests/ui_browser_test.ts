@@ -57,7 +57,7 @@ interface Store {
   /** Options for StateManager.open() on the same store. */
   options: OpenOptions;
   /** Namespace names, unique per run (a shared REDIS_URL may hold others). */
-  ns: { wf: string; xss: string; live: string; restore: string; many: string };
+  ns: { wf: string; xss: string; live: string; restore: string; many: string; tree: string };
   cleanup(): Promise<void>;
 }
 
@@ -69,6 +69,7 @@ async function stores(): Promise<Store[]> {
     live: `live-${b}-${run}`,
     restore: `restore-${b}-${run}`,
     many: `many-${b}-${run}`,
+    tree: `tree-${b}-${run}`,
   });
   const out: Store[] = [];
   const jsonDir = tempDir("ms-ui-json-");
@@ -145,6 +146,18 @@ async function seed(store: Store): Promise<void> {
   {
     await using s = await open(store.ns.live);
     await s.saveMany({ counter: 0, status: "waiting" });
+  }
+  {
+    // a -> b, then back to a and on to c: b is an abandoned branch, c the head.
+    await using s = await open(store.ns.tree);
+    await s.save("step", "a");
+    await s.checkpoint("a");
+    await s.save("step", "b");
+    await s.checkpoint("b");
+    await s.restoreCheckpoint("a");
+    await s.save("step", "c");
+    await s.checkpoint("c");
+    await s.save("extra", true);
   }
   {
     await using s = await open(store.ns.many);
@@ -230,7 +243,7 @@ async function browserTests(): Promise<void> {
 
   for (const store of all) {
     const b = store.name;
-    const { wf, xss, live, restore, many } = store.ns;
+    const { wf, xss, live, restore, many, tree } = store.ns;
 
     test(`ui ${b}: namespaces, open one, search by prefix, open a nested value`, async () => {
       const { ro } = uis.get(b)!;
@@ -386,6 +399,46 @@ async function browserTests(): Promise<void> {
       }
     });
 
+    test(`ui ${b}: history as a tree: parent links, the head, an abandoned branch`, async () => {
+      const { ro } = uis.get(b)!;
+      const { page, watch, close } = await open(ro, hashOf("ns", tree, "history"));
+      try {
+        await view(page, "history");
+        const rows = await page.locator("#history tbody tr").evaluateAll((trs) =>
+          (trs as unknown as DomLike[]).map((tr) => [tr.dataset.checkpoint, tr.textContent])
+        );
+        assert.deepEqual(rows.map((r) => r[0]), ["a", "b", "c"]);
+        assert.match(rows[1]![1]!, /abandoned/);
+        assert.match(rows[2]![1]!, /HEAD/);
+        assert.doesNotMatch(rows[0]![1]!, /abandoned|HEAD/);
+        // b branches off; c continues a's line.
+        const depth = (name: string) =>
+          page.locator(`tr[data-checkpoint="${name}"] .node`).evaluate((n) =>
+            (n as unknown as { style: { getPropertyValue(p: string): string } }).style
+              .getPropertyValue("--depth")
+          );
+        assert.deepEqual([await depth("a"), await depth("b"), await depth("c")], ["0", "1", "0"]);
+        await page.locator("#head", {
+          hasText: /^Head: c \(taken .*\)\. Since then: 1 added, 0 removed, 0 changed/,
+        })
+          .waitFor();
+        // The newest checkpoint (c) is on the head's line, so no warning; b's row says it.
+        assert.equal(await page.locator("#abandoned").count(), 0);
+        await shot(page, `${b}-history-tree.png`);
+        // The link from c to its parent opens the diff a -> c.
+        await page.locator('tr[data-checkpoint="c"] a', { hasText: "vs parent" }).click();
+        await page.waitForSelector("#changed");
+        assert.match(page.url(), /diff\?from=a&to=c$/);
+        assert.equal(
+          await page.locator('#changed tr[data-key="step"] td.new').textContent(),
+          '"c"',
+        );
+        assert.deepEqual(watch, { dialogs: [], errors: [] });
+      } finally {
+        await close();
+      }
+    });
+
     test(`ui ${b}: restore with --allow-restore asks first; refused without it`, async () => {
       const { ro, rw } = uis.get(b)!;
       const { page, watch, close } = await open(rw, hashOf("ns", restore, "history"));
@@ -400,6 +453,7 @@ async function browserTests(): Promise<void> {
         await page.locator('button[data-restore="good"]').click();
         await page.locator("#confirm-ok").click();
         await page.getByText("Restored good").waitFor();
+        await page.locator("#head", { hasText: /^Head: good \(restored / }).waitFor();
         assert.equal(await check.load("phase"), "plan");
         assert.equal(await check.has("junk"), false);
         await page.keyboard.press("k");
@@ -468,7 +522,8 @@ async function browserTests(): Promise<void> {
         for (const p of PAYLOADS.slice(1)) assert.ok(body.includes(JSON.stringify(p)), p);
         await page.goto(`${rw.base}/${hashOf("ns", xss, "history")}`);
         await view(page, "history");
-        await page.getByText(PAYLOADS[1]!, { exact: true }).waitFor();
+        await page.locator("#history").getByText(PAYLOADS[1]!, { exact: true }).waitFor();
+        await page.locator("#head").getByText(PAYLOADS[1]!, { exact: true }).waitFor();
         await page.goto(
           `${rw.base}/${hashOf("ns", xss, "diff")}?from=${encodeURIComponent(PAYLOADS[1]!)}`,
         );

@@ -116,7 +116,7 @@ export async function historyView(main, ns, config, confirm) {
   const body = el("tbody");
   for (const r of h.rows) {
     const isHead = h.head && h.head.name === r.name;
-    const abandoned = h.lineage && h.head && !r.onHeadPath;
+    const abandoned = r.abandoned;
     const node = el("span", { class: "node" + (r.onHeadPath ? " on-head" : "") }, r.name);
     node.style.setProperty("--depth", String(r.depth));
     const actions = el("td", {},
@@ -140,15 +140,20 @@ export async function historyView(main, ns, config, confirm) {
       el("td", { class: "mono" }, Object.keys(r.metadata).length ? JSON.stringify(r.metadata) : ""),
       actions));
   }
+  const head = h.head === null ? el("p", { class: "muted", id: "head" }, "No head: no checkpoint taken or restored yet.") :
+    el("p", { id: "head" }, "Head: ", el("span", { class: "mono" }, h.head.name),
+      (h.head.via === "restore" ? " (restored " : " (taken "), when(h.head.at), "). Since then: ",
+      h.changes.added + " added, " + h.changes.removed + " removed, " + h.changes.changed + " changed ",
+      el("a", { href: href(["ns", ns, "diff"], { from: h.head.name }) }, "(diff)"));
   fill(main,
-    el("h1", {}, ns), tabs(ns, "history"),
+    el("h1", {}, ns), tabs(ns, "history"), head,
+    h.abandoned ? el("p", { class: "error", id: "abandoned" }, "The newest checkpoint is on an abandoned branch: a restore went back past it.") : null,
     h.rows.length === 0 ? el("p", { class: "muted" }, "No checkpoints.") :
     el("table", { id: "history" },
       el("thead", {}, el("tr", {}, el("th", {}, "Checkpoint"), el("th", {}, "Taken"),
         el("th", { class: "num" }, "Keys"), el("th", { class: "num" }, "Size"),
         el("th", {}, "Metadata"), el("th", {}, ""))),
       body),
-    h.lineage ? null : el("p", { class: "muted" }, "Newest last. This store records no parent links, so the tree is flat."),
     config.allowRestore ? null : el("p", { class: "muted" }, "Read-only: start with --allow-restore to restore from here."),
   );
 }

@@ -2,82 +2,71 @@
 // library exposes checkpoint lineage and changed values, so the History and
 // Diff pages switch to newer library calls by changing this file only.
 import type { StateManager } from "../state_manager.ts";
-import type { CheckpointInfo, JsonValue, StoredEntry } from "../types.ts";
+import type { CheckpointInfo, Head, JsonValue, StoredEntry } from "../types.ts";
+import { ancestors, treeRows } from "../core/_lineage.ts";
 import { CheckpointNotFoundError } from "../errors.ts";
 
 /** Most keys a diff lists with values per kind; the page says how many more there are. */
 export const DIFF_LIMIT = 500;
 
-/** The head: the checkpoint the namespace last took or restored. */
-export interface HeadView {
-  name: string;
-  via: "checkpoint" | "restore";
-  at: number;
-}
-
 /** One checkpoint as the History page shows it. */
 export interface HistoryRow extends CheckpointInfo {
-  /** The checkpoint it was taken on top of; null for a root or when unknown. */
-  parent: string | null;
-  /** Tree depth (0 for roots), for indentation. */
+  /**
+   * Column for drawing: the head's line (or, off it, the oldest child's)
+   * stays in its parent's column; every other child branches one further.
+   */
   depth: number;
-  /** Whether it is the head or one of its ancestors (false: an abandoned branch). */
+  /** Whether it is the head or one of its ancestors. */
   onHeadPath: boolean;
+  /** Whether it lies off the head's line (after a restore): an abandoned branch. */
+  abandoned: boolean;
 }
 
 /** What the History page gets. */
 export interface History {
-  head: HeadView | null;
-  /** Whether the library records lineage (parent links and head). */
-  lineage: boolean;
+  /** The checkpoint last taken or restored, or null. */
+  head: Head | null;
   /** Rows in tree order: each parent before its children, children oldest first. */
   rows: HistoryRow[];
+  /** Keys added, removed and changed since the head's checkpoint (counts). */
+  changes: { added: number; removed: number; changed: number };
+  /** Whether the newest checkpoint lies off the head's line. */
+  abandoned: boolean;
 }
 
-/** The parent link of a checkpoint, where the library records one. */
-function parentOf(info: CheckpointInfo): string | null {
-  const parent = (info as { parent?: unknown }).parent;
-  return typeof parent === "string" ? parent : null;
-}
-
-/** The namespace's checkpoints as a tree, with the head. */
+/** The namespace's checkpoints as a tree (the library's lineage), with the head. */
 export async function readHistory(state: StateManager): Promise<History> {
-  const list = await state.listCheckpoints();
-  const head = null as HeadView | null; // not recorded by this version of the library
-  const lineage = list.some((c) => "parent" in c);
-  return { head, lineage, rows: treeRows(list, head) };
-}
-
-/** Orders checkpoints parent-first (roots and siblings oldest first) and marks the head's path. */
-export function treeRows(list: CheckpointInfo[], head: HeadView | null): HistoryRow[] {
-  const byName = new Map(list.map((c) => [c.name, c]));
-  const children = new Map<string | null, CheckpointInfo[]>();
-  for (const c of list) {
-    const p = parentOf(c);
-    const key = p !== null && byName.has(p) ? p : null; // a pruned parent makes a root
-    children.set(key, [...(children.get(key) ?? []), c]);
+  const [list, status] = await Promise.all([state.listCheckpoints(), state.status()]);
+  const { head } = status;
+  const onPath = new Set(head ? ancestors(list, head.name) : []);
+  const tree = treeRows(list, head);
+  // Per parent, the child that keeps its column: the one on the head's line, else the first.
+  const mainChild = new Map<string, string>();
+  for (const { info: c } of tree) {
+    if (c.parent === null) continue;
+    if (!mainChild.has(c.parent) || onPath.has(c.name)) mainChild.set(c.parent, c.name);
   }
-  const onPath = new Set<string>();
-  for (let n = head?.name ?? null, guard = 0; n !== null && guard <= list.length; guard++) {
-    const c = byName.get(n);
-    if (!c) break;
-    onPath.add(n);
-    n = parentOf(c);
-  }
-  const rows: HistoryRow[] = [];
-  const seen = new Set<string>();
-  const visit = (c: CheckpointInfo, depth: number) => {
-    if (seen.has(c.name)) return; // a cycle in damaged data ends here
-    seen.add(c.name);
-    rows.push({ ...c, parent: parentOf(c), depth, onHeadPath: onPath.has(c.name) });
-    const kids = (children.get(c.name) ?? []).sort((a, b) => a.createdAt - b.createdAt);
-    // The child on the head's path continues this column; the others branch off.
-    for (const k of kids) visit(k, kids.length > 1 && !onPath.has(k.name) ? depth + 1 : depth);
+  const column = new Map<string, number>();
+  const rows: HistoryRow[] = tree.map(({ info: c }) => {
+    const parent = c.parent !== null && column.has(c.parent) ? c.parent : null;
+    const depth = parent === null
+      ? 0
+      : column.get(parent)! + (mainChild.get(parent) === c.name ? 0 : 1);
+    column.set(c.name, depth);
+    return {
+      ...c,
+      depth,
+      onHeadPath: onPath.has(c.name),
+      abandoned: head !== null && !onPath.has(c.name),
+    };
+  });
+  const { added, removed, changed } = status.changes;
+  return {
+    head,
+    rows,
+    changes: { added: added.length, removed: removed.length, changed: changed.length },
+    abandoned: status.abandoned,
   };
-  for (const root of (children.get(null) ?? []).sort((a, b) => a.createdAt - b.createdAt)) {
-    visit(root, 0);
-  }
-  return rows;
 }
 
 /** One key in a diff: its value before and after (absent on the side it is missing from). */
