@@ -9,7 +9,7 @@
  * ```
  *
  * Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 not found (key or
- * checkpoint), 4 conflict.
+ * checkpoint), 4 conflict; `step` exits with its command's exit code.
  *
  * @example Run a command in-process
  * ```ts
@@ -64,10 +64,13 @@ export async function run(args: string[], io: Io): Promise<number> {
           : `Unknown command ${JSON.stringify(name)}: run "--help" to list commands`,
       );
     }
+    // A command that runs a command line takes it after "--", unparsed.
+    const dashes = command.passthrough ? rest.indexOf("--") : -1;
+    const passthrough = dashes === -1 ? undefined : rest.slice(dashes + 1);
     let parsed;
     try {
       parsed = parseArgs({
-        args: rest,
+        args: dashes === -1 ? rest : rest.slice(0, dashes),
         options: { ...GLOBAL_OPTIONS, ...command.options },
         strict: true,
         allowPositionals: false,
@@ -90,8 +93,14 @@ export async function run(args: string[], io: Io): Promise<number> {
       path: str("path"),
     });
     url = settings.url;
-    await command.run({ settings, values, json: values.json === true, io });
-    return EXIT.ok;
+    const code = await command.run({
+      settings,
+      values,
+      json: values.json === true,
+      io,
+      ...(passthrough ? { passthrough } : {}),
+    });
+    return code ?? EXIT.ok;
   } catch (error) {
     // Credentials never reach the terminal, whatever a driver put in its message.
     const line = describeError(error).replace(/\s*\n\s*/g, " "); // one line, always
@@ -178,7 +187,7 @@ function mainHelp(): string {
     "",
     "Settings come from flags, then MANAGING_STATE_BACKEND / _NAMESPACE / _DIR / _URL / _PATH,",
     'then what "init" saved, then defaults.',
-    "Exit codes: 0 ok, 1 error, 2 usage error, 3 not found, 4 conflict.",
+    "Exit codes: 0 ok, 1 error, 2 usage error, 3 not found, 4 conflict (step: its command's).",
     'Run "<command> --help" for a command\'s options.',
   ].join("\n");
 }

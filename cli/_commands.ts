@@ -1,14 +1,12 @@
 // The CLI's commands. Each takes parsed options and an output sink and
 // returns nothing; errors are thrown and mapped to exit codes by cli.ts.
 import { readFileSync } from "node:fs";
-import { openBackend } from "../backends/_open.ts";
 import {
   encodeValue,
   expiryFrom,
   validateCheckpointName,
   validateKey,
   validateMetadata,
-  validateNamespace,
 } from "../core/_validate.ts";
 import { validateListOptions } from "../core/_validate_options.ts";
 import { configToSave, ENV, writeConfig } from "./_config.ts";
@@ -17,7 +15,9 @@ import { UsageError } from "./_usage.ts";
 import { gatherInfo } from "./_info.ts";
 import { progressBar } from "./_progress.ts";
 import type { JsonValue } from "../types.ts";
+import { StateManager } from "../state_manager.ts";
 import { MIGRATE_COMMANDS } from "./_migrate_commands.ts";
+import { STEP_COMMANDS } from "./_step_commands.ts";
 import { UI_COMMANDS } from "../ui/_command.ts";
 import {
   type Command,
@@ -324,17 +324,13 @@ export const COMMANDS: Record<string, Command> = {
     usage: "recover",
     options: {},
     async run(ctx) {
-      // Not through StateManager.open(): opening a damaged namespace fails, which is the point here.
+      // StateManager.recover(), not open(): opening a damaged namespace fails, which is the point here.
       const { settings } = ctx;
-      validateNamespace(settings.namespace);
-      const backend = await openBackend(settings.backend, locationOf(settings));
-      let report;
-      try {
-        report = await backend.recover?.(settings.namespace) ??
-          { actions: [], quarantined: [], ok: true };
-      } finally {
-        await backend.close();
-      }
+      const report = await StateManager.recover({
+        ...locationOf(settings),
+        backend: settings.backend,
+        namespace: settings.namespace,
+      });
       print(
         ctx,
         report.actions.length ? report.actions.join("\n") : "nothing to recover",
@@ -371,4 +367,4 @@ export const COMMANDS: Record<string, Command> = {
   },
 };
 
-Object.assign(COMMANDS, MIGRATE_COMMANDS, UI_COMMANDS);
+Object.assign(COMMANDS, MIGRATE_COMMANDS, STEP_COMMANDS, UI_COMMANDS);
