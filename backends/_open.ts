@@ -1,12 +1,13 @@
 // Opens a backend by name. Each backend module is imported only when used,
-// so importing the core never loads node:sqlite, ioredis or Deno KV.
+// so importing the core never loads node:sqlite, ioredis, pg or Deno KV.
 import { ValidationError } from "../errors.ts";
 import type { Backend } from "../types.ts";
 import type { SqliteDatabase } from "./sqlite.ts";
 import type { RedisBackendOptions } from "./redis.ts";
+import type { PgPool } from "./postgres.ts";
 
 /** Backend names that `StateManager.open()` accepts. */
-export const BACKEND_NAMES = ["memory", "json", "sqlite", "redis", "kv"] as const;
+export const BACKEND_NAMES = ["memory", "json", "sqlite", "redis", "kv", "postgres"] as const;
 
 /** A backend name. */
 export type BackendName = typeof BACKEND_NAMES[number];
@@ -22,7 +23,10 @@ export interface BackendLocation {
   path?: string;
   /** An open SQLite database (node:sqlite, @db/sqlite or better-sqlite3); the caller closes it. */
   database?: SqliteDatabase;
-  /** Redis URL (`redis://`, `rediss://`, with password and db). Default: `REDIS_URL`. */
+  /**
+   * Redis URL (`redis://`, `rediss://`, with password and db; default `REDIS_URL`), or
+   * PostgreSQL URL (`postgres://`; default `DATABASE_URL`, then the PG* variables).
+   */
   url?: string;
   /** An ioredis client or Cluster you opened; the caller closes it. */
   client?: RedisBackendOptions["client"];
@@ -34,6 +38,10 @@ export interface BackendLocation {
   redisOptions?: RedisBackendOptions["redisOptions"];
   /** Redis: extra ioredis Cluster options. */
   clusterOptions?: RedisBackendOptions["clusterOptions"];
+  /** PostgreSQL: a `pg.Pool` you opened; the caller ends it. */
+  pool?: PgPool;
+  /** PostgreSQL: the schema holding the tables. Default "managing_state". */
+  schema?: string;
 }
 
 const REDIS_FIELDS = [
@@ -76,6 +84,20 @@ export async function openBackend(
         if (location[name] !== undefined) Object.assign(options, { [name]: location[name] });
       }
       return new RedisBackend(options);
+    }
+    case "postgres": {
+      const { PostgresBackend } = await import("./postgres.ts");
+      const url = location.url;
+      if (url !== undefined && !/^postgres(ql)?:\/\//i.test(url)) {
+        throw new ValidationError(
+          "The postgres backend takes a postgres:// or postgresql:// URL, not a URL of another kind",
+        );
+      }
+      return new PostgresBackend({
+        ...(url !== undefined ? { url } : {}),
+        ...(location.pool !== undefined ? { pool: location.pool } : {}),
+        ...(location.schema !== undefined ? { schema: location.schema } : {}),
+      });
     }
     case "kv": {
       const { KvBackend } = await import("./kv.ts");

@@ -71,9 +71,9 @@ export function resolveSettings(flags: Flags, env = readEnv()): Settings {
   return settings;
 }
 
-/** Whether the backend reaches a server at `where` (Redis always; Deno KV by KV Connect URL). */
+/** Whether the backend reaches a server at `where` (Redis, PostgreSQL; Deno KV by KV Connect URL). */
 function isNetwork(backend: string, where: string): boolean {
-  return backend === "redis" || /^[a-z][a-z0-9+.-]*:\/\//i.test(where);
+  return backend === "redis" || backend === "postgres" || /^[a-z][a-z0-9+.-]*:\/\//i.test(where);
 }
 
 function readEnv(): Flags {
@@ -136,7 +136,8 @@ export function configToSave(settings: Settings, urlFromEnv = false): Record<str
     if (hasPassword(settings.url)) {
       throw new ValidationError(
         `Refusing to save a password in ${path}: keep the URL in the environment ` +
-          `(${ENV.url} or REDIS_URL) and run "init" without --url`,
+          `(${ENV.url} or ${settings.backend === "postgres" ? "DATABASE_URL" : "REDIS_URL"}) ` +
+          `and run "init" without --url`,
       );
     }
     doc.url = settings.url;

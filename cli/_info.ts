@@ -93,8 +93,21 @@ export function location(s: Settings): { display: string; files: string[] | null
         display: redact(s.url ?? envUrl() ?? "redis://127.0.0.1:6379"),
         files: null,
       };
+    case "postgres":
+      return {
+        display: redact(s.url ?? envDatabaseUrl() ?? "(the PG* variables)"),
+        files: null,
+      };
     default:
       return { display: s.url ? redact(s.url) : s.path ?? s.dir, files: null };
+  }
+}
+
+function envDatabaseUrl(): string | undefined {
+  try {
+    return process.env.DATABASE_URL || undefined;
+  } catch {
+    return undefined; // not allowed to read it: the backend will say so when it connects
   }
 }
 

@@ -10,7 +10,10 @@ const SIDE_OPTIONS = (side: "from" | "to") =>
   ({
     [`${side}-dir`]: { type: "string", help: `state folder of the ${side} side (default: --dir)` },
     [`${side}-path`]: { type: "string", help: `SQLite file or Deno KV path of the ${side} side` },
-    [`${side}-url`]: { type: "string", help: `Redis URL or KV Connect URL of the ${side} side` },
+    [`${side}-url`]: {
+      type: "string",
+      help: `Redis, PostgreSQL or KV Connect URL of the ${side} side`,
+    },
   }) as Command["options"];
 
 function endpoint(ctx: Ctx, side: "from" | "to", backend: string): Endpoint {

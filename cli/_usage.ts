@@ -11,10 +11,10 @@ export class UsageError extends Error {
 
 /** Options every command accepts. */
 export const GLOBAL_OPTIONS: Record<string, { type: "string" | "boolean"; help: string }> = {
-  backend: { type: "string", help: "memory, json (default), sqlite, redis or kv" },
+  backend: { type: "string", help: "memory, json (default), sqlite, redis, kv or postgres" },
   namespace: { type: "string", help: 'the namespace (default "default")' },
   dir: { type: "string", help: "the state folder (default .claude/state)" },
-  url: { type: "string", help: "Redis URL or Deno KV path/URL" },
+  url: { type: "string", help: "Redis or PostgreSQL URL, or Deno KV path/URL" },
   path: { type: "string", help: "SQLite database file (default <dir>/state.db)" },
   json: { type: "boolean", help: "machine-readable output: one JSON document on stdout" },
   debug: { type: "boolean", help: "print stack traces of errors" },

@@ -28,6 +28,7 @@ export interface NpmDependency {
 export const DEV_DEPENDENCIES: Readonly<Record<string, string>> = {
   "typescript": "5.9.3",
   "@types/node": "^24.10.0",
+  "@types/pg": "^8.15.0",
 };
 
 /** The lowest Node that runs the package (node:sqlite without a flag). */

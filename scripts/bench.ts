@@ -21,6 +21,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { printReport, type Row, type Skip } from "./bench/_report.ts";
 import { prepareNode, type Runtime } from "./bench/_node_runtime.ts";
+import { type PgServer, startPgServer } from "../tests/_pg_server.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
@@ -52,6 +53,9 @@ const CASES: { file: string; sizes?: number[]; deno?: boolean; node?: boolean }[
   { file: "redis_ours" },
   { file: "redis_keyv" },
   { file: "redis_unstorage" },
+  { file: "postgres_raw" },
+  { file: "postgres_ours" },
+  { file: "postgres_keyv" },
   { file: "keyv_ours" },
   { file: "langgraph", sizes: [200] },
   { file: "kv_raw", node: false },
@@ -105,6 +109,25 @@ async function startRedis(): Promise<{ url: string; stop(): void } | null> {
   }
   child.kill("SIGTERM");
   return null;
+}
+
+/**
+ * Starts a private PostgreSQL server, pinned like redis-server; null when there is none.
+ * `fsync=off`: every commit is still written to the WAL before it is acknowledged (so it
+ * survives the server being killed, like SQLite's synchronous=NORMAL), but the disk's flush
+ * latency (1-4 ms here, and noisy) no longer hides what the client code costs. The raw
+ * floor and the library run against the same server.
+ */
+async function startPostgres(): Promise<PgServer | null> {
+  try {
+    const server = await startPgServer(["fsync=off"]);
+    // Backends fork from the postmaster and inherit its CPU.
+    if (pin.length && server.pid) spawnSync("taskset", ["-a", "-cp", "1", String(server.pid)]);
+    return server;
+  } catch (error) {
+    log(`No PostgreSQL server: ${(error as Error).message}`);
+    return null;
+  }
 }
 
 function runCase(
@@ -212,6 +235,7 @@ if (wanted.includes("node")) {
 }
 const redis = await startRedis();
 if (!redis) log("No redis-server: the Redis cases are skipped.");
+const postgres = filter && !filter.test("postgres") ? null : await startPostgres();
 const rows: Row[] = [];
 try {
   for (let round = 1; round <= rounds; round++) {
@@ -226,6 +250,7 @@ try {
             maxMs,
             maxOps: 20_000,
             ...(redis ? { redisUrl: redis.url } : {}),
+            ...(postgres ? { pgUrl: postgres.url } : {}),
           };
           const out = runCase(runtime, c.file, args);
           rows.push(...out.rows);
@@ -250,5 +275,6 @@ try {
   }
 } finally {
   redis?.stop();
+  await postgres?.stop();
 }
 printReport(rows, skips, settings);

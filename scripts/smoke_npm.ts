@@ -80,12 +80,13 @@ import { JsonBackend } from "@adw/managing-state/json";
 import { MemoryBackend } from "@adw/managing-state/memory";
 import { RedisBackend } from "@adw/managing-state/redis";
 import { KvBackend } from "@adw/managing-state/kv";
+import { PostgresBackend } from "@adw/managing-state/postgres";
 import { migrate } from "@adw/managing-state/migrate";
 
 const options: OpenOptions = { backend: new MemoryBackend(), namespace: "typed" };
 await using state = await StateManager.open(options);
 const phase: string = await state.load<string>("phase", "none");
-export { JsonBackend, KvBackend, migrate, phase, RedisBackend, SqliteBackend };
+export { JsonBackend, KvBackend, migrate, phase, PostgresBackend, RedisBackend, SqliteBackend };
 `;
 
 const TSCONFIG = {

@@ -8,6 +8,7 @@ type Location = BackendLocation & { backend: string };
 import { compareKeys } from "../core/_keys.ts";
 import type { Backend } from "../types.ts";
 import { deletePrefix, type RedisTarget, redisTarget } from "./_redis_server.ts";
+import { dropSchema, newSchema, type PgTarget, pgTarget } from "./_pg_server.ts";
 import { removeDir, tempDir } from "./_runtime.ts";
 
 /** A fresh store: where it is, a way to open a manager on it, and a cleanup. */
@@ -69,9 +70,25 @@ if (typeof redis === "object") {
   };
 }
 
-/** Stops the Redis server the stores started, if any. */
-export function stopRedis(): Promise<void> | undefined {
-  return typeof redis === "object" ? redis.server?.stop() : undefined;
+/** Starts (or finds) a PostgreSQL server for the stores; a string says why there is none. */
+export const postgres: PgTarget | string = await pgTarget();
+if (typeof postgres === "object") {
+  const { url } = postgres;
+  STORES.postgres = () => {
+    const schema = newSchema();
+    return locationStore({ backend: "postgres", url, schema }, () => dropSchema(url, schema));
+  };
+}
+
+/** The store kinds that could not run, and why: the suites that use them report a failure. */
+export const MISSING: Record<string, string> = {
+  ...(typeof postgres === "string" ? { postgres } : {}),
+};
+
+/** Stops the Redis and PostgreSQL servers the stores started, if any. */
+export async function stopRedis(): Promise<void> {
+  if (typeof redis === "object") await redis.server?.stop();
+  if (typeof postgres === "object") await postgres.server?.stop();
 }
 
 /** Runs `fn` with fresh stores of the given kinds and cleans them up. */

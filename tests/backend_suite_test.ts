@@ -5,11 +5,13 @@ import { after } from "node:test";
 import { JsonBackend } from "../backends/json.ts";
 import { KvBackend } from "../backends/kv.ts";
 import { MemoryBackend } from "../backends/memory.ts";
+import { PostgresBackend } from "../backends/postgres.ts";
 import { RedisBackend } from "../backends/redis.ts";
 import { SqliteBackend } from "../backends/sqlite.ts";
 import { testBackend } from "../testing/mod.ts";
 import type { Backend } from "../types.ts";
 import { deletePrefix, redisTarget, reportUnavailable } from "./_redis_server.ts";
+import { dropSchema, newSchema, pgTarget, reportNoServer } from "./_pg_server.ts";
 import { removeDir, tempDir } from "./_runtime.ts";
 
 /** The backend, whose close() also removes its store. */
@@ -41,5 +43,16 @@ else {
     const prefix = `mss-${crypto.randomUUID().slice(0, 8)}`;
     const backend = new RedisBackend({ url: redis.url, prefix });
     return Promise.resolve(owned(backend, () => deletePrefix(redis.url, prefix)));
+  });
+}
+
+const postgres = await pgTarget();
+if (typeof postgres === "string") reportNoServer("postgres", postgres);
+else {
+  after(() => postgres.server?.stop());
+  testBackend("postgres", () => {
+    const schema = newSchema();
+    const backend = new PostgresBackend({ url: postgres.url, schema });
+    return Promise.resolve(owned(backend, () => dropSchema(postgres.url, schema)));
   });
 }

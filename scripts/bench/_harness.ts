@@ -20,6 +20,8 @@ export interface CaseArgs {
   maxOps: number;
   /** Redis URL, when a server is available. */
   redisUrl?: string;
+  /** PostgreSQL URL, when a server is available. */
+  pgUrl?: string;
 }
 
 /** The arguments of this case process (one JSON argument). */

@@ -30,6 +30,8 @@ const DEPENDENCIES = {
   "keyv": "6.1.0",
   "@keyv/sqlite": "6.0.0-beta.4",
   "@keyv/redis": "6.0.0-rc.1",
+  "@keyv/postgres": "6.0.0-beta.4",
+  "pg": "8.23.1",
   "unstorage": "1.17.6",
   "ioredis": "5.8.2",
   "lowdb": "7.0.1",
@@ -49,6 +51,7 @@ const SOURCE_PEERS: Record<string, string> = {
   "@langchain/langgraph-checkpoint": "@langchain/langgraph-checkpoint",
   "@langchain/core": "@langchain/core",
   "ioredis": "ioredis6",
+  "pg": "pg",
 };
 
 /** The Node headers better-sqlite3 is compiled against (see above). */

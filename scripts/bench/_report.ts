@@ -37,6 +37,7 @@ const RAW: Record<string, string> = {
   json: "raw file",
   redis: "raw ioredis",
   kv: "raw Deno KV",
+  postgres: "raw pg",
 };
 const OURS = "managing-state";
 /** Which raw operation each operation is compared with. */
@@ -112,14 +113,14 @@ export function printReport(
   out.push(
     `# managing-state benchmark\n\nRounds: ${settings.rounds} (median, min-max spread of ops/s; p50 in µs, median of rounds). ` +
       `Value: ~220 bytes of JSON. Each case in a fresh process${
-        settings.pinned ? ", pinned with redis-server to CPU 1" : ""
+        settings.pinned ? ", pinned with redis-server and postgres to CPU 1" : ""
       }; timed loops bounded by ${settings.maxMs} ms or 20,000 ops. ` +
       `"x raw" = speed per operation relative to the raw floor (its p50 latency divided by ours) ` +
       `for the same operation (save, load; checkpoint and restore against copying every key), ` +
       `in the same run; p50 is steadier than ops/s when the machine stalls.\n`,
   );
 
-  for (const group of ["sqlite", "json", "redis", "kv"]) {
+  for (const group of ["sqlite", "json", "redis", "kv", "postgres"]) {
     const lines = new Set<string>();
     for (const r of rows) {
       if (r.group === group) lines.add(JSON.stringify([r.impl, r.op, r.n]));
@@ -318,6 +319,40 @@ function targets(get: Getter, runtimes: readonly string[], sizes: number[]): str
       value: (rt) => ratio(rt, "redis", OURS, "load (cached)", OURS, "load"),
     },
     {
+      what: "postgres save, load vs raw pg (prepared upsert / select)",
+      goal: ">= 0.8x",
+      test: atLeast(0.8),
+      value: (rt) =>
+        min(
+          ratio(rt, "postgres", OURS, "save", RAW.postgres!, "save"),
+          ratio(rt, "postgres", OURS, "load", RAW.postgres!, "load"),
+        ),
+    },
+    {
+      what: "postgres save vs keyv + @keyv/postgres",
+      goal: ">= 1.5x",
+      test: atLeast(1.5),
+      value: (rt) => ratio(rt, "postgres", OURS, "save", "keyv + @keyv/postgres", "save"),
+    },
+    {
+      what: `postgres checkpoint, restore at ${
+        big.toLocaleString("en-US")
+      } keys vs raw INSERT ... SELECT`,
+      goal: "<= 3x the time (>= 0.33x)",
+      test: atLeast(1 / 3),
+      value: (rt) =>
+        min(
+          ratio(rt, "postgres", OURS, "checkpoint", RAW.postgres!, "copy all keys", [big]),
+          ratio(rt, "postgres", OURS, "restore", RAW.postgres!, "copy all keys", [big]),
+        ),
+    },
+    {
+      what: "postgres cached load (NOTIFY-fed, proven by a LISTEN round trip) vs uncached",
+      goal: ">= 10x",
+      test: atLeast(10),
+      value: (rt) => ratio(rt, "postgres", OURS, "load (cached)", OURS, "load"),
+    },
+    {
       what: "kv cached load vs uncached load",
       goal: ">= 10x",
       test: atLeast(10),
@@ -346,7 +381,7 @@ function targets(get: Getter, runtimes: readonly string[], sizes: number[]): str
         ),
     },
   ];
-  for (const group of ["sqlite", "json", "redis", "kv"]) {
+  for (const group of ["sqlite", "json", "redis", "kv", "postgres"]) {
     checks.push({
       what: `${group} checkpoint, restore of ${
         big.toLocaleString("en-US")

@@ -1,7 +1,8 @@
 // The backends the upstream suites run on, against the built npm package as
 // a Node user installs it. Each suite file opens one backend in a fresh
 // temporary folder (Redis: a fresh key prefix on the server the runner
-// started and named in REDIS_URL) and removes it afterwards.
+// started and named in REDIS_URL; PostgreSQL: a fresh schema on the server
+// named in DATABASE_URL) and removes it afterwards.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { JsonBackend } from "@adw/managing-state/json";
 import { SqliteBackend } from "@adw/managing-state/sqlite";
 import { KvBackend } from "@adw/managing-state/kv";
 import { RedisBackend } from "@adw/managing-state/redis";
+import { PostgresBackend } from "@adw/managing-state/postgres";
 
 /** Opens backend `name`; `close()` closes it and removes what it stored. */
 export function openBackend(name) {
@@ -34,6 +36,13 @@ export function openBackend(name) {
       // The runner always starts a server: no server is a failure, never a skip.
       if (!url) throw new Error("REDIS_URL is not set: run these suites through deno task test");
       backend = new RedisBackend({ url, prefix: `suite-${process.pid}-${Date.now()}` });
+      break;
+    }
+    case "postgres": {
+      const url = process.env.DATABASE_URL;
+      // The runner always starts a server: no server is a failure, never a skip.
+      if (!url) throw new Error("DATABASE_URL is not set: run these suites through deno task test");
+      backend = new PostgresBackend({ url, schema: `suite_${process.pid}_${Date.now()}` });
       break;
     }
     default:

@@ -1,0 +1,3 @@
+import { keyvSuite } from "./suites/keyv.mjs";
+
+keyvSuite("postgres");

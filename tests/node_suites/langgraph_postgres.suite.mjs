@@ -1,0 +1,3 @@
+import { langgraphSuite } from "./suites/langgraph.mjs";
+
+langgraphSuite("postgres");
