@@ -19,6 +19,7 @@ import { StateManager } from "../state_manager.ts";
 import { MIGRATE_COMMANDS } from "./_migrate_commands.ts";
 import { MCP_COMMAND } from "../mcp/command.ts";
 import { STEP_COMMANDS } from "./_step_commands.ts";
+import { UI_COMMANDS } from "../ui/_command.ts";
 import {
   type Command,
   type Ctx,
@@ -367,4 +368,4 @@ export const COMMANDS: Record<string, Command> = {
   },
 };
 
-Object.assign(COMMANDS, MIGRATE_COMMANDS, STEP_COMMANDS, { mcp: MCP_COMMAND });
+Object.assign(COMMANDS, MIGRATE_COMMANDS, STEP_COMMANDS, UI_COMMANDS, { mcp: MCP_COMMAND });
