@@ -115,6 +115,50 @@ export class ConflictError extends StateError {
   }
 }
 
+/**
+ * A conditional write found the key in another state than it required:
+ * `save(key, v, { ifVersion })` and `delete(key, { ifVersion })` when the key
+ * is at another version (or absent), `{ ifAbsent: true }` when it exists.
+ * Nothing was written.
+ */
+export class CheckFailedError extends ConflictError {
+  /** The first key whose check failed (null when the backend does not say which). */
+  readonly key: string | null;
+  /** The namespace written to. */
+  readonly namespace: string;
+
+  /** Creates the error; `what` says what the write required, e.g. `to be absent`. */
+  constructor(namespace: string, key: string | null, what: string) {
+    super(
+      `${key === null ? "A key" : `Key ${JSON.stringify(key)}`} in namespace ${
+        JSON.stringify(namespace)
+      } was required ${what}, and is not: nothing was written (read it again and retry)`,
+    );
+    this.key = key;
+    this.namespace = namespace;
+  }
+}
+
+/** `claim()` or `release()` of a lease that another owner holds. */
+export class LeaseHeldError extends ConflictError {
+  /** The lease's key. */
+  readonly key: string;
+  /** Who holds it. */
+  readonly owner: string;
+
+  /** Creates the error for `key`, held by `owner`. */
+  constructor(namespace: string, key: string, owner: string, action: "claim" | "release") {
+    super(
+      `Cannot ${action} ${JSON.stringify(key)} in namespace ${JSON.stringify(namespace)}: ` +
+        `${JSON.stringify(owner)} holds it${
+          action === "claim" ? " (wait until it is released or expires)" : ""
+        }`,
+    );
+    this.key = key;
+    this.owner = owner;
+  }
+}
+
 /** The storage failed. `transient` faults (busy, connection lost) may be retried. */
 export class BackendError extends StateError {
   /** Whether retrying the same operation later may succeed. */

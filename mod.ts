@@ -22,10 +22,17 @@
 export {
   type CheckpointDiff,
   type CheckpointOptions,
+  type ClaimOptions,
   type Entry,
+  type Lease,
   type OpenOptions,
+  type ReadOptions,
   type SaveOptions,
   StateManager,
+  type UpdateOptions,
+  type UpdateResult,
+  type ValueDiff,
+  type WriteConditions,
 } from "./state_manager.ts";
 export { AtomicOperation } from "./atomic.ts";
 export * from "./errors.ts";

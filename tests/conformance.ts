@@ -12,6 +12,7 @@ import {
 } from "../mod.ts";
 import { runScript } from "./_runtime.ts";
 import { testCoherence } from "./coherence.ts";
+import { testUpdates } from "./conformance_updates.ts";
 import type { Capabilities, Harness } from "./_harness.ts";
 
 export type { Capabilities, Harness };
@@ -460,4 +461,5 @@ export function testBackend(
   }, caps.multiProcess);
 
   testCoherence(name, makeHarness, caps);
+  testUpdates(name, makeHarness, caps);
 }
