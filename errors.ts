@@ -126,16 +126,21 @@ export class CheckFailedError extends ConflictError {
   readonly key: string | null;
   /** The namespace written to. */
   readonly namespace: string;
+  /** The version the write required; null: it required the key to be absent. */
+  readonly expected: string | null;
 
-  /** Creates the error; `what` says what the write required, e.g. `to be absent`. */
-  constructor(namespace: string, key: string | null, what: string) {
+  /** Creates the error for `key` in `namespace`, which was not at `expected` (null: absent). */
+  constructor(namespace: string, key: string | null, expected: string | null) {
     super(
       `${key === null ? "A key" : `Key ${JSON.stringify(key)}`} in namespace ${
         JSON.stringify(namespace)
-      } was required ${what}, and is not: nothing was written (read it again and retry)`,
+      } ${
+        expected === null ? "already exists" : `is no longer at version ${expected}`
+      }: nothing was written (read it again and retry)`,
     );
     this.key = key;
     this.namespace = namespace;
+    this.expected = expected;
   }
 }
 

@@ -44,14 +44,14 @@ export async function diffValues(
   const out: ValueDiff = { added: {}, removed: {}, changed: {} };
   for (const e of after) {
     const was = old.get(e.key);
-    if (was === undefined) out.added[e.key] = JSON.parse(e.value);
+    if (was === undefined) setOwn(out.added, e.key, JSON.parse(e.value));
     else if (was !== e.value) {
-      out.changed[e.key] = { from: JSON.parse(was), to: JSON.parse(e.value) };
+      setOwn(out.changed, e.key, { from: JSON.parse(was), to: JSON.parse(e.value) });
     }
     old.delete(e.key);
   }
   for (const [key, value] of [...old].sort(([a], [b]) => compareKeys(a, b))) {
-    out.removed[key] = JSON.parse(value);
+    setOwn(out.removed, key, JSON.parse(value));
   }
   return out;
 }
@@ -69,8 +69,18 @@ function prefixOf(options: ReadOptions): string {
 /** Entries as one object; keys are inserted in byte order. */
 function toObject(entries: StoredEntry[]): Record<string, JsonValue> {
   const out: Record<string, JsonValue> = {};
-  for (const e of entries) out[e.key] = JSON.parse(e.value);
+  for (const e of entries) setOwn(out, e.key, JSON.parse(e.value));
   return out;
+}
+
+/** Sets an own property, even one named "__proto__" (which `=` would take as the prototype). */
+function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
 }
 
 /** The live entries under `prefix`, in byte order, read page by page. */

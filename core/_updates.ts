@@ -166,7 +166,7 @@ async function checkFailed(engine: Engine, checks: Check[]): Promise<CheckFailed
   return new CheckFailedError(
     engine.namespace,
     i === -1 && checks.length > 1 ? null : failed.key,
-    failed.version === null ? "to be absent" : `to be at version ${failed.version}`,
+    failed.version,
   );
 }
 

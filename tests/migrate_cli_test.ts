@@ -106,7 +106,7 @@ test("cli: a copy that differs exits 1 naming the key; --overwrite replaces it",
     assert.equal(r.code, 1);
     assert.match(
       r.err,
-      /^error: The copy in sqlite does not match json: namespace "default": 1 differing keys kept \("phase"\)\. Run again with overwrite/,
+      /^error: The copy in sqlite does not match json: namespace "default": 1 differing keys kept \("phase"\)\. Run again with --overwrite/,
     );
     assert.deepEqual(
       JSON.parse(r.out).namespaces[0].skippedKeys,
