@@ -67,7 +67,16 @@ export async function run(args: string[], io: Io): Promise<number> {
         allowPositionals: false,
       });
     } catch (error) {
-      throw new UsageError(`${(error as Error).message.split("\n")[0]} (see "${name} --help")`);
+      const message = (error as Error).message;
+      // "--by -2" reads as a missing value: say how to write a value that starts with a dash.
+      const dash = /use '(--[\w-]+)=-XYZ'/.exec(message);
+      throw new UsageError(
+        dash
+          ? `${dash[1]} takes a value starting with "-" only as ${dash[1]}=-VALUE (e.g. ${
+            dash[1]
+          }=-2)`
+          : `${message.split("\n")[0]} (see "${name} --help")`,
+      );
     }
     const values = parsed.values as Record<string, string | boolean | undefined>;
     debug = values.debug === true;

@@ -86,6 +86,8 @@ export class CheckpointNotFoundError extends StateError {
 export class CheckpointExistsError extends StateError {
   /** The checkpoint name that is taken. */
   readonly checkpoint: string;
+  /** The namespace it is in. */
+  readonly namespace: string;
 
   /** Creates the error for `checkpoint` in `namespace`. */
   constructor(namespace: string, checkpoint: string) {
@@ -96,6 +98,7 @@ export class CheckpointExistsError extends StateError {
       }: pick another name or pass { overwrite: true }`,
     );
     this.checkpoint = checkpoint;
+    this.namespace = namespace;
   }
 }
 

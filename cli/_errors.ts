@@ -45,12 +45,18 @@ export function describeError(error: unknown): string {
     return `${error.message.split(" (")[0]}. Run "checkpoints" to list them.`;
   }
   if (error instanceof CheckpointExistsError) {
-    return `${error.message.split(":")[0]}: pick another --name or add --overwrite`;
+    return `Checkpoint ${JSON.stringify(error.checkpoint)} already exists in namespace ${
+      JSON.stringify(error.namespace)
+    }: pick another --name or add --overwrite`;
   }
   if (error instanceof CheckFailedError) {
+    const what = error.expected === null
+      ? "already exists"
+      : `is no longer at version ${error.expected}`;
     const key = error.key === null ? "" : ` --key ${shellWord(error.key)}`;
-    return `${error.message.split(":")[0]}: nothing was written. ` +
-      `Run "load${key} --with-version" to see it now`;
+    return `${error.key === null ? "A key" : `Key ${JSON.stringify(error.key)}`} in namespace ${
+      JSON.stringify(error.namespace)
+    } ${what}: nothing was written. Run "load${key} --with-version" to see it now`;
   }
   if (error instanceof LeaseHeldError) return error.message;
   if (
