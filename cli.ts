@@ -61,7 +61,7 @@ export async function run(args: string[], io: Io): Promise<number> {
     let parsed;
     try {
       parsed = parseArgs({
-        args: rest,
+        args: joinNegativeNumbers(rest),
         options: { ...GLOBAL_OPTIONS, ...command.options },
         strict: true,
         allowPositionals: false,
@@ -122,6 +122,22 @@ function commandFirst(args: string[]): string[] {
   }
   if (i === 0 || i >= args.length) return args;
   return [args[i]!, ...args.slice(0, i), ...args.slice(i + 1)];
+}
+
+/**
+ * `--by -2` as `--by=-2`: a value that is a negative number is never a flag,
+ * but the parser would take it for one.
+ */
+function joinNegativeNumbers(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (/^--[\w-]+$/.test(args[i]!) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${args[i]}=${next}`);
+      i++;
+    } else out.push(args[i]!);
+  }
+  return out;
 }
 
 /** The settings in effect, for help; never an error (help must work everywhere). */

@@ -309,7 +309,8 @@ export class StateManager implements AsyncDisposable {
   /**
    * Adds `by` (default 1) to the number at `key`, atomically across
    * processes; a missing key counts as 0. Resolves to the new number. A key
-   * holding something else throws {@linkcode ValidationError}.
+   * holding something else throws {@linkcode ValidationError}. The key keeps
+   * its expiry unless `ttlMs` sets a new one (so do `append()` and `merge()`).
    *
    * @example
    * ```ts

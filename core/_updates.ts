@@ -23,6 +23,7 @@ export async function updateEntry<T>(
   key: string,
   fn: (current: T | undefined) => T | Promise<T>,
   ttlMs: number | undefined,
+  keepExpiry = false,
 ): Promise<Updated<T>> {
   validateKey(key);
   if (typeof fn !== "function") throw new ValidationError("update() takes a function");
@@ -32,7 +33,10 @@ export async function updateEntry<T>(
     const previous = current ? JSON.parse(current.value) as T : undefined;
     const next = await fn(previous === undefined ? undefined : structuredClone(previous));
     const text = encodeValue(next);
-    const expiresAt = expiryFrom(ttlMs, Date.now());
+    // In-place edits (increment, append, merge) keep the key's expiry unless given a new one.
+    const expiresAt = ttlMs === undefined && keepExpiry
+      ? current?.expiresAt ?? null
+      : expiryFrom(ttlMs, Date.now());
     const result = await engine.commit({
       checks: [{ key, version: current?.version ?? null }],
       sets: [{ key, value: text, expiresAt }],
@@ -61,10 +65,16 @@ export async function increment(
   if (typeof by !== "number" || !Number.isFinite(by)) {
     throw new ValidationError(`The amount to add must be a finite number, got ${String(by)}`);
   }
-  const r = await updateEntry<JsonValue>(engine, key, (n = 0) => {
-    if (typeof n !== "number") throw notA(engine, "increment", key, n, "a number");
-    return n + by;
-  }, ttlMs);
+  const r = await updateEntry<JsonValue>(
+    engine,
+    key,
+    (n = 0) => {
+      if (typeof n !== "number") throw notA(engine, "increment", key, n, "a number");
+      return n + by;
+    },
+    ttlMs,
+    true,
+  );
   return r.value as number;
 }
 
@@ -76,10 +86,16 @@ export async function append(
   ttlMs: number | undefined,
 ): Promise<JsonValue[]> {
   encodeValue(value); // refused before anything is read
-  const r = await updateEntry<JsonValue>(engine, key, (list = []) => {
-    if (!Array.isArray(list)) throw notA(engine, "append to", key, list, "an array");
-    return [...list, value as JsonValue];
-  }, ttlMs);
+  const r = await updateEntry<JsonValue>(
+    engine,
+    key,
+    (list = []) => {
+      if (!Array.isArray(list)) throw notA(engine, "append to", key, list, "an array");
+      return [...list, value as JsonValue];
+    },
+    ttlMs,
+    true,
+  );
   return r.value as JsonValue[];
 }
 
@@ -94,10 +110,16 @@ export async function merge(
     throw new ValidationError(`A merge takes a JSON object, got ${describe(patch)}`);
   }
   encodeValue(patch);
-  const r = await updateEntry<JsonValue>(engine, key, (doc = {}) => {
-    if (!isObject(doc)) throw notA(engine, "merge into", key, doc, "an object");
-    return { ...doc, ...(patch as Record<string, JsonValue>) };
-  }, ttlMs);
+  const r = await updateEntry<JsonValue>(
+    engine,
+    key,
+    (doc = {}) => {
+      if (!isObject(doc)) throw notA(engine, "merge into", key, doc, "an object");
+      return { ...doc, ...(patch as Record<string, JsonValue>) };
+    },
+    ttlMs,
+    true,
+  );
   return r.value as Record<string, JsonValue>;
 }
 

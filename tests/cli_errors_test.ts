@@ -67,7 +67,7 @@ const CASES: [string[], number, RegExp][] = [
   [["--json"], 2, /No command given before --json/],
   [["load", "--bogus"], 2, /Unknown option '--bogus'.*"load --help"/],
   [["load", "--key", "a", "extra"], 2, /Unexpected argument/],
-  [["incr", "--key", "n", "--by", "-1"], 2, /--by=-VALUE/],
+  [["incr", "--key", "n", "--by", "-x"], 2, /--by=-VALUE/],
   [["load"], 2, /Missing --key/],
   [["keys", "--limit", "0"], 2, /--limit must be a positive integer/],
   [["save", "--key", "k"], 2, /exactly one of --value or --value-file/],

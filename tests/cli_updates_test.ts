@@ -42,9 +42,15 @@ test("cli: incr, append and merge print the new value; other types are refused",
     assert.equal(await ok(dir, ["incr", "--key", "n"]), "1");
     assert.equal(await ok(dir, ["incr", "--key", "n", "--by", "41"]), "42");
     assert.equal(await ok(dir, ["incr", "--key", "n", "--by=-2.5"]), "39.5");
+    assert.equal(
+      await ok(dir, ["incr", "--key", "n", "--by", "-1"]),
+      "38.5",
+      "a negative number is a value",
+    );
+    assert.equal(await ok(dir, ["incr", "--key", "n", "--by", "1"]), "39.5");
     await fails(
       dir,
-      ["incr", "--key", "n", "--by", "-1"],
+      ["incr", "--key", "n", "--by", "-x"],
       2,
       /--by takes a value starting with "-" only as --by=-VALUE/,
     );

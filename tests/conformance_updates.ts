@@ -53,6 +53,15 @@ export function testUpdates(
         ValidationError,
       );
       await assert.rejects(s.append("log", undefined), ValidationError);
+      // In-place edits keep the key's expiry unless given a new one; update() sets what it is given.
+      await s.save("ttl", 1, { ttlMs: 60_000 });
+      const expiry = (await s.getEntry("ttl"))!.expiresAt!;
+      await s.increment("ttl");
+      assert.equal((await s.getEntry("ttl"))!.expiresAt, expiry);
+      await s.increment("ttl", 1, { ttlMs: 120_000 });
+      assert.ok((await s.getEntry("ttl"))!.expiresAt! > expiry);
+      await s.update<number>("ttl", (n = 0) => n + 1);
+      assert.equal((await s.getEntry("ttl"))!.expiresAt, null);
       assert.deepEqual(await s.loadMany(["n", "text", "log"]), {
         n: 41.5,
         text: "hello",
