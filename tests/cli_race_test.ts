@@ -48,7 +48,7 @@ for (const [backend, flagsFor] of Object.entries(BACKENDS)) {
           for (let i = 0; i < INCREMENTS; i++) {
             const r = await cli(["incr", "--key", "counter", ...flags]);
             assert.equal(r.code, 0, r.stderr);
-            assert.match(r.stdout, /^\d+\n$/);
+            assert.match(r.stdout, /^\d+\n$/, `exit ${r.code}, stderr: ${r.stderr}`);
           }
         }));
         const total = await cli(["load", "--key", "counter", ...flags]);

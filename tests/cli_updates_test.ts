@@ -380,7 +380,7 @@ test("cli: --help shows each setting in effect and where it comes from", async (
     assert.match(text, /--path <value> .*\[now: not set\]/);
     const main = await help(["--help"]);
     assert.match(main, /--backend <value> .*\[now: json, from default\]/);
-    assert.match(main, /^  incr\s+Add to a number atomically/m);
+    assert.match(main, /^ {2}incr\s+Add to a number atomically/m);
     // A damaged config does not break help.
     writeFileSync(join(dir, ".managing-state.json"), "{");
     assert.match(await help(["keys", "--help", "--dir", dir]), /Usage: managing-state keys/);
