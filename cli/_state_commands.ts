@@ -1,4 +1,5 @@
 // The CLI's commands on keys and values: init, save, load, delete, keys, dump.
+import { existsSync } from "node:fs";
 import process from "node:process";
 import { validateCheckpointName, validateKey } from "../core/_validate.ts";
 import { validateListOptions } from "../core/_validate_options.ts";
@@ -16,6 +17,7 @@ import {
   safeJson,
 } from "./_context.ts";
 import { NotFoundError } from "./_errors.ts";
+import { location } from "./_info.ts";
 import {
   given,
   parseLoose,
@@ -208,6 +210,10 @@ export const STATE_COMMANDS: Record<string, Command> = {
       }
       if (typeof key === "string") validateKey(key);
       if (typeof checkpoint === "string") validateCheckpointName(checkpoint);
+      if (typeof key !== "string" && typeof checkpoint !== "string" && storeIsMissing(ctx)) {
+        // Nothing on disk: say so without opening (opening would create an empty store).
+        return confirmDelete(ctx, ctx.settings.namespace, 0, 0);
+      }
       await using state = await openState(ctx.settings);
       if (typeof key === "string") {
         await state.delete(key, conditions(ctx));
@@ -299,20 +305,36 @@ async function deleteNamespace(ctx: Ctx, state: StateManager): Promise<void> {
     cursor = page.cursor;
   } while (cursor !== null);
   const checkpoints = (await state.listCheckpoints()).length;
-  const ns = state.namespace;
+  await confirmDelete(ctx, state.namespace, keys, checkpoints, () => state.clear());
+}
+
+/** Without --yes, refuses and says what would go; with it, deletes (`clear`) and says what went. */
+async function confirmDelete(
+  ctx: Ctx,
+  ns: string,
+  keys: number,
+  checkpoints: number,
+  clear?: () => Promise<void>,
+): Promise<void> {
   const what = `${count(keys, "key")} and ${count(checkpoints, "checkpoint")}`;
   if (ctx.values.yes !== true) {
     throw new UsageError(
       `This would delete namespace ${JSON.stringify(ns)}: ${what}. Add --yes to delete it`,
     );
   }
-  await state.clear();
+  await clear?.();
   print(ctx, `Deleted namespace ${ns}: ${what}`, {
     namespace: ns,
     deleted: true,
     keys,
     checkpoints,
   });
+}
+
+/** Whether the settings point at files that do not exist (so the namespace holds nothing). */
+function storeIsMissing(ctx: Ctx): boolean {
+  const { files } = location(ctx.settings);
+  return files !== null && !files.some((f) => existsSync(f));
 }
 
 function count(n: number, what: string): string {
