@@ -3,7 +3,7 @@
 // several keys at once, whole-state reads (dump, load --checkpoint, diff
 // --values), delete --namespace, empty stdin, and --help's settings in effect.
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
@@ -329,6 +329,12 @@ test("cli: delete --namespace NS refuses without --yes, saying what it would del
     assert.equal(await ok(dir, ["keys"]), "");
     assert.equal((await cli(dir, ["checkpoints"])).err, "no checkpoints");
     assert.equal(await ok(dir, ["namespaces"]), "");
+    // A refusal writes nothing, not even the empty store that opening would create.
+    for (const backend of ["sqlite", "kv", "json"]) {
+      const empty = join(dir, `empty-${backend}`);
+      await fails(empty, ["delete", "--backend", backend], 2, /0 keys and 0 checkpoints/);
+      assert.equal(existsSync(empty), false, backend);
+    }
     // The namespace must be named on the line: never one from init or the environment.
     const out: string[] = [];
     const err: string[] = [];
