@@ -25,13 +25,13 @@ import type { CommitOp, CommitResult, SetOp } from "./types.ts";
  * ```
  */
 export class AtomicOperation {
-  readonly #commit: (op: Omit<CommitOp, "version">) => Promise<CommitResult>;
+  readonly #commit: (op: Omit<CommitOp, "version" | "id">) => Promise<CommitResult>;
   readonly #checks = new Map<string, string | null>();
   readonly #writes = new Map<string, SetOp | null>();
   #done = false;
 
   /** @internal Use `StateManager.atomic()`. */
-  constructor(commit: (op: Omit<CommitOp, "version">) => Promise<CommitResult>) {
+  constructor(commit: (op: Omit<CommitOp, "version" | "id">) => Promise<CommitResult>) {
     this.#commit = commit;
   }
 

@@ -27,8 +27,10 @@ export {
   type Lease,
   type OpenOptions,
   type ReadOptions,
+  type RestoreCheckpointOptions,
   type SaveOptions,
   StateManager,
+  type Status,
   type UpdateOptions,
   type UpdateResult,
   type ValueDiff,
@@ -37,6 +39,7 @@ export {
 export { AtomicOperation } from "./atomic.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";
+export { REQUEST_WINDOW } from "./types.ts";
 export type { CacheOptions } from "./core/_cache.ts";
 export type { ChangeEvent, Watcher, WatchOptions, WatchTarget } from "./core/_watch.ts";
 export type { RetryOptions } from "./core/_retry.ts";

@@ -6,7 +6,7 @@
 import type { BackendLocation } from "./backends/_open.ts";
 import type { CacheOptions } from "./core/_cache.ts";
 import type { RetryOptions } from "./core/_retry.ts";
-import type { Backend, JsonValue } from "./types.ts";
+import type { Backend, CheckpointInfo, Head, JsonValue } from "./types.ts";
 
 /** Options of `StateManager.open()`. */
 export interface OpenOptions extends BackendLocation {
@@ -64,6 +64,37 @@ export interface CheckpointOptions {
   metadata?: Record<string, JsonValue>;
   /** Replace an existing checkpoint of the same name. Default false. */
   overwrite?: boolean;
+}
+
+/** Options of `StateManager.restoreCheckpoint()`. */
+export interface RestoreCheckpointOptions {
+  /**
+   * Keys under this prefix keep their live values through the restore (and
+   * are not taken from the checkpoint): attempt counters, logs. Atomic with
+   * the rest of the restore.
+   */
+  keep?: { prefix: string };
+}
+
+/** Where a namespace stands: what `StateManager.status()` returns. */
+export interface Status {
+  /** The namespace. */
+  namespace: string;
+  /** The backend's name. */
+  backend: string;
+  /** Live keys. */
+  keyCount: number;
+  /** The checkpoint last taken or restored, or null. */
+  head: Head | null;
+  /**
+   * Keys added, removed and changed since the head's checkpoint (every key is
+   * "added" when there is no head, or its checkpoint was deleted).
+   */
+  changes: CheckpointDiff;
+  /** The newest checkpoint, or null. */
+  newest: CheckpointInfo | null;
+  /** Whether the newest checkpoint is not on the head's line: a branch was abandoned. */
+  abandoned: boolean;
 }
 
 /** What changed between two states: key names. */

@@ -11,11 +11,15 @@ import { KeyWatcher, type Watcher, type WatchOptions, type WatchTarget } from ".
 import * as checkpoints from "./core/_checkpoints.ts";
 import * as reads from "./core/_reads.ts";
 import * as updates from "./core/_updates.ts";
+import { status as readStatus } from "./core/_status.ts";
 import { retryPolicy, withRetry } from "./core/_retry.ts";
+import { newVersion } from "./core/_ids.ts";
 import { KeyNotFoundError, ValidationError } from "./errors.ts";
+import type { ClosedError } from "./errors.ts";
 import type {
   Backend,
   CheckpointInfo,
+  Head,
   JsonValue,
   KeyPage,
   ListOptions,
@@ -32,7 +36,9 @@ import type {
   Lease,
   OpenOptions,
   ReadOptions,
+  RestoreCheckpointOptions,
   SaveOptions,
+  Status,
   UpdateOptions,
   UpdateResult,
   ValueDiff,
@@ -47,7 +53,9 @@ export type {
   Lease,
   OpenOptions,
   ReadOptions,
+  RestoreCheckpointOptions,
   SaveOptions,
+  Status,
   UpdateOptions,
   UpdateResult,
   ValueDiff,
@@ -152,7 +160,7 @@ export class StateManager implements AsyncDisposable {
     value: unknown,
     options: SaveOptions & WriteConditions = {},
   ): Promise<void> {
-    await updates.writeIf(this.#engine, [[key, value]], options);
+    await this.#engine.op(() => updates.writeIf(this.#engine, [[key, value]], options));
   }
 
   /**
@@ -192,8 +200,9 @@ export class StateManager implements AsyncDisposable {
   async getEntries<T = JsonValue>(keys: string[]): Promise<(Entry<T> | null)[]> {
     if (!Array.isArray(keys)) throw new ValidationError("getEntries() takes an array of keys");
     keys.forEach((key) => validateKey(key));
-    this.#engine.assertOpen();
-    const entries = await this.#engine.call(() => this.backend.get(this.namespace, keys));
+    const entries = await this.#engine.op(() =>
+      this.#engine.call(() => this.backend.get(this.namespace, keys))
+    );
     return entries.map((e) => e && { ...e, value: JSON.parse(e.value) as T });
   }
 
@@ -207,7 +216,7 @@ export class StateManager implements AsyncDisposable {
    * it deletes only a key still at that version (else {@linkcode CheckFailedError}).
    */
   async delete(key: string, options: Pick<WriteConditions, "ifVersion"> = {}): Promise<void> {
-    await updates.deleteIf(this.#engine, key, options);
+    await this.#engine.op(() => updates.deleteIf(this.#engine, key, options));
   }
 
   /**
@@ -229,7 +238,9 @@ export class StateManager implements AsyncDisposable {
    */
   async listKeys(options: ListOptions = {}): Promise<KeyPage> {
     validateListOptions(options);
-    return await this.#engine.call(() => this.backend.list(this.namespace, options));
+    return await this.#engine.op(() =>
+      this.#engine.call(() => this.backend.list(this.namespace, options))
+    );
   }
 
   /**
@@ -243,15 +254,16 @@ export class StateManager implements AsyncDisposable {
     if (typeof values !== "object" || values === null || Array.isArray(values)) {
       throw new ValidationError("saveMany() takes an object of key -> value");
     }
-    await updates.writeIf(this.#engine, Object.entries(values), options);
+    await this.#engine.op(() => updates.writeIf(this.#engine, Object.entries(values), options));
   }
 
   /** Loads several keys at once; missing keys are left out of the result. */
   async loadMany(keys: string[]): Promise<Record<string, JsonValue>> {
     if (!Array.isArray(keys)) throw new ValidationError("loadMany() takes an array of keys");
     keys.forEach((key) => validateKey(key));
-    this.#engine.assertOpen();
-    const entries = await this.#engine.call(() => this.backend.get(this.namespace, keys));
+    const entries = await this.#engine.op(() =>
+      this.#engine.call(() => this.backend.get(this.namespace, keys))
+    );
     const out: Record<string, JsonValue> = {};
     entries.forEach((e) => {
       if (e) out[e.key] = JSON.parse(e.value);
@@ -297,11 +309,8 @@ export class StateManager implements AsyncDisposable {
     fn: (current: T | undefined) => T | Promise<T>,
     options: UpdateOptions = {},
   ): Promise<T | UpdateResult<T>> {
-    const { previous, value, version } = await updates.updateEntry(
-      this.#engine,
-      key,
-      fn,
-      options.ttlMs,
+    const { previous, value, version } = await this.#engine.op(() =>
+      updates.updateEntry(this.#engine, key, fn, options.ttlMs)
     );
     return options.previous === true ? { previous, value, version } : value;
   }
@@ -323,7 +332,7 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   increment(key: string, by = 1, options: SaveOptions = {}): Promise<number> {
-    return updates.increment(this.#engine, key, by, options.ttlMs);
+    return this.#engine.op(() => updates.increment(this.#engine, key, by, options.ttlMs));
   }
 
   /**
@@ -341,7 +350,7 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   append(key: string, value: unknown, options: SaveOptions = {}): Promise<JsonValue[]> {
-    return updates.append(this.#engine, key, value, options.ttlMs);
+    return this.#engine.op(() => updates.append(this.#engine, key, value, options.ttlMs));
   }
 
   /**
@@ -364,7 +373,7 @@ export class StateManager implements AsyncDisposable {
     patch: Record<string, unknown>,
     options: SaveOptions = {},
   ): Promise<Record<string, JsonValue>> {
-    return updates.merge(this.#engine, key, patch, options.ttlMs);
+    return this.#engine.op(() => updates.merge(this.#engine, key, patch, options.ttlMs));
   }
 
   /**
@@ -385,7 +394,7 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   claim(key: string, owner: string, options: ClaimOptions = {}): Promise<Lease> {
-    return updates.claim(this.#engine, key, owner, options.ttlMs);
+    return this.#engine.op(() => updates.claim(this.#engine, key, owner, options.ttlMs));
   }
 
   /**
@@ -394,7 +403,7 @@ export class StateManager implements AsyncDisposable {
    * owner holds it: only the owner releases a lease.
    */
   release(key: string, owner: string): Promise<boolean> {
-    return updates.release(this.#engine, key, owner);
+    return this.#engine.op(() => updates.release(this.#engine, key, owner));
   }
 
   /**
@@ -417,7 +426,7 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   atomic(): AtomicOperation {
-    return new AtomicOperation((op) => this.#engine.commit(op));
+    return new AtomicOperation((op) => this.#engine.op(() => this.#engine.commit(op)));
   }
 
   /**
@@ -425,36 +434,77 @@ export class StateManager implements AsyncDisposable {
    * a name a unique, time-sortable one is generated (`auto-...`).
    */
   async checkpoint(name?: string, options: CheckpointOptions = {}): Promise<string> {
-    this.#engine.assertOpen();
-    const created = await checkpoints.take(this.#engine.context(), name, options);
-    return created;
+    return await this.#engine.op(() => checkpoints.take(this.#engine.context(), name, options));
   }
 
   /** Lists checkpoints with their metadata, newest first. */
   async listCheckpoints(): Promise<CheckpointInfo[]> {
-    this.#engine.assertOpen();
-    return await this.#engine.call(() => this.backend.listCheckpoints(this.namespace));
+    return await this.#engine.op(() =>
+      this.#engine.call(() => this.backend.listCheckpoints(this.namespace))
+    );
   }
 
   /**
    * Makes the namespace exactly what it was at the checkpoint: keys created
-   * since are gone. Throws {@linkcode CheckpointNotFoundError} if it does not exist.
+   * since are gone, except keys under `keep.prefix`, which keep their live
+   * values. The checkpoint becomes the head. Throws
+   * {@linkcode CheckpointNotFoundError} if it does not exist.
+   *
+   * @example Keep attempt counters through a rollback
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using state = await StateManager.open({ backend: "memory" });
+   * await state.checkpoint("before_build");
+   * await state.saveMany({ phase: "build", "attempts:build": 1 });
+   * await state.restoreCheckpoint("before_build", { keep: { prefix: "attempts:" } });
+   * assert.equal(await state.has("phase"), false);
+   * assert.equal(await state.load("attempts:build"), 1);
+   * ```
    */
-  async restoreCheckpoint(name: string): Promise<void> {
-    this.#engine.assertOpen();
-    await this.#engine.uncached(() => checkpoints.restore(this.#engine.context(), name));
+  async restoreCheckpoint(name: string, options: RestoreCheckpointOptions = {}): Promise<void> {
+    await this.#engine.op(() =>
+      this.#engine.uncached(() => checkpoints.restore(this.#engine.context(), name, options))
+    );
+  }
+
+  /** The checkpoint this namespace last took or restored, or null. */
+  async head(): Promise<Head | null> {
+    return await this.#engine.op(() => this.#engine.call(() => this.backend.head(this.namespace)));
+  }
+
+  /**
+   * Where the namespace stands: key count, head, keys changed since the
+   * head's checkpoint, the newest checkpoint, and whether it lies off the
+   * head's line (a branch abandoned by a restore).
+   *
+   * @example
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using state = await StateManager.open({ backend: "memory" });
+   * await state.save("phase", "plan");
+   * await state.checkpoint("planned");
+   * await state.save("phase", "build");
+   * const status = await state.status();
+   * assert.equal(status.head?.name, "planned");
+   * assert.deepEqual(status.changes.changed, ["phase"]);
+   * ```
+   */
+  async status(): Promise<Status> {
+    return await this.#engine.op(() => readStatus(this.#engine.context()));
   }
 
   /** Deletes a checkpoint; throws {@linkcode CheckpointNotFoundError} if it does not exist. */
   async deleteCheckpoint(name: string): Promise<void> {
-    this.#engine.assertOpen();
-    await checkpoints.remove(this.#engine.context(), name);
+    await this.#engine.op(() => checkpoints.remove(this.#engine.context(), name));
   }
 
   /** Deletes automatic checkpoints beyond the retention settings; returns their names. */
   async pruneCheckpoints(): Promise<string[]> {
-    this.#engine.assertOpen();
-    return await checkpoints.prune(this.#engine.context());
+    return await this.#engine.op(() => checkpoints.prune(this.#engine.context()));
   }
 
   /**
@@ -473,8 +523,7 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   async dump(options: ReadOptions = {}): Promise<Record<string, JsonValue>> {
-    this.#engine.assertOpen();
-    return await reads.dump(this.#engine.context(), options);
+    return await this.#engine.op(() => reads.dump(this.#engine.context(), options));
   }
 
   /**
@@ -497,8 +546,7 @@ export class StateManager implements AsyncDisposable {
     name: string,
     options: ReadOptions = {},
   ): Promise<Record<string, JsonValue>> {
-    this.#engine.assertOpen();
-    return await reads.readCheckpoint(this.#engine.context(), name, options);
+    return await this.#engine.op(() => reads.readCheckpoint(this.#engine.context(), name, options));
   }
 
   /**
@@ -519,34 +567,36 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   async diffCheckpointValues(from: string, to?: string): Promise<ValueDiff> {
-    this.#engine.assertOpen();
-    return await reads.diffValues(this.#engine.context(), from, to);
+    return await this.#engine.op(() => reads.diffValues(this.#engine.context(), from, to));
   }
 
   /** Keys added, removed and changed from checkpoint `from` to checkpoint `to` (default: now). */
   async diffCheckpoint(from: string, to?: string): Promise<CheckpointDiff> {
-    this.#engine.assertOpen();
-    return await checkpoints.diff(this.#engine.context(), from, to);
+    return await this.#engine.op(() => checkpoints.diff(this.#engine.context(), from, to));
   }
 
   /** Deletes every key and checkpoint of this namespace. */
   async clear(): Promise<void> {
-    this.#engine.assertOpen();
-    await this.#engine.uncached(() => this.#engine.call(() => this.backend.clear(this.namespace)));
+    const id = newVersion();
+    await this.#engine.op(() =>
+      this.#engine.uncached(() =>
+        this.#engine.call(() => this.backend.clear(this.namespace, { id }))
+      )
+    );
   }
 
   /** Namespaces on this backend that hold keys or checkpoints. */
   async listNamespaces(): Promise<string[]> {
-    this.#engine.assertOpen();
-    return await this.#engine.call(() => this.backend.namespaces());
+    return await this.#engine.op(() => this.#engine.call(() => this.backend.namespaces()));
   }
 
-  /** Cleans up and repairs after a crash; returns what it did. */
+  /** Cleans up and repairs after a crash, retried like every other call; returns what it did. */
   async recover(): Promise<RecoveryReport> {
-    this.#engine.assertOpen();
     const recover = this.backend.recover?.bind(this.backend);
     if (!recover) return { actions: [], quarantined: [], ok: true };
-    return await this.#engine.uncached(() => recover(this.namespace));
+    return await this.#engine.op(() =>
+      this.#engine.uncached(() => this.#engine.call(() => recover(this.namespace)))
+    );
   }
 
   /**
@@ -587,11 +637,15 @@ export class StateManager implements AsyncDisposable {
     return watcher;
   }
 
-  /** Closes watchers and the backend (unless you passed it in). Safe to call twice. */
+  /**
+   * Closes watchers and the backend (unless you passed it in). Operations
+   * already started finish first; calls after close() reject with
+   * {@linkcode ClosedError}. Safe to call twice.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#engine.close();
+    await this.#engine.close();
     await Promise.all([...this.#watchers].map((w) => w.close()));
     if (this.#ownsBackend) await this.backend.close();
   }
@@ -601,8 +655,8 @@ export class StateManager implements AsyncDisposable {
     return this.close();
   }
 
-  #read(key: string, fresh = false): Promise<StoredEntry | null> {
+  #read(key: string): Promise<StoredEntry | null> {
     validateKey(key);
-    return this.#engine.read(key, fresh);
+    return this.#engine.op(() => this.#engine.read(key));
   }
 }

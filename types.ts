@@ -50,11 +50,12 @@ export interface SetOp {
 
 /**
  * An atomic commit: all checks pass and all writes apply, or nothing does.
- * The manager makes `version` unique per commit, so after a lost reply it can
- * tell whether the commit landed by reading a written key's version.
+ * A commit whose checks fail records nothing (its retry is evaluated afresh).
  */
 export interface CommitOp {
-  /** The version every key in `sets` gets. */
+  /** The request id (see {@linkcode Backend}): the same on every retry of one commit. */
+  id: string;
+  /** The version every key in `sets` gets; unique per commit (the manager uses the id). */
   version: string;
   /** Version checks; any failure aborts the commit. */
   checks: Check[];
@@ -85,6 +86,12 @@ export interface KeyPage {
   cursor: string | null;
 }
 
+/** How long applied request ids are kept per namespace: at least the newest `count` and all younger than `ms`. */
+export const REQUEST_WINDOW: { readonly count: number; readonly ms: number } = {
+  count: 1000,
+  ms: 10 * 60 * 1000,
+};
+
 /** What is known about a checkpoint. */
 export interface CheckpointInfo {
   /** The checkpoint's name. */
@@ -99,6 +106,21 @@ export interface CheckpointInfo {
   auto: boolean;
   /** Caller-supplied metadata. */
   metadata: Record<string, JsonValue>;
+  /** The namespace's head when it was taken (its lineage parent), or null for the first. */
+  parent: string | null;
+}
+
+/**
+ * A namespace's head: the checkpoint it last took or restored, and when.
+ * Writes after it make the live state differ from it; `status()` tells how.
+ */
+export interface Head {
+  /** The checkpoint's name. */
+  name: string;
+  /** Whether it was taken or restored. */
+  via: "checkpoint" | "restore";
+  /** When, in ms since the epoch. */
+  at: number;
 }
 
 /** What a backend needs to take a checkpoint. */
@@ -113,6 +135,20 @@ export interface CheckpointRequest {
   metadata: Record<string, JsonValue>;
   /** Replace an existing checkpoint of the same name. */
   overwrite: boolean;
+  /** The request id: the same on every retry of one checkpoint. */
+  id: string;
+}
+
+/** What identifies a mutating request other than a commit: its id, reused on every retry. */
+export interface RequestOptions {
+  /** The request id. */
+  id: string;
+}
+
+/** What a backend needs to restore a checkpoint. */
+export interface RestoreOptions extends RequestOptions {
+  /** Keys under this prefix keep their live values and are not taken from the checkpoint. */
+  keep?: { prefix: string };
 }
 
 /** What a backend declares it can do; the conformance suite reads this. */
@@ -183,6 +219,19 @@ export interface ChangeFeed {
 /**
  * The contract every backend implements. Methods throw {@linkcode StateError}s
  * (native driver errors are mapped at this boundary).
+ *
+ * Request ids make every mutating call exactly-once: `commit`, `checkpoint`,
+ * `restore`, `deleteCheckpoint` and `clear` carry an id that the manager
+ * generates once per logical request and reuses on every retry. The backend
+ * records the id as applied atomically with the change (same transaction,
+ * Lua script, Deno KV commit or journal record). A call whose id is already
+ * recorded applies nothing and returns the success it would have returned:
+ * a commit `{ ok: true, version }`, a checkpoint the existing info (never
+ * CheckpointExistsError), a restore or delete `true`. So after a lost reply
+ * the retry answers "did it land?" by the id, never by a key's version.
+ * Window: each namespace keeps at least its newest
+ * {@linkcode REQUEST_WINDOW}`.count` ids and every id younger than
+ * `REQUEST_WINDOW.ms`; older ones are pruned now and then.
  */
 export interface Backend {
   /** Short name: "memory", "json", "sqlite", "redis", "kv". */
@@ -199,33 +248,46 @@ export interface Backend {
 
   /**
    * Takes an atomic snapshot of the namespace. Throws CheckpointExistsError
-   * when the name is taken and `overwrite` is false (checked atomically).
+   * when the name is taken and `overwrite` is false (checked atomically),
+   * unless `request.id` is already recorded: then it returns the info of the
+   * checkpoint of that name as it is. Atomically with the snapshot, the new
+   * info's `parent` is the head's name and the head becomes
+   * `{ name, via: "checkpoint", at: createdAt }`.
    */
   checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo>;
   /** Lists checkpoints, newest first. */
   listCheckpoints(ns: string): Promise<CheckpointInfo[]>;
-  /** Reads a checkpoint's entries, or null when it does not exist. */
+  /** Reads a checkpoint's entries in ascending UTF-8 byte order of key, or null when it does not exist. */
   readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null>;
-  /** Makes the namespace exactly the checkpoint, atomically; false if it does not exist. */
-  restore(ns: string, name: string): Promise<boolean>;
-  /** Deletes a checkpoint; false if it did not exist. */
-  deleteCheckpoint(ns: string, name: string): Promise<boolean>;
+  /**
+   * Makes the namespace exactly the checkpoint, atomically; false if it does
+   * not exist. Every restored key gets a fresh version (the request id), so a
+   * version is never reused. Keys under `options.keep.prefix` keep their live
+   * values (checkpoint entries under it are not taken). The head becomes
+   * `{ name, via: "restore" }` in the same step. True when `options.id` is
+   * already recorded.
+   */
+  restore(ns: string, name: string, options: RestoreOptions): Promise<boolean>;
+  /** Deletes a checkpoint; false if it did not exist. True when `options.id` is already recorded. */
+  deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean>;
 
   /**
    * Writes a checkpoint with the given info and entries as they are
    * (versions and expiry times kept; entries already expired may be left
    * out), replacing one of the same name; `keyCount` and `bytes` are counted
-   * from `entries`. The live keys are not touched. Migration and import use it. Optional:
-   * without it, migration takes the checkpoint through a temporary restore of
-   * the namespace (see references/migration.md), which is slower and must not
-   * race other writers.
+   * from `entries`, `parent` is kept as given. The live keys and the head are
+   * not touched. Migration and import use it.
    */
-  importCheckpoint?(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void>;
+  importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void>;
 
   /** Namespaces that hold keys or checkpoints. */
   namespaces(): Promise<string[]>;
-  /** Deletes every key and checkpoint of the namespace. */
-  clear(ns: string): Promise<void>;
+  /** Deletes every key and checkpoint and the head of the namespace (the record of request ids stays). */
+  clear(ns: string, options: RequestOptions): Promise<void>;
+  /** The namespace's head, or null (never took or restored a checkpoint, or cleared since). */
+  head(ns: string): Promise<Head | null>;
+  /** Sets (or with null removes) the head as it is, for migration and import. */
+  importHead(ns: string, head: Head | null): Promise<void>;
   /**
    * A cheap token that changes whenever the namespace may have changed, in
    * any process, and never returns to an earlier value. The manager reads it

@@ -3,8 +3,9 @@
 // embedded as JSON, so every file stays human-readable.
 import { closeSync, fstatSync, readSync } from "node:fs";
 import { StateDamagedError } from "../errors.ts";
-import type { CheckpointInfo, StoredEntry } from "../types.ts";
+import type { CheckpointInfo, Head, StoredEntry } from "../types.ts";
 import { openFile, openRead, readAll, readText } from "./_files.ts";
+import { RequestLog } from "./_requests.ts";
 
 /** A stored value as the JSON backend keeps it in memory. */
 export interface Rec {
@@ -26,10 +27,18 @@ export function entryCost(key: string, r: Rec): number {
   return key.length + r.value.length + r.version.length + 64;
 }
 
-/** A namespace's entries that keep count of their size ({@linkcode entryCost}). */
+/**
+ * A namespace's entries that keep count of their size ({@linkcode entryCost}),
+ * with the record of applied request ids and the lineage head, which travel
+ * with them through the snapshot and the journal.
+ */
 export class Entries extends Map<string, Rec> {
   /** The sum of the entries' costs. */
   bytes = 0;
+  /** Applied request ids (see Backend in types.ts). */
+  requests: RequestLog = new RequestLog();
+  /** The lineage head: the checkpoint last taken or restored. */
+  head: Head | null = null;
 
   /** Entries from `init` (added after the count is set up). */
   constructor(init?: Iterable<[string, Rec]>) {
@@ -75,7 +84,11 @@ export const JOURNAL_FORMAT = "managing-state/journal@1";
 export const CHECKPOINT_FORMAT = "managing-state/checkpoint@1";
 
 /** Serialises a snapshot; one entry per line, values embedded as JSON. */
-export function formatSnapshot(generation: number, entries: Map<string, Rec>): string {
+export function formatSnapshot(
+  generation: number,
+  entries: Map<string, Rec>,
+  state: { requests: RequestLog; head: Head | null },
+): string {
   const lines: string[] = [];
   for (const [key, r] of entries) {
     lines.push(
@@ -85,7 +98,9 @@ export function formatSnapshot(generation: number, entries: Map<string, Rec>): s
     );
   }
   const body = lines.length ? `{\n${lines.join(",\n")}\n  }` : "{}";
-  return `{\n  "format": "${SNAPSHOT_FORMAT}",\n  "generation": ${generation},\n  "entries": ${body}\n}\n`;
+  const ids = JSON.stringify(state.requests.entries());
+  const head = JSON.stringify(state.head);
+  return `{\n  "format": "${SNAPSHOT_FORMAT}",\n  "generation": ${generation},\n  "head": ${head},\n  "requests": ${ids},\n  "entries": ${body}\n}\n`;
 }
 
 /** A parsed snapshot. */
@@ -108,10 +123,21 @@ export function readSnapshot(path: string): Snapshot | null {
     for (const [key, r] of Object.entries(doc.entries as Record<string, Record<string, unknown>>)) {
       entries.set(key, toRec(r));
     }
+    entries.head = toHead(doc.head);
+    if (Array.isArray(doc.requests)) {
+      for (const [id, at] of doc.requests as [string, number][]) entries.requests.add(id, at);
+    }
     return { generation: doc.generation, entries, bytes: text.length };
   } catch (error) {
     throw damaged(path, error);
   }
+}
+
+/** A head as read from a file: null unless it has the shape of one. */
+function toHead(h: unknown): Head | null {
+  const r = h as Head | null | undefined;
+  if (typeof r?.name !== "string") return null;
+  return { name: r.name, via: r.via === "restore" ? "restore" : "checkpoint", at: Number(r.at) };
 }
 
 function toRec(r: Record<string, unknown>): Rec {
@@ -125,18 +151,24 @@ export function formatJournalHeader(generation: number): string {
   return `${JSON.stringify({ format: JOURNAL_FORMAT, generation })}\n`;
 }
 
-/** One journal line: a commit's sets and deletes. */
+/**
+ * One journal line: a request's id and time, a commit's sets and deletes
+ * (none for other requests), and a new lineage head when `head` is given.
+ */
 export function formatCommit(
+  request: { id: string; at: number },
   version: string,
   sets: { key: string; value: string; expiresAt: number | null }[],
   deletes: string[],
+  head?: Head | null,
 ): string {
   const parts = sets.map((s) =>
     `${JSON.stringify(s.key)}: {"value": ${s.value}, "expiresAt": ${s.expiresAt}}`
   );
-  return `{"version": ${JSON.stringify(version)}, "set": {${parts.join(", ")}}, "delete": ${
-    JSON.stringify(deletes)
-  }}\n`;
+  const moved = head === undefined ? "" : `, "head": ${JSON.stringify(head)}`;
+  return `{"id": ${JSON.stringify(request.id)}, "at": ${request.at}, "version": ${
+    JSON.stringify(version)
+  }${moved}, "set": {${parts.join(", ")}}, "delete": ${JSON.stringify(deletes)}}\n`;
 }
 
 /** What reading journal bytes found. */
@@ -175,6 +207,10 @@ export function applyJournal(
       } else {
         if (typeof rec?.version !== "string" || typeof rec.set !== "object") {
           throw new Error("bad record");
+        }
+        if (entries instanceof Entries) {
+          if (typeof rec.id === "string") entries.requests.add(rec.id, Number(rec.at) || 0);
+          if ("head" in rec) entries.head = toHead(rec.head);
         }
         for (const key of rec.delete as string[]) entries.delete(key);
         for (const [key, s] of Object.entries(rec.set as Record<string, Record<string, unknown>>)) {
@@ -307,6 +343,7 @@ function parseCheckpointHeader(path: string, text: string): CheckpointInfo {
       bytes: Number(h.bytes),
       auto: h.auto === true,
       metadata: h.metadata ?? {},
+      parent: typeof h.parent === "string" ? h.parent : null,
     };
   } catch (error) {
     throw damaged(path, error);

@@ -23,6 +23,8 @@ import {
   readSnapshot,
   type Rec,
 } from "./_json_format.ts";
+import type { RequestLog } from "./_requests.ts";
+import type { Head } from "../types.ts";
 
 /**
  * What the JSON backend knows about one namespace, and the file work that
@@ -183,16 +185,28 @@ export class Space {
     }
   }
 
-  /** Under the lock: writes `entries` as a new snapshot generation and starts a new journal. */
-  compact(entries: Map<string, Rec>): void {
+  /**
+   * Under the lock: writes `entries` as a new snapshot generation and starts
+   * a new journal. The record of request ids and the head are `state`
+   * (default: those of `entries`, or those in memory), so a restore or clear
+   * records its id and moves the head in the same snapshot.
+   */
+  compact(
+    entries: Map<string, Rec>,
+    state: { requests: RequestLog; head: Head | null } = entries instanceof Entries
+      ? entries
+      : this.entries,
+  ): void {
     const now = Date.now();
     const live = new Entries(
       [...entries].filter(([, r]) => r.expiresAt === null || r.expiresAt > now),
     );
+    live.requests = state.requests;
+    live.head = state.head;
     const generation = this.generation + 1;
     const snapPath = join(this.dir, FILES.snapshot);
     const journalPath = join(this.dir, FILES.journal);
-    const text = formatSnapshot(generation, live);
+    const text = formatSnapshot(generation, live, state);
     const temp = tempPathFor(snapPath);
     atomicWrite(temp, text, false);
     // Keep the previous generation (snapshot + journal) as the last good copy.

@@ -10,12 +10,12 @@ import {
   ValidationError,
 } from "../errors.ts";
 import type { CheckpointInfo, CheckpointRequest, StoredEntry } from "../types.ts";
-import { entryBytes, newestFirst } from "./_shared.ts";
+import { checkpointInfo, kept, newestFirst } from "./_shared.ts";
+import { afterRecord } from "./_kv_requests.ts";
 import type { KvKey } from "./_kv_platform.ts";
 import { type AreaEntry, readArea, stable } from "./_kv_read.ts";
 import {
   BatchWriter,
-  decodeRecord,
   encodeRecord,
   expired,
   getAll,
@@ -29,12 +29,16 @@ import {
   utf8,
   writeBlob,
 } from "./_kv_store.ts";
-import { type Ctx, lostLock, type Op } from "./_kv_txn.ts";
+import { type Ctx, type LineageHead, lostLock, type Op } from "./_kv_txn.ts";
 
 /** A checkpoint's info key value: the public info plus its area id. */
 type Stored = CheckpointInfo & { id: string };
 
-const parse = (value: unknown): Stored => JSON.parse(text(value as Uint8Array)) as Stored;
+const parse = (value: unknown): Stored => {
+  const stored = JSON.parse(text(value as Uint8Array)) as Stored;
+  stored.parent ??= null; // written before lineage
+  return stored;
+};
 
 /** Takes an atomic snapshot of the namespace. */
 export async function checkpoint(
@@ -43,7 +47,8 @@ export async function checkpoint(
   request: CheckpointRequest,
 ): Promise<CheckpointInfo> {
   const infoKey = ctx.layout.checkpoint(ns, request.name);
-  const [existing] = await getAll(ctx.kv, [infoKey]);
+  const [existing, seen] = await getAll(ctx.kv, [infoKey, ctx.layout.request(ns, request.id)]);
+  if (seen!.versionstamp !== null) return existingInfo(existing!, request);
   if (existing!.versionstamp !== null && !request.overwrite) {
     throw new CheckpointExistsError(ns, request.name);
   }
@@ -55,16 +60,29 @@ export async function checkpoint(
       tries: 1,
     });
     if (snap === null) continue;
-    const info = await publish(ctx, ns, request, snap.value, snap.vs);
-    if (info !== null) return info;
+    const info = await publish(ctx, ns, request, snap.value, snap.vs, request.id);
+    if (info !== null) {
+      await afterRecord(ctx, ns);
+      return info;
+    }
   }
   // Writers keep winning: hold the namespace lock while reading.
   return await ctx.txns.run(ns, async (vs) => {
     const entries = await readArea(ctx, live, true);
-    const info = entries && await publish(ctx, ns, request, entries, vs);
+    const info = entries && await publish(ctx, ns, request, entries, vs, request.id);
     if (info === null) throw lostLock(ns);
     return { result: info };
   });
+}
+
+/** The info of the checkpoint a recorded request took, as it is now. */
+function existingInfo(
+  entry: { value: unknown; versionstamp: string | null },
+  request: CheckpointRequest,
+): CheckpointInfo {
+  if (entry.versionstamp === null) return checkpointInfo(request, []);
+  const { id: _, ...info } = parse(entry.value);
+  return info;
 }
 
 /**
@@ -79,12 +97,13 @@ export async function importCheckpoint(
   info: CheckpointInfo,
   entries: StoredEntry[],
 ): Promise<void> {
-  const request: CheckpointRequest = {
+  const request = {
     name: info.name,
     createdAt: info.createdAt,
     auto: info.auto,
     metadata: info.metadata,
     overwrite: true,
+    parent: info.parent,
   };
   const area: AreaEntry[] = entries.map((e) => ({
     key: e.key,
@@ -93,39 +112,44 @@ export async function importCheckpoint(
   }));
   for (let attempt = 0; attempt < 20; attempt++) {
     const head = await ctx.txns.settled(ns, false);
-    if (await publish(ctx, ns, request, area, head.vs) !== null) return;
+    if (await publish(ctx, ns, request, area, head.vs, null) !== null) return;
   }
   throw busy(ns, `import checkpoint ${JSON.stringify(info.name)}`);
 }
 
-/** Writes a snapshot area, then its info key (checked against the head); null if the head moved. */
+/**
+ * Writes a snapshot area, then its info key (checked against the head).
+ * Taking a checkpoint (`id` not null) also records the request id and, in the
+ * same commit, reads the lineage head as the parent and moves it to this
+ * checkpoint; an import (`id` null) keeps `request.parent` and the head.
+ * Null if the head moved.
+ */
 async function publish(
   ctx: Ctx,
   ns: string,
-  request: CheckpointRequest,
+  request: Omit<CheckpointRequest, "id"> & { parent?: string | null },
   entries: AreaEntry[],
   headVs: string | null,
+  id: string | null,
 ): Promise<CheckpointInfo | null> {
   const now = Date.now();
   const kept = entries.filter((e) => !expired(e.rec.meta, now));
-  const info: CheckpointInfo = {
-    name: request.name,
-    createdAt: request.createdAt,
-    keyCount: kept.length,
-    bytes: kept.reduce((n, e) => n + entryBytes(e), 0),
-    auto: request.auto,
-    metadata: request.metadata,
+  const areaId = timeId();
+  const record = (parent: string | null) => {
+    const info = checkpointInfo({ ...request, parent }, kept);
+    const value = utf8(JSON.stringify({ ...info, id: areaId } satisfies Stored));
+    if (value.length > LIMITS.value) {
+      throw new ValidationError(
+        `Checkpoint ${JSON.stringify(request.name)} in namespace ${
+          JSON.stringify(ns)
+        }: its metadata makes the checkpoint record ${value.length} bytes, over the Deno KV backend's limit of ${LIMITS.value} (Deno KV values are at most 64 KiB): store less metadata`,
+      );
+    }
+    return { info, value };
   };
-  const id = timeId();
-  const value = utf8(JSON.stringify({ ...info, id } satisfies Stored));
-  if (value.length > LIMITS.value) {
-    throw new ValidationError(
-      `Checkpoint ${JSON.stringify(request.name)} in namespace ${
-        JSON.stringify(ns)
-      }: its metadata makes the checkpoint record ${value.length} bytes, over the Deno KV backend's limit of ${LIMITS.value} (Deno KV values are at most 64 KiB): store less metadata`,
-    );
-  }
-  const area = ctx.layout.snapshot(ns, id);
+  // The longest parent is as long as the longest name: checked before anything is written.
+  record(request.parent ?? "x".repeat(Math.max(request.name.length, 256)));
+  const area = ctx.layout.snapshot(ns, areaId);
   const writer = new BatchWriter(ctx.kv, [], "write a checkpoint");
   for (const e of kept) {
     const r = await writeBlob(writer, area, {
@@ -138,20 +162,45 @@ async function publish(
   await writer.flush();
   const infoKey = ctx.layout.checkpoint(ns, request.name);
   const head = ctx.layout.head(ns);
+  const requestKey = id === null ? null : ctx.layout.request(ns, id);
+  const lineage = ctx.layout.lineage(ns);
   for (;;) {
-    const [current] = await getAll(ctx.kv, [infoKey]);
+    const [current, line, seen] = await getAll(
+      ctx.kv,
+      [infoKey, lineage, ...requestKey ? [requestKey] : []],
+    );
+    if (seen !== undefined && seen.versionstamp !== null) {
+      await deleteArea(ctx, area);
+      return existingInfo(current!, { ...request, id: id! });
+    }
     if (current!.versionstamp !== null && !request.overwrite) {
       await deleteArea(ctx, area);
       throw new CheckpointExistsError(ns, request.name);
     }
-    const result = await kvCall("write a checkpoint", () =>
-      ctx.kv.atomic()
+    const parent = requestKey === null
+      ? request.parent ?? null
+      : line!.versionstamp === null
+      ? null
+      : (JSON.parse(text(line!.value as Uint8Array)) as LineageHead).name;
+    const { info, value } = record(parent);
+    const result = await kvCall("write a checkpoint", () => {
+      const atomic = ctx.kv.atomic()
         .check({ key: head, versionstamp: headVs }, {
           key: infoKey,
           versionstamp: current!.versionstamp,
         })
-        .set(infoKey, value)
-        .commit());
+        .set(infoKey, value);
+      if (requestKey) {
+        const moved: LineageHead = { name: request.name, via: "checkpoint", at: request.createdAt };
+        atomic.check({ key: requestKey, versionstamp: null }, {
+          key: lineage,
+          versionstamp: line!.versionstamp,
+        });
+        atomic.set(requestKey, utf8(String(Date.now())));
+        atomic.set(lineage, utf8(JSON.stringify(moved)));
+      }
+      return atomic.commit();
+    });
     if (result.ok) {
       if (current!.versionstamp !== null) {
         await deleteArea(ctx, ctx.layout.snapshot(ns, parse(current!.value).id)).catch(() => {});
@@ -213,21 +262,32 @@ export async function readCheckpoint(
   );
 }
 
-/** Makes the namespace exactly the checkpoint, in one namespace transaction. */
-export async function restore(ctx: Ctx, ns: string, name: string): Promise<boolean> {
+/**
+ * Makes the namespace exactly the checkpoint, with fresh versions (the
+ * request id), in one namespace transaction that also records the id.
+ */
+export async function restore(
+  ctx: Ctx,
+  ns: string,
+  name: string,
+  id: string,
+  keep: { prefix: string } | undefined,
+): Promise<boolean> {
   const infoKey = ctx.layout.checkpoint(ns, name);
+  const requestKey = ctx.layout.request(ns, id);
   const live = ctx.layout.live(ns);
-  const [exists] = await getAll(ctx.kv, [infoKey]);
+  const [exists, seen] = await getAll(ctx.kv, [infoKey, requestKey]);
+  if (seen!.versionstamp !== null) return true;
   if (exists!.versionstamp === null) return false;
-  return await ctx.txns.run(ns, async (vs) => {
-    const [info] = await getAll(ctx.kv, [infoKey]);
+  const done = await ctx.txns.run(ns, async (vs) => {
+    const [info, again] = await getAll(ctx.kv, [infoKey, requestKey]);
+    if (again!.versionstamp !== null) return { result: true };
     if (info!.versionstamp === null) return { result: false };
     const entries = await readArea(ctx, ctx.layout.snapshot(ns, parse(info!.value).id), false);
     if (entries === null) throw busy(ns, `restore checkpoint ${JSON.stringify(name)}`);
-    const current = new Map<string, string>();
+    const current = new Set<string>();
     for (const e of await listAll(ctx.kv, { prefix: recordsOf(live) })) {
-      const key = e.key[e.key.length - 1] as string;
-      current.set(key, decodeRecord(e, key)!.meta.v);
+      current.add(e.key[e.key.length - 1] as string);
     }
     const writer = new BatchWriter(
       ctx.kv,
@@ -236,39 +296,56 @@ export async function restore(ctx: Ctx, ns: string, name: string): Promise<boole
     );
     const ops: Op[] = [];
     const now = Date.now();
-    const keep = new Set<string>();
+    const restored = new Set<string>();
     for (const e of entries) {
-      if (expired(e.rec.meta, now)) continue;
-      keep.add(e.key);
-      // Versions are unique per commit: the same version is the same value.
-      if (current.get(e.key) === e.rec.meta.v) continue;
+      if (expired(e.rec.meta, now) || kept(e.key, keep)) continue;
+      restored.add(e.key);
+      // Every restored key gets the fresh version, so no version is ever reused.
       const r = await writeBlob(writer, live, {
         key: e.key,
-        meta: { v: e.rec.meta.v, x: e.rec.meta.x },
+        meta: { v: id, x: e.rec.meta.x },
         value: e.value,
       });
       ops.push({ t: "set", key: e.key, meta: r.meta, inline: r.inline });
     }
-    for (const key of current.keys()) if (!keep.has(key)) ops.push({ t: "del", key });
+    for (const key of current) {
+      if (!restored.has(key) && !kept(key, keep)) ops.push({ t: "del", key });
+    }
+    ops.push({ t: "req", id, at: Date.now() });
+    ops.push({ t: "lineage", head: { name, via: "restore", at: Date.now() } });
     if (!await writer.flush()) throw lostLock(ns);
     return { result: true, ops, checks: [{ key: infoKey, versionstamp: info!.versionstamp }] };
   });
+  if (done) await afterRecord(ctx, ns);
+  return done;
 }
 
-/** Deletes a checkpoint: its info key first (one commit), then its area. */
-export async function deleteCheckpoint(ctx: Ctx, ns: string, name: string): Promise<boolean> {
+/** Deletes a checkpoint: its info key first (one commit, with the request id), then its area. */
+export async function deleteCheckpoint(
+  ctx: Ctx,
+  ns: string,
+  name: string,
+  id: string,
+): Promise<boolean> {
   const infoKey = ctx.layout.checkpoint(ns, name);
+  const requestKey = ctx.layout.request(ns, id);
   for (;;) {
-    const [info] = await getAll(ctx.kv, [infoKey]);
+    const [info, seen] = await getAll(ctx.kv, [infoKey, requestKey]);
+    if (seen!.versionstamp !== null) return true;
     if (info!.versionstamp === null) return false;
     const result = await kvCall(
       "delete a checkpoint",
       () =>
-        ctx.kv.atomic().check({ key: infoKey, versionstamp: info!.versionstamp }).delete(infoKey)
+        ctx.kv.atomic()
+          .check({ key: infoKey, versionstamp: info!.versionstamp })
+          .check({ key: requestKey, versionstamp: null })
+          .delete(infoKey)
+          .set(requestKey, utf8(String(Date.now())))
           .commit(),
     );
     if (!result.ok) continue;
     await deleteArea(ctx, ctx.layout.snapshot(ns, parse(info!.value).id));
+    await afterRecord(ctx, ns);
     return true;
   }
 }
@@ -279,5 +356,25 @@ function busy(ns: string, what: string): BackendError {
       JSON.stringify(ns)
     }: other processes kept changing it; retry`,
     { transient: true },
+  );
+}
+
+/** The namespace's lineage head, once no transaction is being applied. */
+export async function readHead(ctx: Ctx, ns: string): Promise<LineageHead | null> {
+  const snap = await stable(
+    ctx,
+    ns,
+    async () => (await getAll(ctx.kv, [ctx.layout.lineage(ns)]))[0],
+  );
+  if (snap === null) throw busy(ns, "read the head");
+  const entry = snap.value!;
+  return entry.versionstamp === null ? null : JSON.parse(text(entry.value as Uint8Array));
+}
+
+/** Sets (or removes) the lineage head as given. */
+export async function importHead(ctx: Ctx, ns: string, head: LineageHead | null): Promise<void> {
+  await ctx.txns.run(
+    ns,
+    () => Promise.resolve({ result: undefined, ops: [{ t: "lineage", head }] }),
   );
 }

@@ -27,6 +27,7 @@ import {
   utf8,
   writeBlob,
 } from "./_kv_store.ts";
+import { afterRecord, applied } from "./_kv_requests.ts";
 import { type Ctx, decodeHead, type HeadState, lostLock, type Op } from "./_kv_txn.ts";
 
 type Written = Map<string, { meta: Meta; inline: string | null }>;
@@ -39,18 +40,22 @@ export async function commit(ctx: Ctx, ns: string, op: CommitOp): Promise<Commit
     value: s.value,
   }));
   const payload = onePayload(ctx, ns, op, sets);
-  return payload === null
+  const result = payload === null
     ? await commitLarge(ctx, ns, op, sets)
     : await commitSmall(ctx, ns, op, sets, payload);
+  if (result.ok) await afterRecord(ctx, ns);
+  return result;
 }
 
 /** The payload of the commit as one Deno KV commit, or null when it does not fit. */
 function onePayload(ctx: Ctx, ns: string, op: CommitOp, sets: NewRecord[]): number | null {
-  if (op.checks.length > LIMITS.checks - 1) return null;
-  if (op.sets.length + op.deletes.length + 1 > LIMITS.mutations - 1) return null;
+  // One check and one write each go to the head, the change key and the request id.
+  if (op.checks.length > LIMITS.checks - 2) return null;
+  if (op.sets.length + op.deletes.length + 2 > LIMITS.mutations - 1) return null;
   const area = ctx.layout.live(ns);
   const changed = keySize(ctx.layout.changed(ns));
-  let payload = keySize(ctx.layout.head(ns)) + 2 * changed + 40;
+  const request = keySize(ctx.layout.request(ns, op.id));
+  let payload = keySize(ctx.layout.head(ns)) + 2 * changed + 3 * request + 60;
   let keyBytes = changed;
   for (const c of op.checks) payload += keySize(recordKey(area, c.key));
   for (const key of op.deletes) payload += keySize(recordKey(area, key));
@@ -104,6 +109,7 @@ async function commitSmall(
 ): Promise<CommitResult> {
   const area = ctx.layout.live(ns);
   const head = ctx.layout.head(ns);
+  const request = ctx.layout.request(ns, op.id);
   const checked = op.checks.map((c) => c.key);
   const touched = [...new Set([...checked, ...op.sets.map((s) => s.key), ...op.deletes])];
   const replaced = new Set([...op.sets.map((s) => s.key), ...op.deletes]);
@@ -113,16 +119,23 @@ async function commitSmall(
   for (let attempt = 0; attempt < 500; attempt++) {
     if (attempt > 1) await sleep(Math.random() * Math.min(20, attempt));
     // The records this commit touches, each batch read with the head.
+    // The request id is read with them: no extra round trip.
     const recs = new Map<string, Rec | null>();
     const heads: HeadState[] = [];
-    for (let i = 0; i < touched.length || i === 0; i += LIMITS.getMany - 1) {
-      const batch = touched.slice(i, i + LIMITS.getMany - 1);
-      const [h, ...entries] = await kvCall(
+    let seen = false;
+    for (let i = 0; i < touched.length || i === 0; i += LIMITS.getMany - 2) {
+      const batch = touched.slice(i, i + LIMITS.getMany - 2);
+      const [h, r, ...entries] = await kvCall(
         "read keys",
-        () => ctx.kv.getMany([head, ...batch.map((k) => recordKey(area, k))]),
+        () => ctx.kv.getMany([head, request, ...batch.map((k) => recordKey(area, k))]),
       );
       heads.push(decodeHead(h!));
+      seen ||= r!.versionstamp !== null;
       entries.forEach((e, j) => recs.set(batch[j]!, decodeRecord(e, batch[j]!)));
+    }
+    if (seen) {
+      await discard(ctx, ns, written);
+      return { ok: true, version: op.version };
     }
     const state = heads[0]!;
     if (heads.some((h) => h.vs !== state.vs)) continue; // a transaction moved the head: read again
@@ -145,10 +158,10 @@ async function commitSmall(
     }
     // Check the head, the checked keys, then as many replaced keys as the
     // limit allows (so their old chunks are known exactly).
-    const checks: { key: KvKey; versionstamp: string | null }[] = [{
-      key: head,
-      versionstamp: state.vs,
-    }];
+    const checks: { key: KvKey; versionstamp: string | null }[] = [
+      { key: head, versionstamp: state.vs },
+      { key: request, versionstamp: null },
+    ];
     for (const key of [...checked, ...touched.filter((k) => !checked.includes(k))]) {
       if (checks.length >= LIMITS.checks) break;
       checks.push({ key: recordKey(area, key), versionstamp: recs.get(key)?.vs ?? null });
@@ -161,8 +174,9 @@ async function commitSmall(
       mutate.push((a) => a.set(recordKey(area, s.key), value, expireIn(r.meta)));
     }
     mutate.push((a) => a.set(ctx.layout.changed(ns), utf8(op.version)));
+    mutate.push((a) => a.set(request, utf8(String(Date.now()))));
     // Chunks of replaced values go in the same commit when they fit, else right after.
-    let mutations = op.sets.length + op.deletes.length + 1;
+    let mutations = op.sets.length + op.deletes.length + 2;
     let bytes = payload;
     const later: { key: string; meta: Meta }[] = [];
     for (const key of replaced) {
@@ -208,6 +222,7 @@ function commitLarge(
 ): Promise<CommitResult> {
   const area = ctx.layout.live(ns);
   return ctx.txns.run<CommitResult>(ns, async (vs) => {
+    if (await applied(ctx, ns, op.id)) return { result: { ok: true, version: op.version } };
     const written = await writeValues(ctx, ns, sets, vs);
     if (written === null) throw lostLock(ns);
     const entries = await getAll(ctx.kv, op.checks.map((c) => recordKey(area, c.key)));
@@ -218,6 +233,7 @@ function commitLarge(
     }
     const ops: Op[] = op.deletes.map((key) => ({ t: "del", key }));
     for (const [key, r] of written) ops.push({ t: "set", key, meta: r.meta, inline: r.inline });
+    ops.push({ t: "req", id: op.id, at: Date.now() });
     return { result: { ok: true, version: op.version }, ops };
   });
 }

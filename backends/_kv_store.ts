@@ -132,6 +132,10 @@ export class Layout {
   txn = (ns: string, id: string): KvKey => [this.root, ns, "txn", id];
   txns = (ns: string): KvKey => [this.root, ns, "txn"];
   waiters = (ns: string): KvKey => [this.root, ns, "waiters"];
+  /** The namespace's lineage head (JSON), not to be confused with `head`, the transaction lock. */
+  lineage = (ns: string): KvKey => [this.root, ns, "lineage"];
+  request = (ns: string, id: string): KvKey => [this.root, ns, "requests", id];
+  requests = (ns: string): KvKey => [this.root, ns, "requests"];
 }
 
 /** The record key of `key` in an area. */

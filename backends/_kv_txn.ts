@@ -64,7 +64,16 @@ export interface HeadState {
 export type Op =
   | { t: "set"; key: string; meta: Meta; inline: string | null }
   | { t: "del"; key: string }
-  | { t: "clear" };
+  | { t: "clear" }
+  | { t: "req"; id: string; at: number }
+  | { t: "lineage"; head: LineageHead | null };
+
+/** The lineage head as stored (see Head in types.ts). */
+export interface LineageHead {
+  name: string;
+  via: "checkpoint" | "restore";
+  at: number;
+}
 
 /** What a transaction's `prepare` step returns. */
 export interface Prepared<T> {
@@ -84,6 +93,8 @@ export interface Ctx {
   layout: Layout;
   /** Namespace transactions. */
   txns: Txns;
+  /** Request ids recorded through this database (pruning runs every so often). */
+  recorded: number;
 }
 
 /** Runs namespace transactions and lets readers and writers wait for them. */
@@ -265,12 +276,24 @@ export class Txns {
     );
     for (let i = 0; i < ops.length; i += 500) {
       const batch = ops.slice(i, i + 500);
-      const keyed = batch.filter((op): op is Exclude<Op, { t: "clear" }> => op.t !== "clear");
+      const keyed = batch.filter((op): op is Extract<Op, { t: "set" | "del" }> =>
+        op.t === "set" || op.t === "del"
+      );
       const old = await getAll(this.#kv, keyed.map((op) => recordKey(area, op.key)));
       let at = 0;
       for (const op of batch) {
         if (op.t === "clear") {
           await this.#clearAll(ns, id, writer);
+          continue;
+        }
+        if (op.t === "req") {
+          await writer.set(this.#layout.request(ns, op.id), utf8(String(op.at)));
+          continue;
+        }
+        if (op.t === "lineage") {
+          const key = this.#layout.lineage(ns);
+          if (op.head === null) await writer.delete(key);
+          else await writer.set(key, utf8(JSON.stringify(op.head)));
           continue;
         }
         const before = decodeRecord(old[at++]!, op.key);
@@ -299,7 +322,10 @@ export class Txns {
     const log = this.#layout.txn(ns, id);
     for (const entry of await listAll(this.#kv, { prefix: this.#layout.ns(ns) })) {
       const key = entry.key as KvKey;
-      if (keep.includes(JSON.stringify(key)) || key[2] === "waiters") continue;
+      // Waiting processes and the record of request ids outlive a clear.
+      if (keep.includes(JSON.stringify(key)) || key[2] === "waiters" || key[2] === "requests") {
+        continue;
+      }
       if (key.length === log.length + 1 && log.every((part, i) => key[i] === part)) continue;
       await writer.delete(key);
     }

@@ -34,10 +34,14 @@ export class Layout {
   readonly ttl: string;
   /** Change counter, INCR'd by every write. */
   readonly chg: string;
-  /** Hash: checkpoint name -> "<keyCount>:<bytes>:<info JSON>". */
+  /** Hash: checkpoint name -> "<keyCount>:<bytes>:<info JSON>" (createdAt, auto, metadata, parent). */
   readonly cps: string;
   /** Prefix of checkpoint hashes: base + "cp:"; the rest is the name. */
   readonly cp: string;
+  /** Sorted set of applied request ids, scored by when they were applied (ms). */
+  readonly req: string;
+  /** Hash: the namespace's head (name, via, at). */
+  readonly head: string;
 
   constructor(prefix: string, ns: string) {
     this.base = `${prefix}:{${ns}}:`;
@@ -47,6 +51,8 @@ export class Layout {
     this.chg = `${this.base}chg`;
     this.cps = `${this.base}cps`;
     this.cp = `${this.base}cp:`;
+    this.req = `${this.base}req`;
+    this.head = `${this.base}head`;
   }
 }
 

@@ -7,6 +7,7 @@
 // A stored entry is one string: "1:<expiresAt>:<version bytes>:<version><value>"
 // (see _redis_layout.ts); META below reads its header without copying the value.
 import { createHash } from "node:crypto";
+import { REQUEST_WINDOW } from "../types.ts";
 
 /** A Lua script and its SHA1, for EVALSHA. */
 export interface LuaScript {
@@ -35,15 +36,33 @@ end
 local function at(ms)
   return string.format('%.0f', math.ceil(ms))
 end
+-- The same entry with another version (a restore writes fresh versions).
+local function repack(s, version)
+  local a = string.find(s, ':', 3, true)
+  local _, _, start = meta(s)
+  return string.sub(s, 1, a) .. #version .. ':' .. version .. string.sub(s, start)
+end
+-- Records a request id and drops the oldest ids beyond the window.
+local function record(req, id, now)
+  redis.call('ZADD', req, now, id)
+  local n = redis.call('ZCARD', req) - ${REQUEST_WINDOW.count}
+  if n > 0 then
+    local old = redis.call('ZCOUNT', req, '-inf', '(' .. at(now - ${REQUEST_WINDOW.ms}))
+    if old < n then n = old end
+    if n > 0 then redis.call('ZREMRANGEBYRANK', req, 0, n - 1) end
+  end
+end
 `;
 
 /**
- * The common save: one key, no checks, no expiry. KEYS: idx, ttl, chg, key.
- * ARGV: member, packed entry. Returns 1.
+ * The common save: one key, no checks, no expiry. KEYS: idx, ttl, chg, key,
+ * req. ARGV: member, packed entry, request id, now. Returns 1.
  */
 export const SAVE: LuaScript = script(
   "save",
   `
+if redis.call('ZSCORE', KEYS[5], ARGV[3]) then return 1 end
+record(KEYS[5], ARGV[3], tonumber(ARGV[4]))
 redis.call('SET', KEYS[4], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
@@ -53,24 +72,27 @@ return 1
 );
 
 /**
- * Checks versions, then deletes and sets keys, and bumps the change counter.
- * KEYS: idx, ttl, chg, then the data keys of the checks, deletes and sets.
- * ARGV: now, #checks, #deletes, #sets, data key prefix, then per check
- * "-" (must be absent) or "=<version>", then per set expiresAt ("" for none)
- * and the packed entry. Returns 1, or 0 when a check failed (nothing written).
+ * Checks versions, then deletes and sets keys, records the request id and
+ * bumps the change counter. KEYS: idx, ttl, chg, req, then the data keys of
+ * the checks, deletes and sets. ARGV: now, #checks, #deletes, #sets, data key
+ * prefix, request id, then per check "-" (must be absent) or "=<version>",
+ * then per set expiresAt ("" for none) and the packed entry. Returns 1 (also
+ * when the id is recorded: nothing is written again), or 0 when a check
+ * failed (nothing written, no id recorded).
  */
 export const COMMIT: LuaScript = script(
   "commit",
   `
 local now = tonumber(ARGV[1])
+if redis.call('ZSCORE', KEYS[4], ARGV[6]) then return 1 end
 local nc, nd, ns = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local plen = #ARGV[5]
-local a = 6
+local a = 7
 for i = 1, nc do
   local want = ARGV[a]
   a = a + 1
   local have = nil
-  local cur = redis.call('GET', KEYS[3 + i])
+  local cur = redis.call('GET', KEYS[4 + i])
   if cur then
     local exp, ver = meta(cur)
     if not exp or exp > now then have = ver end
@@ -81,7 +103,8 @@ for i = 1, nc do
     return 0
   end
 end
-local k = 3 + nc
+record(KEYS[4], ARGV[6], now)
+local k = 4 + nc
 for i = 1, nd do
   local key = KEYS[k + i]
   local m = string.sub(key, plen + 1)
@@ -154,16 +177,24 @@ end
 );
 
 /**
- * Copies the live keys into a checkpoint hash and records its info.
- * KEYS: idx, cps, checkpoint hash. ARGV: now, data key prefix, name,
- * overwrite ("1"/"0"), info JSON. Returns {keyCount, bytes}, or nil when the
- * name is taken and overwrite is "0".
+ * Copies the live keys into a checkpoint hash, records its info with the
+ * head as its parent, and makes it the head. KEYS: idx, cps, checkpoint
+ * hash, req, head. ARGV: now, data key prefix, name, overwrite ("1"/"0"),
+ * info JSON up to `"parent":` (the script appends the parent and the "}"),
+ * request id, createdAt. Returns {keyCount, bytes, parent or ""}; nil when
+ * the name is taken and overwrite is "0"; {-1, stored info or ""} when the
+ * request id is recorded.
  */
 export const CHECKPOINT: LuaScript = script(
   "checkpoint",
   `
 local now = tonumber(ARGV[1])
+if redis.call('ZSCORE', KEYS[4], ARGV[6]) then
+  return {-1, redis.call('HGET', KEYS[2], ARGV[3]) or ''}
+end
 if ARGV[4] ~= '1' and redis.call('HEXISTS', KEYS[2], ARGV[3]) == 1 then return false end
+record(KEYS[4], ARGV[6], now)
+local parent = redis.call('HGET', KEYS[5], 'name')
 redis.call('DEL', KEYS[3])
 local count, bytes = 0, 0
 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
@@ -177,30 +208,51 @@ for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     end
   end
 end
-redis.call('HSET', KEYS[2], ARGV[3], count .. ':' .. bytes .. ':' .. ARGV[5])
-return {count, bytes}
+local info = ARGV[5] .. (parent and cjson.encode(parent) or 'null') .. '}'
+redis.call('HSET', KEYS[2], ARGV[3], count .. ':' .. bytes .. ':' .. info)
+redis.call('HSET', KEYS[5], 'name', ARGV[3], 'via', 'checkpoint', 'at', ARGV[7])
+return {count, bytes, parent or ''}
 `,
 );
 
 /**
- * Makes the namespace exactly the checkpoint's live entries.
- * KEYS: idx, ttl, chg, cps, checkpoint hash. ARGV: now, data key prefix,
- * name. Returns 1, or 0 when the checkpoint does not exist.
+ * Makes the namespace exactly the checkpoint's live entries, each with the
+ * request id as its fresh version, except keys under the kept prefix, which
+ * keep their live values; makes the checkpoint the head. KEYS: idx, ttl, chg,
+ * cps, checkpoint hash, req, head. ARGV: now, data key prefix, name, request
+ * id, keep ("1"/"0"), kept prefix. Returns 1 (also when the id is recorded),
+ * or 0 when the checkpoint does not exist.
  */
 export const RESTORE: LuaScript = script(
   "restore",
   `
 local now = tonumber(ARGV[1])
+if redis.call('ZSCORE', KEYS[6], ARGV[4]) then return 1 end
 if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 0 then return 0 end
-for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  redis.call('DEL', ARGV[2] .. m)
+record(KEYS[6], ARGV[4], now)
+local keep, prefix = ARGV[5] == '1', ARGV[6]
+local function kept(m)
+  return keep and string.sub(m, 1, #prefix) == prefix
 end
-redis.call('DEL', KEYS[1], KEYS[2])
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if keep then
+    if not kept(m) then
+      redis.call('DEL', ARGV[2] .. m)
+      redis.call('ZREM', KEYS[1], m)
+      redis.call('ZREM', KEYS[2], m)
+    end
+  else
+    redis.call('DEL', ARGV[2] .. m)
+  end
+end
+if not keep then redis.call('DEL', KEYS[1], KEYS[2]) end
 local flat = redis.call('HGETALL', KEYS[5])
 for i = 1, #flat, 2 do
-  local m, s = flat[i], flat[i + 1]
+  local m, s = flat[i], repack(flat[i + 1], ARGV[4])
   local exp = meta(s)
-  if not exp then
+  if kept(m) then
+    -- the live value stays
+  elseif not exp then
     redis.call('SET', ARGV[2] .. m, s)
     redis.call('ZADD', KEYS[1], 0, m)
   elseif exp > now then
@@ -209,6 +261,7 @@ for i = 1, #flat, 2 do
     redis.call('ZADD', KEYS[1], 0, m)
   end
 end
+redis.call('HSET', KEYS[7], 'name', ARGV[3], 'via', 'restore', 'at', ARGV[1])
 redis.call('INCR', KEYS[3])
 return 1
 `,
@@ -223,11 +276,16 @@ return redis.call('HGETALL', KEYS[2])
 `,
 );
 
-/** Deletes a checkpoint; 1 if it existed. KEYS: cps, hash. ARGV: name. */
+/**
+ * Deletes a checkpoint; 1 if it existed (or the request id is recorded).
+ * KEYS: cps, hash, req. ARGV: name, request id, now.
+ */
 export const DELETE_CHECKPOINT: LuaScript = script(
   "delete checkpoint",
   `
+if redis.call('ZSCORE', KEYS[3], ARGV[2]) then return 1 end
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+record(KEYS[3], ARGV[2], tonumber(ARGV[3]))
 redis.call('DEL', KEYS[2])
 return 1
 `,
@@ -235,19 +293,23 @@ return 1
 
 /**
  * Deletes every key and checkpoint of a namespace and bumps the change
- * counter (kept, so a cache never mistakes a new state for an old one).
- * KEYS: idx, ttl, chg, cps. ARGV: data key prefix, checkpoint key prefix.
+ * counter (kept, so a cache never mistakes a new state for an old one), and
+ * records the request id (the record of ids is kept too).
+ * Removes the head. KEYS: idx, ttl, chg, cps, req, head. ARGV: data key
+ * prefix, checkpoint key prefix, request id, now.
  */
 export const CLEAR: LuaScript = script(
   "clear",
   `
+if redis.call('ZSCORE', KEYS[5], ARGV[3]) then return 1 end
+record(KEYS[5], ARGV[3], tonumber(ARGV[4]))
 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   redis.call('DEL', ARGV[1] .. m)
 end
 for _, n in ipairs(redis.call('HKEYS', KEYS[4])) do
   redis.call('DEL', ARGV[2] .. n)
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[4], KEYS[6])
 redis.call('INCR', KEYS[3])
 return 1
 `,

@@ -1,7 +1,5 @@
 // What the SQLite backend needs from a driver (node:sqlite, @db/sqlite and
 // better-sqlite3 all fit), and how their errors map to ours.
-import { closeSync, mkdirSync, openSync } from "node:fs";
-import { dirname } from "node:path";
 import { BackendError, StateDamagedError, StateError } from "../errors.ts";
 
 /** A prepared statement, as node:sqlite, @db/sqlite and better-sqlite3 provide it. */
@@ -25,12 +23,6 @@ export interface SqliteDatabase {
   prepare(sql: string): SqliteStatement;
   /** Closes the database. */
   close(): unknown;
-}
-
-/** Creates the database file 0600 (and its folder 0700) before SQLite opens it. */
-export function createPrivateFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  closeSync(openSync(path, "a", 0o600));
 }
 
 /** Maps a driver error to a StateError; busy/locked are transient. */

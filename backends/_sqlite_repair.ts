@@ -18,7 +18,8 @@ import {
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { LostData, RecoveryReport } from "../types.ts";
-import { createPrivateFile, type SqliteDatabase, type SqliteStatement } from "./_sqlite_driver.ts";
+import type { SqliteDatabase, SqliteStatement } from "./_sqlite_driver.ts";
+import { createPrivateFile } from "./_create.ts";
 import { fsyncDir, tempPathFor } from "./_files.ts";
 import { type Record_, scanPages } from "./_sqlite_pages.ts";
 import {

@@ -14,9 +14,25 @@ CREATE TABLE IF NOT EXISTS ms_checkpoint_entries (
   ns TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
   version TEXT NOT NULL, expires_at INTEGER,
   PRIMARY KEY (ns, name, key)) WITHOUT ROWID;
+-- Applied request ids (see Backend in types.ts), written in the same
+-- transaction as the change they name.
+CREATE TABLE IF NOT EXISTS ms_requests (
+  ns TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL,
+  PRIMARY KEY (ns, id)) WITHOUT ROWID;
+-- Lineage: each namespace's head (the checkpoint last taken or restored) and
+-- each checkpoint's parent (the head when it was taken; no row: none).
+CREATE TABLE IF NOT EXISTS ms_heads (
+  ns TEXT NOT NULL, name TEXT NOT NULL, via TEXT NOT NULL, at INTEGER NOT NULL,
+  PRIMARY KEY (ns)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ms_parents (
+  ns TEXT NOT NULL, name TEXT NOT NULL, parent TEXT NOT NULL,
+  PRIMARY KEY (ns, name)) WITHOUT ROWID;
 -- Second copies of every key's name, in b-trees of their own, so that a repair
 -- of a damaged file names the keys whose rows it cannot read.
 CREATE INDEX IF NOT EXISTS ms_entries_names ON ms_entries (ns, key);
+CREATE INDEX IF NOT EXISTS ms_requests_names ON ms_requests (ns, id);
+CREATE INDEX IF NOT EXISTS ms_heads_names ON ms_heads (ns);
+CREATE INDEX IF NOT EXISTS ms_parents_names ON ms_parents (ns, name);
 CREATE INDEX IF NOT EXISTS ms_checkpoint_entries_names ON ms_checkpoint_entries (ns, name, key);`;
 
 export const LIVE = "(expires_at IS NULL OR expires_at > ?)";
@@ -37,8 +53,19 @@ export interface Row {
   expires_at: number | null;
 }
 
+/** Checkpoint infos with their parents; append the WHERE clause. */
+export const SELECT_CHECKPOINTS =
+  `SELECT c.name, c.created_at, c.auto, c.metadata, c.key_count, c.bytes, p.parent
+  FROM ms_checkpoints c LEFT JOIN ms_parents p ON p.ns = c.ns AND p.name = c.name`;
+/** Sets a namespace's head. */
+export const UPSERT_HEAD = `INSERT INTO ms_heads (ns, name, via, at) VALUES (?, ?, ?, ?)
+  ON CONFLICT (ns) DO UPDATE SET name = excluded.name, via = excluded.via, at = excluded.at`;
+/** Keys outside a restore's kept range (params: prefix, end, end; end null: no upper bound). */
+export const NOT_KEPT = "NOT (key >= ? AND (? IS NULL OR key < ?))";
+
 /** A row of ms_checkpoints as read. */
 export interface CheckpointRow {
+  parent: string | null;
   name: string;
   created_at: number;
   auto: number;
@@ -46,3 +73,11 @@ export interface CheckpointRow {
   key_count: number;
   bytes: number;
 }
+
+/** Whether a request id is recorded. */
+export const SELECT_REQUEST = "SELECT 1 FROM ms_requests WHERE ns = ? AND id = ?";
+/** Records a request id. */
+export const INSERT_REQUEST = "INSERT OR REPLACE INTO ms_requests (ns, id, at) VALUES (?, ?, ?)";
+/** Drops ids older than a time, keeping the newest N (REQUEST_WINDOW). */
+export const PRUNE_REQUESTS = `DELETE FROM ms_requests WHERE ns = ? AND at < ? AND id NOT IN
+  (SELECT id FROM ms_requests WHERE ns = ? ORDER BY at DESC LIMIT ?)`;

@@ -37,9 +37,12 @@ import type {
   CheckpointRequest,
   CommitOp,
   CommitResult,
+  Head,
   KeyPage,
   ListOptions,
   RecoveryReport,
+  RequestOptions,
+  RestoreOptions,
   StoredEntry,
 } from "../types.ts";
 import {
@@ -58,6 +61,8 @@ import {
   formatCommit,
   MAX_NAMESPACE_BYTES,
   readCheckpointFile,
+  readCheckpointInfo,
+  type Rec,
 } from "./_json_format.ts";
 import {
   bytesAfter,
@@ -69,12 +74,13 @@ import {
   writeCheckpoint,
 } from "./_json_layout.ts";
 import { checkpointFile, namespaceFolder } from "./_json_names.ts";
+import { Inflight } from "../core/_inflight.ts";
 import { recoverNamespace, setAsideNonFolder } from "./_json_recover.ts";
 import { Space } from "./_json_space.ts";
 import { acquireLock, type LockOptions } from "./_lock.ts";
 
 export type { LockOptions };
-import { entryBytes, newestFirst } from "./_shared.ts";
+import { checkpointInfo, kept, newestFirst } from "./_shared.ts";
 
 /** Options of {@linkcode JsonBackend}. */
 export interface JsonOptions {
@@ -113,7 +119,8 @@ export class JsonBackend implements Backend {
   #rootChecked = false;
   /** Never goes back, so change tokens never repeat, even for a namespace read again. */
   #clock = 0;
-  #closed = false;
+  /** Started writes finish before close() releases the journals. */
+  readonly #inflight = new Inflight();
 
   /** Creates the backend; nothing is read or written until it is used. */
   constructor(options: JsonOptions) {
@@ -129,8 +136,9 @@ export class JsonBackend implements Backend {
     this.#maxBytes = max;
   }
 
-  #space(ns: string): Space {
-    if (this.#closed) throw new ClosedError();
+  /** The namespace in memory; `check`: refuse once closed (not for work already started). */
+  #space(ns: string, check = true): Space {
+    if (check && this.#inflight.closed) throw new ClosedError();
     let space = this.#spaces.get(ns);
     if (space) {
       if (this.#spaces.size > 1) {
@@ -162,14 +170,19 @@ export class JsonBackend implements Backend {
     return namespacePath(this.#dir, ns);
   }
 
+  /** Runs an operation that awaits: refused once closed; close() waits for it. */
+  #op<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#inflight.run(fn);
+  }
+
   /** Runs `fn` holding the namespace's lock, with the in-memory copy up to date. */
   async #locked<T>(ns: string, fn: (space: Space) => T): Promise<T> {
     try {
-      const dir = this.#space(ns).dir;
+      const dir = this.#space(ns, false).dir;
       ensurePrivateDir(dir);
       const lock = await acquireLock(join(dir, FILES.lock), this.#lock);
       try {
-        const space = this.#space(ns); // after the wait: it may have been evicted meanwhile
+        const space = this.#space(ns, false); // after the wait: it may have been evicted meanwhile
         space.sync(true);
         space.prepareJournal();
         return fn(space);
@@ -205,9 +218,14 @@ export class JsonBackend implements Backend {
     }
   }
 
-  /** Appends one journal line under the lock (checks first). */
+  /** Appends one journal line under the lock (checks first); the line records the request id. */
   commit(ns: string, op: CommitOp): Promise<CommitResult> {
+    return this.#op(() => this.#commit(ns, op));
+  }
+
+  #commit(ns: string, op: CommitOp): Promise<CommitResult> {
     return this.#locked(ns, (space) => {
+      if (space.entries.requests.has(op.id)) return { ok: true, version: op.version };
       const now = Date.now();
       for (const check of op.checks) {
         const r = space.entries.get(check.key);
@@ -218,20 +236,8 @@ export class JsonBackend implements Backend {
       if (bytes > this.#maxBytes && bytes > space.entries.bytes) {
         throw tooBig(ns, bytes, this.#maxBytes);
       }
-      const line = formatCommit(op.version, op.sets, op.deletes);
-      const path = join(space.dir, FILES.journal);
-      const { fd, st } = openAppend(path);
-      try {
-        // Under the lock nobody else appends: the size is the old one plus this line.
-        const size = st.size + writeAll(fd, line);
-        fsyncSync(fd); // not fdatasync: the journal grows, so its size must reach the disk too
-        if (st.ino !== space.journal?.ino) space.pinJournal();
-        space.journal = { ino: st.ino, size };
-        space.offset = size;
-        space.changes = ++this.#clock;
-      } finally {
-        closeSync(fd);
-      }
+      this.#append(space, formatCommit({ id: op.id, at: now }, op.version, op.sets, op.deletes));
+      space.entries.requests.add(op.id, now);
       for (const key of op.deletes) space.entries.delete(key);
       for (const s of op.sets) {
         space.entries.set(s.key, { value: s.value, version: op.version, expiresAt: s.expiresAt });
@@ -242,6 +248,31 @@ export class JsonBackend implements Backend {
       }
       return { ok: true, version: op.version };
     });
+  }
+
+  /** Under the lock: appends one line to the journal and fsyncs it. */
+  #append(space: Space, line: string): void {
+    const path = join(space.dir, FILES.journal);
+    const { fd, st } = openAppend(path);
+    try {
+      // Under the lock nobody else appends: the size is the old one plus this line.
+      const size = st.size + writeAll(fd, line);
+      fsyncSync(fd); // not fdatasync: the journal grows, so its size must reach the disk too
+      if (st.ino !== space.journal?.ino) space.pinJournal();
+      space.journal = { ino: st.ino, size };
+      space.offset = size;
+      space.changes = ++this.#clock;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Under the lock: a journal line that records a request id (and a new head) and changes no key. */
+  #recordRequest(space: Space, id: string, head?: Head | null): void {
+    const now = Date.now();
+    this.#append(space, formatCommit({ id, at: now }, id, [], [], head));
+    space.entries.requests.add(id, now);
+    if (head !== undefined) space.entries.head = head;
   }
 
   /** Lists live keys in UTF-8 byte order. */
@@ -261,28 +292,37 @@ export class JsonBackend implements Backend {
   }
 
   /** Writes the live keys to a checkpoint file under the lock. */
-  async checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
+  checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
+    return this.#op(() => this.#checkpoint(ns, request));
+  }
+
+  async #checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
     validateCheckpointName(request.name);
     const file = await checkpointFile(request.name);
     return await this.#locked(ns, (space) => {
       const dir = join(space.dir, FILES.checkpoints);
       ensurePrivateDir(dir);
       const found = findCheckpoint(dir, file, request.name);
+      if (space.entries.requests.has(request.id)) {
+        return found === null ? checkpointInfo(request, []) : readCheckpointInfo(found);
+      }
       if (!request.overwrite && found !== null) throw new CheckpointExistsError(ns, request.name);
       const now = Date.now();
       const entries: StoredEntry[] = [];
       for (const [key, r] of space.entries) {
         if (r.expiresAt === null || r.expiresAt > now) entries.push({ key, ...r });
       }
-      const info: CheckpointInfo = {
-        name: request.name,
-        createdAt: request.createdAt,
-        keyCount: entries.length,
-        bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
-        auto: request.auto,
-        metadata: request.metadata,
-      };
+      entries.sort((a, b) => compareKeys(a.key, b.key));
+      const info = checkpointInfo(
+        { ...request, parent: space.entries.head?.name ?? null },
+        entries,
+      );
       writeCheckpoint(dir, file, found, formatCheckpoint(info, entries));
+      this.#recordRequest(space, request.id, {
+        name: request.name,
+        via: "checkpoint",
+        at: request.createdAt,
+      });
       return info;
     });
   }
@@ -298,49 +338,103 @@ export class JsonBackend implements Backend {
   }
 
   /** Reads a checkpoint's entries. */
-  async readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
+  readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
+    return this.#op(() => this.#readCheckpoint(ns, name));
+  }
+
+  async #readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
     try {
       validateCheckpointName(name);
       const file = await checkpointFile(name);
-      const dir = join(this.#space(ns).dir, FILES.checkpoints);
+      const dir = join(this.#space(ns, false).dir, FILES.checkpoints);
       const found = findCheckpoint(dir, file, name);
-      return found === null ? null : readCheckpointFile(found).entries;
+      if (found === null) return null;
+      // Files written before byte order was part of the contract hold insertion order.
+      return readCheckpointFile(found).entries.sort((a, b) => compareKeys(a.key, b.key));
     } catch (error) {
       throw mapError(error, `read checkpoint ${JSON.stringify(name)}`);
     }
   }
 
-  /** Makes the checkpoint the new snapshot generation, atomically. */
-  async restore(ns: string, name: string): Promise<boolean> {
+  /**
+   * Makes the checkpoint the new snapshot generation, atomically, with fresh
+   * versions (the request id) and the id recorded in the same snapshot.
+   */
+  restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
+    return this.#op(() => this.#restore(ns, name, options));
+  }
+
+  async #restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
     validateCheckpointName(name);
     const file = await checkpointFile(name);
     return await this.#locked(ns, (space) => {
+      if (space.entries.requests.has(options.id)) return true;
       const found = findCheckpoint(join(space.dir, FILES.checkpoints), file, name);
       if (found === null) return false;
-      const { entries } = readCheckpointFile(found);
-      space.compact(new Map(entries.map((e) => [e.key, e])));
+      const now = Date.now();
+      const next = new Map<string, Rec>();
+      for (const e of readCheckpointFile(found).entries) {
+        if (!kept(e.key, options.keep)) next.set(e.key, { ...e, version: options.id });
+      }
+      for (const [key, r] of space.entries) if (kept(key, options.keep)) next.set(key, r);
+      const requests = space.entries.requests.clone();
+      requests.add(options.id, now);
+      space.compact(next, { requests, head: { name, via: "restore", at: now } });
       return true;
     });
   }
 
-  /** Deletes a checkpoint file. */
-  async deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+  /** The checkpoint last taken or restored. */
+  head(ns: string): Promise<Head | null> {
+    try {
+      const head = this.#read(ns).entries.head;
+      return Promise.resolve(head && { ...head });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Sets the head as given (one journal line). */
+  importHead(ns: string, head: Head | null): Promise<void> {
+    return this.#op(() => this.#importHead(ns, head));
+  }
+
+  async #importHead(ns: string, head: Head | null): Promise<void> {
+    await this.#locked(ns, (space) => this.#recordRequest(space, crypto.randomUUID(), head));
+  }
+
+  /**
+   * Deletes a checkpoint file. The request id is journaled first; a retry
+   * that finds it recorded removes what is left and reports success.
+   */
+  deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
+    return this.#op(() => this.#deleteCheckpoint(ns, name, options));
+  }
+
+  async #deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     validateCheckpointName(name);
     const file = await checkpointFile(name);
     return await this.#locked(ns, (space) => {
       const dir = join(space.dir, FILES.checkpoints);
+      const recorded = space.entries.requests.has(options.id);
+      if (!recorded && findCheckpoint(dir, file, name) === null) return false;
+      if (!recorded) this.#recordRequest(space, options.id);
       let removed = false;
       // Both, should a crash have left the old file beside the new one.
       for (let found; (found = findCheckpoint(dir, file, name)) !== null;) {
         removed = removeFile(found) || removed;
       }
       if (removed) fsyncDir(dir);
-      return removed;
+      return true;
     });
   }
 
   /** Writes a checkpoint file from given entries. */
-  async importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
+  importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
+    return this.#op(() => this.#importCheckpoint(ns, info, entries));
+  }
+
+  async #importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
     validateCheckpointName(info.name);
     const file = await checkpointFile(info.name);
     await this.#locked(ns, (space) => {
@@ -348,19 +442,20 @@ export class JsonBackend implements Backend {
       if (total > this.#maxBytes) throw tooBig(ns, total, this.#maxBytes);
       const dir = join(space.dir, FILES.checkpoints);
       ensurePrivateDir(dir);
-      const counted = {
-        ...info,
-        keyCount: entries.length,
-        bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
-      };
+      const sorted = [...entries].sort((a, b) => compareKeys(a.key, b.key));
+      const counted = checkpointInfo(info, sorted);
       const found = findCheckpoint(dir, file, info.name);
-      writeCheckpoint(dir, file, found, formatCheckpoint(counted, entries));
+      writeCheckpoint(dir, file, found, formatCheckpoint(counted, sorted));
     });
   }
 
   /** Namespaces (subfolders) that hold live keys or checkpoints. */
-  async namespaces(): Promise<string[]> {
-    if (this.#closed) throw new ClosedError();
+  namespaces(): Promise<string[]> {
+    return this.#op(() => this.#namespaces());
+  }
+
+  async #namespaces(): Promise<string[]> {
+    if (this.#inflight.closed) throw new ClosedError();
     checkFolder(this.#dir, true);
     const out: string[] = [];
     for (const ns of namespaceFolders(this.#dir)) {
@@ -373,12 +468,19 @@ export class JsonBackend implements Backend {
     return out;
   }
 
-  /** Deletes every key and checkpoint of the namespace. */
-  async clear(ns: string): Promise<void> {
+  /** Deletes every key and checkpoint of the namespace; the new snapshot records the request id. */
+  clear(ns: string, options: RequestOptions): Promise<void> {
+    return this.#op(() => this.#clear(ns, options));
+  }
+
+  async #clear(ns: string, options: RequestOptions): Promise<void> {
     await this.#locked(ns, (space) => {
+      if (space.entries.requests.has(options.id)) return;
       const dir = join(space.dir, FILES.checkpoints);
       for (const f of listDir(dir)) removeFile(join(dir, f));
-      space.compact(new Map());
+      const requests = space.entries.requests.clone();
+      requests.add(options.id, Date.now());
+      space.compact(new Map(), { requests, head: null });
     });
   }
 
@@ -419,12 +521,11 @@ export class JsonBackend implements Backend {
     }
   }
 
-  /** Forgets cached state and closes the journals it kept open. */
-  close(): Promise<void> {
-    this.#closed = true;
+  /** Lets started writes finish, then forgets cached state and closes the journals it kept open. */
+  async close(): Promise<void> {
+    if (!await this.#inflight.close()) return;
     for (const space of this.#spaces.values()) space.unpin();
     this.#spaces.clear();
-    return Promise.resolve();
   }
 }
 

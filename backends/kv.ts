@@ -23,11 +23,11 @@
  *
  * @module
  */
-import { closeSync, mkdirSync, openSync } from "node:fs";
-import { dirname } from "node:path";
+import { createPrivateFile } from "./_create.ts";
 import { compareKeys } from "../core/_keys.ts";
 import { byteLength, validateNamespace } from "../core/_validate.ts";
-import { BackendError, ClosedError, ValidationError } from "../errors.ts";
+import { BackendError, ValidationError } from "../errors.ts";
+import { Inflight } from "../core/_inflight.ts";
 import type {
   Backend,
   BackendCapabilities,
@@ -35,9 +35,12 @@ import type {
   CheckpointRequest,
   CommitOp,
   CommitResult,
+  Head,
   KeyPage,
   ListOptions,
   RecoveryReport,
+  RequestOptions,
+  RestoreOptions,
   StoredEntry,
 } from "../types.ts";
 import * as checkpoints from "./_kv_checkpoints.ts";
@@ -48,6 +51,7 @@ import { recover } from "./_kv_recover.ts";
 import {
   decodeRecord,
   expired,
+  isBusy,
   keyRange,
   kvCall,
   Layout,
@@ -55,7 +59,8 @@ import {
   mapError,
   recordsOf,
 } from "./_kv_store.ts";
-import { type Ctx, Txns } from "./_kv_txn.ts";
+import { type Ctx, type Op, Txns } from "./_kv_txn.ts";
+import { afterRecord, applied } from "./_kv_requests.ts";
 
 export type { KvAtomic, KvDatabase, KvEntry, KvKey, KvSelector } from "./_kv_platform.ts";
 
@@ -122,7 +127,8 @@ export class KvBackend implements Backend {
   readonly #layout: Layout;
   readonly #leaseMs: number;
   #ctx: Promise<Ctx> | null = null;
-  #closed = false;
+  /** Started operations finish before close() closes the database. */
+  readonly #inflight = new Inflight();
 
   /** Checks the options; the database is opened on first use. */
   constructor(options: KvBackendOptions = {}) {
@@ -150,13 +156,14 @@ export class KvBackend implements Backend {
     let kv = this.#given;
     if (kv === undefined) {
       const path = this.#path;
+      let undo = () => {};
       try {
-        if (path !== ":memory:" && !/^https?:\/\//i.test(path)) {
-          mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-          closeSync(openSync(path, "a", 0o600));
-        }
+        if (path !== ":memory:" && !/^https?:\/\//i.test(path)) undo = createPrivateFile(path);
         kv = await openKv(path);
       } catch (error) {
+        // A failed open (e.g. no @deno/kv on Node) leaves no file behind, unless
+        // another process holds the new file ("database is locked").
+        if (!isBusy(error)) undo();
         throw new BackendError(
           `Cannot open Deno KV database ${JSON.stringify(path)}: ${
             (error as Error)?.message ?? error
@@ -165,11 +172,19 @@ export class KvBackend implements Backend {
         );
       }
     }
-    return { kv, layout: this.#layout, txns: new Txns(kv, this.#layout, this.#leaseMs) };
+    return {
+      kv,
+      layout: this.#layout,
+      txns: new Txns(kv, this.#layout, this.#leaseMs),
+      recorded: 0,
+    };
   }
 
-  async #run<T>(what: string, fn: (ctx: Ctx) => Promise<T>): Promise<T> {
-    if (this.#closed) throw new ClosedError();
+  #run<T>(what: string, fn: (ctx: Ctx) => Promise<T>): Promise<T> {
+    return this.#inflight.run(() => this.#call(what, fn));
+  }
+
+  async #call<T>(what: string, fn: (ctx: Ctx) => Promise<T>): Promise<T> {
     const pending = this.#ctx ??= this.#open();
     let ctx: Ctx;
     try {
@@ -251,15 +266,33 @@ export class KvBackend implements Backend {
   }
 
   /** Makes the namespace exactly the checkpoint; readers see it before or after, never between. */
-  restore(ns: string, name: string): Promise<boolean> {
+  restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
-    return this.#run("restore checkpoint", (ctx) => checkpoints.restore(ctx, ns, name));
+    return this.#run(
+      "restore checkpoint",
+      (ctx) => checkpoints.restore(ctx, ns, name, options.id, options.keep),
+    );
+  }
+
+  /** The checkpoint last taken or restored. */
+  head(ns: string): Promise<Head | null> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    return this.#run("read head", (ctx) => checkpoints.readHead(ctx, ns));
+  }
+
+  /** Sets the head as given. */
+  importHead(ns: string, head: Head | null): Promise<void> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    return this.#run("import head", (ctx) => checkpoints.importHead(ctx, ns, head));
   }
 
   /** Deletes a checkpoint. */
-  deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+  deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
-    return this.#run("delete checkpoint", (ctx) => checkpoints.deleteCheckpoint(ctx, ns, name));
+    return this.#run(
+      "delete checkpoint",
+      (ctx) => checkpoints.deleteCheckpoint(ctx, ns, name, options.id),
+    );
   }
 
   /** Writes a checkpoint from given entries; the live keys are not touched. */
@@ -294,16 +327,16 @@ export class KvBackend implements Backend {
   }
 
   /** Deletes every key and checkpoint of the namespace, atomically for readers. */
-  clear(ns: string): Promise<void> {
+  clear(ns: string, options: RequestOptions): Promise<void> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
-    return this.#run(
-      "clear namespace",
-      (ctx) =>
-        ctx.txns.run(
-          ns,
-          () => Promise.resolve({ result: undefined, ops: [{ t: "clear" as const }] }),
-        ),
-    );
+    return this.#run("clear namespace", async (ctx) => {
+      await ctx.txns.run(ns, async () => {
+        if (await applied(ctx, ns, options.id)) return { result: undefined };
+        const ops: Op[] = [{ t: "clear" }, { t: "req", id: options.id, at: Date.now() }];
+        return { result: undefined, ops };
+      });
+      await afterRecord(ctx, ns);
+    });
   }
 
   /** The versionstamps of the namespace's change key (every commit writes it) and head. */
@@ -323,8 +356,7 @@ export class KvBackend implements Backend {
 
   /** Closes the database if this backend opened it. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (!await this.#inflight.close()) return;
     const pending = this.#ctx;
     this.#ctx = null;
     if (pending === null || this.#given !== undefined) return;

@@ -34,7 +34,8 @@
  */
 import { compareKeys } from "../core/_keys.ts";
 import { validateNamespace } from "../core/_validate.ts";
-import { CheckpointExistsError, ClosedError } from "../errors.ts";
+import { CheckpointExistsError } from "../errors.ts";
+import { Inflight } from "../core/_inflight.ts";
 import type {
   Backend,
   BackendCapabilities,
@@ -42,13 +43,16 @@ import type {
   CheckpointRequest,
   CommitOp,
   CommitResult,
+  Head,
   JsonValue,
   KeyPage,
   ListOptions,
   RecoveryReport,
+  RequestOptions,
+  RestoreOptions,
   StoredEntry,
 } from "../types.ts";
-import { entryBytes, newestFirst } from "./_shared.ts";
+import { checkpointInfo, newestFirst } from "./_shared.ts";
 import {
   createClient,
   describeClient,
@@ -102,7 +106,8 @@ export class RedisBackend implements Backend {
   readonly #where: string;
   readonly #secret: string | undefined;
   readonly #gate: ReadyGate;
-  #closed = false;
+  /** Started operations finish before close() quits the connection. */
+  readonly #inflight = new Inflight();
 
   /** Creates the backend; nothing connects until the first operation. */
   constructor(options: RedisBackendOptions = {}) {
@@ -133,8 +138,11 @@ export class RedisBackend implements Backend {
 
   readonly #layouts = new Map<string, Layout>();
 
-  async #run<T>(what: string, fn: (client: IoRedisClient) => Promise<T>): Promise<T> {
-    if (this.#closed) throw new ClosedError();
+  #run<T>(what: string, fn: (client: IoRedisClient) => Promise<T>): Promise<T> {
+    return this.#inflight.run(() => this.#call(what, fn));
+  }
+
+  async #call<T>(what: string, fn: (client: IoRedisClient) => Promise<T>): Promise<T> {
     try {
       // Skip the extra await on the hot path: most calls find the client ready.
       if (this.#client.status !== "ready") await this.#gate.ready();
@@ -180,9 +188,11 @@ export class RedisBackend implements Backend {
       await this.#run(
         `write to namespace "${ns}"`,
         (c) =>
-          lua.runScript(c, lua.SAVE, [l.idx, l.ttl, l.chg, l.data + only!.key], [
+          lua.runScript(c, lua.SAVE, [l.idx, l.ttl, l.chg, l.data + only!.key, l.req], [
             only!.key,
             pack(op.version, null, only!.value),
+            op.id,
+            String(Date.now()),
           ]),
       );
       return { ok: true, version: op.version };
@@ -191,6 +201,7 @@ export class RedisBackend implements Backend {
       l.idx,
       l.ttl,
       l.chg,
+      l.req,
       ...op.checks.map((c) => l.data + c.key),
       ...op.deletes.map((key) => l.data + key),
       ...op.sets.map((s) => l.data + s.key),
@@ -201,6 +212,7 @@ export class RedisBackend implements Backend {
       String(op.deletes.length),
       String(op.sets.length),
       l.data,
+      op.id,
       ...op.checks.map((c) => (c.version === null ? "-" : `=${c.version}`)),
       ...op.sets.flatMap((s) => [
         s.expiresAt === null ? "" : String(s.expiresAt),
@@ -239,30 +251,36 @@ export class RedisBackend implements Backend {
   /** Copies the live keys into a checkpoint hash, in one script. */
   async checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
     const l = this.#layout(ns);
+    // The script appends the parent (the head it reads) and the closing brace.
     const info = JSON.stringify({
       createdAt: request.createdAt,
       auto: request.auto,
       metadata: request.metadata,
-    });
+    }).slice(0, -1) + ',"parent":';
     const result = await this.#run(
       `take checkpoint "${request.name}" of namespace "${ns}"`,
       (c) =>
-        lua.runScript(c, lua.CHECKPOINT, [l.idx, l.cps, l.cp + request.name], [
+        lua.runScript(c, lua.CHECKPOINT, [l.idx, l.cps, l.cp + request.name, l.req, l.head], [
           String(Date.now()),
           l.data,
           request.name,
           request.overwrite ? "1" : "0",
           info,
+          request.id,
+          String(request.createdAt),
         ]),
-    ) as [number, number] | null;
+    ) as [number, number | string, string?] | null;
     if (!result) throw new CheckpointExistsError(ns, request.name);
+    if (Number(result[0]) === -1) {
+      // Applied before (a lost reply): the checkpoint as it is now.
+      const stored = String(result[1]);
+      return stored === "" ? checkpointInfo(request, []) : parseInfo(request.name, stored);
+    }
+    const parent = result[2] ? String(result[2]) : null;
     return {
-      name: request.name,
-      createdAt: request.createdAt,
+      ...checkpointInfo({ ...request, parent }, []),
       keyCount: Number(result[0]),
       bytes: Number(result[1]),
-      auto: request.auto,
-      metadata: structuredClone(request.metadata),
     };
   }
 
@@ -273,15 +291,7 @@ export class RedisBackend implements Backend {
       `list checkpoints of namespace "${ns}"`,
       (c) => c.hgetall(l.cps),
     );
-    return Object.entries(all).map(([name, text]) => {
-      const { keyCount, bytes, json } = splitInfo(text);
-      const info = JSON.parse(json) as {
-        createdAt: number;
-        auto: boolean;
-        metadata: Record<string, JsonValue>;
-      };
-      return { name, keyCount, bytes, ...info };
-    }).sort(newestFirst);
+    return Object.entries(all).map(([name, text]) => parseInfo(name, text)).sort(newestFirst);
   }
 
   /** Reads a checkpoint's entries in key order. */
@@ -300,15 +310,18 @@ export class RedisBackend implements Backend {
   }
 
   /** Makes the namespace exactly the checkpoint, in one script. */
-  async restore(ns: string, name: string): Promise<boolean> {
+  async restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
     const l = this.#layout(ns);
     const done = await this.#run(
       `restore checkpoint "${name}" of namespace "${ns}"`,
       (c) =>
-        lua.runScript(c, lua.RESTORE, [l.idx, l.ttl, l.chg, l.cps, l.cp + name], [
+        lua.runScript(c, lua.RESTORE, [l.idx, l.ttl, l.chg, l.cps, l.cp + name, l.req, l.head], [
           String(Date.now()),
           l.data,
           name,
+          options.id,
+          options.keep ? "1" : "0",
+          options.keep?.prefix ?? "",
         ]),
     );
     return Number(done) === 1;
@@ -323,15 +336,16 @@ export class RedisBackend implements Backend {
       createdAt: info.createdAt,
       auto: info.auto,
       metadata: info.metadata,
+      parent: info.parent,
     });
-    const bytes = entries.reduce((n, e) => n + entryBytes(e), 0);
+    const { keyCount, bytes } = checkpointInfo(info, entries);
     await this.#run(`import checkpoint "${info.name}" of namespace "${ns}"`, async (c) => {
       const tx = c.multi().del(l.cp + info.name);
       // HSET in slices keeps each command a reasonable size.
       for (let i = 0; i < fields.length; i += 2000) {
         tx.hset(l.cp + info.name, ...fields.slice(i, i + 2000));
       }
-      tx.hset(l.cps, info.name, `${entries.length}:${bytes}:${meta}`);
+      tx.hset(l.cps, info.name, `${keyCount}:${bytes}:${meta}`);
       const results = await tx.exec();
       const failed = results?.find(([error]) => error);
       if (!results || failed) throw failed?.[0] ?? new Error("transaction aborted");
@@ -339,11 +353,16 @@ export class RedisBackend implements Backend {
   }
 
   /** Deletes a checkpoint. */
-  async deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+  async deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     const l = this.#layout(ns);
     const done = await this.#run(
       `delete checkpoint "${name}" of namespace "${ns}"`,
-      (c) => lua.runScript(c, lua.DELETE_CHECKPOINT, [l.cps, l.cp + name], [name]),
+      (c) =>
+        lua.runScript(c, lua.DELETE_CHECKPOINT, [l.cps, l.cp + name, l.req], [
+          name,
+          options.id,
+          String(Date.now()),
+        ]),
     );
     return Number(done) === 1;
   }
@@ -354,12 +373,38 @@ export class RedisBackend implements Backend {
   }
 
   /** Deletes every key and checkpoint of the namespace, in one script. */
-  async clear(ns: string): Promise<void> {
+  async clear(ns: string, options: RequestOptions): Promise<void> {
     const l = this.#layout(ns);
     await this.#run(
       `clear namespace "${ns}"`,
-      (c) => lua.runScript(c, lua.CLEAR, [l.idx, l.ttl, l.chg, l.cps], [l.data, l.cp]),
+      (c) =>
+        lua.runScript(c, lua.CLEAR, [l.idx, l.ttl, l.chg, l.cps, l.req, l.head], [
+          l.data,
+          l.cp,
+          options.id,
+          String(Date.now()),
+        ]),
     );
+  }
+
+  /** The checkpoint last taken or restored (one HGETALL). */
+  async head(ns: string): Promise<Head | null> {
+    const l = this.#layout(ns);
+    const h = await this.#run(`read head of namespace "${ns}"`, (c) => c.hgetall(l.head));
+    if (h.name === undefined) return null;
+    return { name: h.name, via: h.via === "restore" ? "restore" : "checkpoint", at: Number(h.at) };
+  }
+
+  /** Sets the head as given, in one MULTI. */
+  async importHead(ns: string, head: Head | null): Promise<void> {
+    const l = this.#layout(ns);
+    await this.#run(`import head of namespace "${ns}"`, async (c) => {
+      const tx = c.multi().del(l.head);
+      if (head) tx.hset(l.head, "name", head.name, "via", head.via, "at", String(head.at));
+      const results = await tx.exec();
+      const failed = results?.find(([error]) => error);
+      if (!results || failed) throw failed?.[0] ?? new Error("transaction aborted");
+    });
   }
 
   /** The namespace's change counter (one GET); every write script increments it. */
@@ -384,9 +429,7 @@ export class RedisBackend implements Backend {
 
   /** Closes the connection if this backend opened it (QUIT, then disconnect). */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (!this.#owns) return;
+    if (!await this.#inflight.close() || !this.#owns) return;
     const client = this.#client;
     if (client.status === "ready") {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -398,4 +441,24 @@ export class RedisBackend implements Backend {
     }
     client.disconnect();
   }
+}
+
+/** A checkpoint's info from its record "<keyCount>:<bytes>:<info JSON>". */
+function parseInfo(name: string, text: string): CheckpointInfo {
+  const { keyCount, bytes, json } = splitInfo(text);
+  const info = JSON.parse(json) as {
+    createdAt: number;
+    auto: boolean;
+    metadata: Record<string, JsonValue>;
+    parent?: string | null;
+  };
+  return {
+    name,
+    keyCount,
+    bytes,
+    createdAt: info.createdAt,
+    auto: info.auto,
+    metadata: info.metadata,
+    parent: info.parent ?? null,
+  };
 }

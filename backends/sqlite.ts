@@ -20,8 +20,9 @@
 import { DatabaseSync } from "node:sqlite";
 import { compareKeys, prefixEnd } from "../core/_keys.ts";
 import { validateNamespace } from "../core/_validate.ts";
-import { entryBytes } from "./_shared.ts";
+import { checkpointInfo } from "./_shared.ts";
 import {
+  BackendError,
   CheckpointExistsError,
   ClosedError,
   StateDamagedError,
@@ -30,20 +31,22 @@ import {
 } from "../errors.ts";
 import { repairDatabase } from "./_sqlite_repair.ts";
 import { checkDatabase } from "./_sqlite_schema.ts";
-import {
-  createPrivateFile,
-  mapError,
-  type SqliteDatabase,
-  type SqliteStatement,
-} from "./_sqlite_driver.ts";
+import { createPrivateFile } from "./_create.ts";
+import { mapError, type SqliteDatabase, type SqliteStatement } from "./_sqlite_driver.ts";
 import {
   type CheckpointRow,
+  INSERT_REQUEST,
   LIVE,
+  NOT_KEPT,
+  PRUNE_REQUESTS,
   type Row,
   SCHEMA,
+  SELECT_CHECKPOINTS,
   SELECT_ENTRY,
+  SELECT_REQUEST,
   SELECT_VERSION,
   UPSERT,
+  UPSERT_HEAD,
 } from "./_sqlite_sql.ts";
 
 export type { SqliteDatabase, SqliteParam, SqliteStatement } from "./_sqlite_driver.ts";
@@ -54,12 +57,16 @@ import type {
   CheckpointRequest,
   CommitOp,
   CommitResult,
+  Head,
   JsonValue,
   KeyPage,
   ListOptions,
   RecoveryReport,
+  RequestOptions,
+  RestoreOptions,
   StoredEntry,
 } from "../types.ts";
+import { REQUEST_WINDOW } from "../types.ts";
 
 /** Options of {@linkcode SqliteBackend}. */
 export interface SqliteOptions {
@@ -96,6 +103,8 @@ export class SqliteBackend implements Backend {
   /** Set when the file this backend opened is damaged: every operation throws it until recover(). */
   #damage: StateError | undefined;
   #closed = false;
+  /** Requests recorded through this backend; every 256th prunes the namespace's old ids. */
+  #recorded = 0;
 
   /** Opens (and creates) the database; throws a BackendError if it cannot. */
   constructor(options: SqliteOptions) {
@@ -124,9 +133,10 @@ export class SqliteBackend implements Backend {
     const options = this.#options;
     const path = options.path ?? ":memory:";
     let db: SqliteDatabase | undefined = options.database;
+    let undo = () => {};
     try {
       if (!db) {
-        if (path !== ":memory:") createPrivateFile(path);
+        if (path !== ":memory:") undo = createPrivateFile(path);
         db = new DatabaseSync(path) as unknown as SqliteDatabase;
       }
       this.#db = db;
@@ -144,7 +154,12 @@ export class SqliteBackend implements Backend {
       }
       // Switching to WAL needs a moment of exclusive access: another process
       // opening at the same time makes this fail as busy, and the manager retries.
-      if (this.#owns) db?.close();
+      if (this.#owns) {
+        db?.close();
+        // A failed open leaves no file behind; but a busy one may share the
+        // new file with another process opening it right now: that stays.
+        if (!(mapped instanceof BackendError && mapped.transient)) undo();
+      }
       throw mapped;
     }
   }
@@ -175,6 +190,7 @@ export class SqliteBackend implements Backend {
 
   #run<T>(what: string, fn: () => T): Promise<T> {
     try {
+      if (this.#closed) throw new ClosedError();
       return Promise.resolve(fn());
     } catch (error) {
       return Promise.reject(mapError(error, what));
@@ -196,13 +212,13 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  /** Applies a commit in one transaction. */
+  /** Applies a commit and records its id, in one transaction. */
   commit(ns: string, op: CommitOp): Promise<CommitResult> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
-    return this.#run("write", () => {
-      const now = Date.now();
-      const upsert = this.#stmt(UPSERT);
-      const apply = (): CommitResult => {
+    return this.#run("write", () =>
+      this.#tx((): CommitResult => {
+        if (this.#applied(ns, op.id)) return { ok: true, version: op.version };
+        const now = Date.now();
         const version = this.#stmt(SELECT_VERSION);
         for (const check of op.checks) {
           const row = version.get(ns, check.key, now) as { version: string } | undefined;
@@ -210,18 +226,24 @@ export class SqliteBackend implements Backend {
         }
         const del = this.#stmt("DELETE FROM ms_entries WHERE ns = ? AND key = ?");
         for (const key of op.deletes) del.run(ns, key);
+        const upsert = this.#stmt(UPSERT);
         for (const s of op.sets) upsert.run(ns, s.key, s.value, op.version, s.expiresAt);
+        this.#record(ns, op.id, now);
         return { ok: true, version: op.version };
-      };
-      // A single write is atomic on its own; skip the explicit transaction.
-      if (op.checks.length === 0 && op.deletes.length === 0 && op.sets.length === 1) {
-        const s = op.sets[0]!;
-        upsert.run(ns, s.key, s.value, op.version, s.expiresAt);
-        localCommits.set(this.#db, (localCommits.get(this.#db) ?? 0) + 1);
-        return { ok: true, version: op.version };
-      }
-      return this.#tx(apply);
-    });
+      }));
+  }
+
+  /** Whether a request id is recorded (inside a transaction). */
+  #applied(ns: string, id: string): boolean {
+    return this.#stmt(SELECT_REQUEST).get(ns, id) !== undefined;
+  }
+
+  /** Records a request id (inside the transaction of its change); prunes now and then. */
+  #record(ns: string, id: string, now: number): void {
+    this.#stmt(INSERT_REQUEST).run(ns, id, now);
+    if (++this.#recorded % 256 === 0) {
+      this.#stmt(PRUNE_REQUESTS).run(ns, now - REQUEST_WINDOW.ms, ns, REQUEST_WINDOW.count);
+    }
   }
 
   /** Lists live keys in UTF-8 byte order (SQLite's BINARY collation). */
@@ -250,28 +272,26 @@ export class SqliteBackend implements Backend {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("take checkpoint", () =>
       this.#tx(() => {
+        if (this.#applied(ns, request.id)) {
+          return this.#checkpointInfo(ns, request.name) ?? checkpointInfo(request, []);
+        }
         const exists = this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?")
           .get(ns, request.name);
         if (exists && !request.overwrite) throw new CheckpointExistsError(ns, request.name);
         this.#deleteCheckpoint(ns, request.name);
         const now = Date.now();
+        const entries = this.#stmt(
+          `SELECT key, value FROM ms_entries WHERE ns = ? AND ${LIVE}`,
+        ).all(ns, now) as { key: string; value: string }[];
         this.#stmt(
           `INSERT INTO ms_checkpoint_entries (ns, name, key, value, version, expires_at)
            SELECT ns, ?, key, value, version, expires_at FROM ms_entries WHERE ns = ? AND ${LIVE}`,
         ).run(request.name, ns, now);
-        const stats = this.#stmt(
-          `SELECT count(*) AS n, coalesce(sum(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0) AS bytes
-           FROM ms_checkpoint_entries WHERE ns = ? AND name = ?`,
-        ).get(ns, request.name) as { n: number; bytes: number };
-        const info: CheckpointInfo = {
-          name: request.name,
-          createdAt: request.createdAt,
-          keyCount: Number(stats.n),
-          bytes: Number(stats.bytes),
-          auto: request.auto,
-          metadata: request.metadata,
-        };
+        const parent = this.#head(ns)?.name ?? null;
+        const info = checkpointInfo({ ...request, parent }, entries);
         this.#insertCheckpointInfo(ns, info);
+        this.#stmt(UPSERT_HEAD).run(ns, request.name, "checkpoint", request.createdAt);
+        this.#record(ns, request.id, now);
         return info;
       }));
   }
@@ -281,18 +301,39 @@ export class SqliteBackend implements Backend {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("list checkpoints", () => {
       const rows = this.#stmt(
-        `SELECT name, created_at, auto, metadata, key_count, bytes FROM ms_checkpoints
-         WHERE ns = ? ORDER BY created_at DESC, name DESC`,
+        `${SELECT_CHECKPOINTS} WHERE c.ns = ? ORDER BY c.created_at DESC, c.name DESC`,
       ).all(ns) as CheckpointRow[];
-      return rows.map((r) => ({
-        name: r.name,
-        createdAt: Number(r.created_at),
-        keyCount: Number(r.key_count),
-        bytes: Number(r.bytes),
-        auto: Number(r.auto) === 1,
-        metadata: JSON.parse(r.metadata) as Record<string, JsonValue>,
-      }));
+      return rows.map(toInfo);
     });
+  }
+
+  #checkpointInfo(ns: string, name: string): CheckpointInfo | undefined {
+    const row = this.#stmt(`${SELECT_CHECKPOINTS} WHERE c.ns = ? AND c.name = ?`)
+      .get(ns, name) as CheckpointRow | undefined;
+    return row && toInfo(row);
+  }
+
+  #head(ns: string): Head | null {
+    const row = this.#stmt("SELECT name, via, at FROM ms_heads WHERE ns = ?").get(ns) as
+      | { name: string; via: Head["via"]; at: number }
+      | undefined;
+    return row ? { name: row.name, via: row.via, at: Number(row.at) } : null;
+  }
+
+  /** The checkpoint last taken or restored. */
+  head(ns: string): Promise<Head | null> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    return this.#run("read head", () => this.#head(ns));
+  }
+
+  /** Sets the head as given. */
+  importHead(ns: string, head: Head | null): Promise<void> {
+    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    return this.#run("import head", () =>
+      this.#tx(() => {
+        this.#stmt("DELETE FROM ms_heads WHERE ns = ?").run(ns);
+        if (head) this.#stmt(UPSERT_HEAD).run(ns, head.name, head.via, head.at);
+      }));
   }
 
   /** Reads a checkpoint's entries. */
@@ -315,28 +356,49 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  /** Replaces the namespace's keys with the checkpoint's, in one transaction. */
-  restore(ns: string, name: string): Promise<boolean> {
+  /** Replaces the namespace's keys with the checkpoint's (fresh versions), in one transaction. */
+  restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("restore checkpoint", () =>
       this.#tx(() => {
+        if (this.#applied(ns, options.id)) return true;
         if (!this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name)) {
           return false;
         }
-        this.#stmt("DELETE FROM ms_entries WHERE ns = ?").run(ns);
-        this.#stmt(
-          `INSERT INTO ms_entries (ns, key, value, version, expires_at)
-           SELECT ns, key, value, version, expires_at FROM ms_checkpoint_entries
-           WHERE ns = ? AND name = ? AND ${LIVE}`,
-        ).run(ns, name, Date.now());
+        const now = Date.now();
+        const keep = options.keep;
+        if (keep === undefined) {
+          this.#stmt("DELETE FROM ms_entries WHERE ns = ?").run(ns);
+          this.#stmt(
+            `INSERT INTO ms_entries (ns, key, value, version, expires_at)
+             SELECT ns, key, value, ?, expires_at FROM ms_checkpoint_entries
+             WHERE ns = ? AND name = ? AND ${LIVE}`,
+          ).run(options.id, ns, name, now);
+        } else {
+          const range = [keep.prefix, prefixEnd(keep.prefix), prefixEnd(keep.prefix)];
+          this.#stmt(`DELETE FROM ms_entries WHERE ns = ? AND ${NOT_KEPT}`).run(ns, ...range);
+          this.#stmt(
+            `INSERT INTO ms_entries (ns, key, value, version, expires_at)
+             SELECT ns, key, value, ?, expires_at FROM ms_checkpoint_entries
+             WHERE ns = ? AND name = ? AND ${LIVE} AND ${NOT_KEPT}`,
+          ).run(options.id, ns, name, now, ...range);
+        }
+        this.#stmt(UPSERT_HEAD).run(ns, name, "restore", now);
+        this.#record(ns, options.id, now);
         return true;
       }));
   }
 
   /** Deletes a checkpoint. */
-  deleteCheckpoint(ns: string, name: string): Promise<boolean> {
+  deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
-    return this.#run("delete checkpoint", () => this.#tx(() => this.#deleteCheckpoint(ns, name)));
+    return this.#run("delete checkpoint", () =>
+      this.#tx(() => {
+        if (this.#applied(ns, options.id)) return true;
+        const found = this.#deleteCheckpoint(ns, name);
+        if (found) this.#record(ns, options.id, Date.now());
+        return found;
+      }));
   }
 
   #deleteCheckpoint(ns: string, name: string): boolean {
@@ -344,8 +406,9 @@ export class SqliteBackend implements Backend {
       ns,
       name,
     );
-    this.#stmt("DELETE FROM ms_checkpoint_entries WHERE ns = ? AND name = ?").run(ns, name);
-    this.#stmt("DELETE FROM ms_checkpoints WHERE ns = ? AND name = ?").run(ns, name);
+    for (const table of ["ms_checkpoint_entries", "ms_checkpoints", "ms_parents"]) {
+      this.#stmt(`DELETE FROM ${table} WHERE ns = ? AND name = ?`).run(ns, name);
+    }
     return found !== undefined;
   }
 
@@ -360,11 +423,7 @@ export class SqliteBackend implements Backend {
            VALUES (?, ?, ?, ?, ?, ?)`,
         );
         for (const e of entries) insert.run(ns, info.name, e.key, e.value, e.version, e.expiresAt);
-        this.#insertCheckpointInfo(ns, {
-          ...info,
-          keyCount: entries.length,
-          bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
-        });
+        this.#insertCheckpointInfo(ns, checkpointInfo(info, entries));
       }));
   }
 
@@ -381,6 +440,10 @@ export class SqliteBackend implements Backend {
       info.keyCount,
       info.bytes,
     );
+    if (info.parent !== null) {
+      this.#stmt("INSERT INTO ms_parents (ns, name, parent) VALUES (?, ?, ?)")
+        .run(ns, info.name, info.parent);
+    }
   }
 
   /** Namespaces that hold keys or checkpoints. */
@@ -392,13 +455,23 @@ export class SqliteBackend implements Backend {
   }
 
   /** Deletes the namespace's keys and checkpoints in one transaction. */
-  clear(ns: string): Promise<void> {
+  clear(ns: string, options: RequestOptions): Promise<void> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("clear namespace", () =>
       this.#tx(() => {
-        for (const table of ["ms_entries", "ms_checkpoints", "ms_checkpoint_entries"]) {
+        if (this.#applied(ns, options.id)) return;
+        for (
+          const table of [
+            "ms_entries",
+            "ms_checkpoints",
+            "ms_checkpoint_entries",
+            "ms_heads",
+            "ms_parents",
+          ]
+        ) {
           this.#stmt(`DELETE FROM ${table} WHERE ns = ?`).run(ns);
         }
+        this.#record(ns, options.id, Date.now());
       }));
   }
 
@@ -469,4 +542,16 @@ export class SqliteBackend implements Backend {
     if (this.#owns) this.#db.close();
     return Promise.resolve();
   }
+}
+
+function toInfo(r: CheckpointRow): CheckpointInfo {
+  return {
+    name: r.name,
+    createdAt: Number(r.created_at),
+    keyCount: Number(r.key_count),
+    bytes: Number(r.bytes),
+    auto: Number(r.auto) === 1,
+    metadata: JSON.parse(r.metadata) as Record<string, JsonValue>,
+    parent: r.parent ?? null,
+  };
 }

@@ -1,11 +1,16 @@
 // Checkpoint operations on top of the backend contract: naming, overwrite
 // rules, retention and diffs, identical on every backend.
-import { autoCheckpointName } from "./_ids.ts";
+import { autoCheckpointName, newVersion } from "./_ids.ts";
 import { validateCheckpointName, validateMetadata } from "./_validate.ts";
 import { CheckpointNotFoundError, ValidationError } from "../errors.ts";
 import { compareKeys } from "./_keys.ts";
 import type { Backend, StoredEntry } from "../types.ts";
-import type { CheckpointDiff, CheckpointOptions, OpenOptions } from "../options.ts";
+import type {
+  CheckpointDiff,
+  CheckpointOptions,
+  OpenOptions,
+  RestoreCheckpointOptions,
+} from "../options.ts";
 
 /** What the checkpoint functions need from the manager. */
 export interface Context {
@@ -34,30 +39,45 @@ export async function take(
   if (typeof overwrite !== "boolean") {
     throw new ValidationError("checkpoint() overwrite must be a boolean");
   }
-  await ctx.call(() =>
-    ctx.backend.checkpoint(ctx.namespace, {
-      name: chosen,
-      createdAt,
-      auto,
-      metadata: structuredClone(metadata),
-      overwrite,
-    })
-  );
+  const request = {
+    name: chosen,
+    createdAt,
+    auto,
+    metadata: structuredClone(metadata),
+    overwrite,
+    id: newVersion(),
+  };
+  await ctx.call(() => ctx.backend.checkpoint(ctx.namespace, request));
   await prune(ctx);
   return chosen;
 }
 
 /** Restores a checkpoint or throws CheckpointNotFoundError. */
-export async function restore(ctx: Context, name: string): Promise<void> {
+export async function restore(
+  ctx: Context,
+  name: string,
+  options: RestoreCheckpointOptions,
+): Promise<void> {
   validateCheckpointName(name);
-  const found = await ctx.call(() => ctx.backend.restore(ctx.namespace, name));
+  const keep = options?.keep;
+  if (
+    typeof options !== "object" || options === null ||
+    (keep !== undefined && (typeof keep !== "object" || typeof keep?.prefix !== "string"))
+  ) {
+    throw new ValidationError(
+      "restoreCheckpoint() options must be an object; keep must be { prefix: string }",
+    );
+  }
+  const request = { id: newVersion(), ...(keep ? { keep: { prefix: keep.prefix } } : {}) };
+  const found = await ctx.call(() => ctx.backend.restore(ctx.namespace, name, request));
   if (!found) throw new CheckpointNotFoundError(ctx.namespace, name, "restore");
 }
 
 /** Deletes a checkpoint or throws CheckpointNotFoundError. */
 export async function remove(ctx: Context, name: string): Promise<void> {
   validateCheckpointName(name);
-  const found = await ctx.call(() => ctx.backend.deleteCheckpoint(ctx.namespace, name));
+  const id = newVersion();
+  const found = await ctx.call(() => ctx.backend.deleteCheckpoint(ctx.namespace, name, { id }));
   if (!found) throw new CheckpointNotFoundError(ctx.namespace, name, "delete");
 }
 
@@ -73,7 +93,8 @@ export async function prune(ctx: Context): Promise<string[]> {
     (maxCheckpointAgeMs !== undefined && now - c.createdAt > maxCheckpointAgeMs)
   );
   for (const c of doomed) {
-    await ctx.call(() => ctx.backend.deleteCheckpoint(ctx.namespace, c.name));
+    const id = newVersion();
+    await ctx.call(() => ctx.backend.deleteCheckpoint(ctx.namespace, c.name, { id }));
   }
   return doomed.map((c) => c.name);
 }

@@ -1,11 +1,12 @@
 // The manager's way to the backend, shared by every public method: calls with
 // retries, reads through the coherent cache, and commits that are never
-// applied twice. StateManager validates and shapes; this moves the data.
+// applied twice (each carries a request id the backend records; see types.ts). StateManager validates and shapes; this moves the data.
 import { ReadCache } from "./_cache.ts";
 import type { Context } from "./_checkpoints.ts";
 import { newVersion } from "./_ids.ts";
-import { isTransient, type RetryOptions, retryPolicy, withRetry } from "./_retry.ts";
+import { type RetryOptions, retryPolicy, withRetry } from "./_retry.ts";
 import { ClosedError } from "../errors.ts";
+import { Inflight } from "./_inflight.ts";
 import type { OpenOptions } from "../options.ts";
 import type { Backend, CommitOp, CommitResult, StoredEntry } from "../types.ts";
 
@@ -16,7 +17,7 @@ export class Engine {
   readonly options: OpenOptions;
   readonly #cache: ReadCache | null;
   readonly #retry: Required<RetryOptions>;
-  #closed = false;
+  readonly #inflight = new Inflight();
 
   constructor(backend: Backend, namespace: string, options: OpenOptions) {
     this.backend = backend;
@@ -33,12 +34,20 @@ export class Engine {
 
   /** Throws ClosedError once `close()` was called. */
   assertOpen(): void {
-    if (this.#closed) throw new ClosedError();
+    if (this.#inflight.closed) throw new ClosedError();
   }
 
-  /** Marks the engine closed and drops the cache. */
-  close(): void {
-    this.#closed = true;
+  /**
+   * Runs one public operation of the manager: refused with ClosedError once
+   * `close()` began, and waited for by `close()` when it started before.
+   */
+  op<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#inflight.run(fn);
+  }
+
+  /** Refuses new operations, waits for started ones, and drops the cache. */
+  async close(): Promise<void> {
+    await this.#inflight.close();
     this.#cache?.clear();
   }
 
@@ -69,7 +78,6 @@ export class Engine {
 
   /** Reads one entry through the cache (`fresh` bypasses it for read-modify-write). */
   async read(key: string, fresh = false): Promise<StoredEntry | null> {
-    this.assertOpen();
     const cache = fresh ? null : this.#cache;
     let epoch = 0;
     if (cache) {
@@ -89,27 +97,14 @@ export class Engine {
   }
 
   /**
-   * Commits with retries. A commit whose reply was lost may have landed; its
-   * unique version tells: if a written key carries it, the commit is done and
-   * is not applied twice.
+   * Commits with retries. Every retry carries the same request id, so a
+   * commit whose reply was lost is not applied twice: the backend knows the id.
    */
-  async commit(op: Omit<CommitOp, "version">): Promise<CommitResult> {
-    this.assertOpen();
-    const full: CommitOp = { ...op, version: newVersion() };
-    let uncertain = false;
+  async commit(op: Omit<CommitOp, "version" | "id">): Promise<CommitResult> {
+    const id = newVersion();
+    const full: CommitOp = { ...op, id, version: id };
     try {
-      return await this.call(async () => {
-        if (uncertain && full.sets.length > 0) {
-          const [entry] = await this.backend.get(this.namespace, [full.sets[0]!.key]);
-          if (entry?.version === full.version) return { ok: true, version: full.version };
-        }
-        try {
-          return await this.backend.commit(this.namespace, full);
-        } catch (error) {
-          uncertain ||= isTransient(error);
-          throw error;
-        }
-      });
+      return await this.call(() => this.backend.commit(this.namespace, full));
     } finally {
       // Whatever happened, this manager's next read of these keys goes to the backend.
       const cache = this.#cache;

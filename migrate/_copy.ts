@@ -5,8 +5,7 @@ import { createHash } from "node:crypto";
 import { entryBytes } from "../backends/_shared.ts";
 import { newVersion } from "../core/_ids.ts";
 import { compareKeys } from "../core/_keys.ts";
-import { importByRestore, recoverHolds } from "./_fallback.ts";
-import { keyPages, PAGE, type SourceCheckpoint, type SourceNamespace } from "./_source.ts";
+import { keyPages, PAGE, type SourceNamespace } from "./_source.ts";
 import { Ledger, verifyKeys } from "./_verify.ts";
 import type { Backend, CheckpointInfo, StoredEntry } from "../types.ts";
 
@@ -48,8 +47,6 @@ export interface NamespaceReport {
   checkpointMismatches: string[];
   /** Checkpoint content hashes (SHA-256) by name, from the source. */
   checkpointHashes: Record<string, string>;
-  /** Hold checkpoints of an interrupted run that were cleared first (backends without importCheckpoint). */
-  recoveredHolds: string[];
   /** Bytes of keys and values read from the source. */
   bytes: number;
   /** SHA-256 over the source's live keys and 64-bit entry digests, in UTF-8 key order; "" in a dry run. */
@@ -116,7 +113,6 @@ function emptyReport(namespace: string): NamespaceReport {
     skippedCheckpoints: [],
     checkpointMismatches: [],
     checkpointHashes: {},
-    recoveredHolds: [],
     bytes: 0,
     sourceHash: "",
     targetHash: null,
@@ -133,9 +129,6 @@ export async function copyNamespace(
   const ns = src.name;
   const report = emptyReport(ns);
   if (src.sourceName !== undefined) report.renamedFrom = src.sourceName;
-  if (!options.dryRun && !target.importCheckpoint) {
-    report.recoveredHolds = await recoverHolds(target, ns);
-  }
   const ledger = new Ledger();
   // A namespace that is empty in the target (the usual first run) needs no reads before writing.
   const fresh = (await target.list(ns, { limit: 1 })).keys.length === 0;
@@ -153,7 +146,8 @@ export async function copyNamespace(
     }
     report.written += sets.length;
     if (!options.dryRun && sets.length) {
-      await target.commit(ns, { version: newVersion(), checks: [], sets, deletes: [] });
+      const id = newVersion();
+      await target.commit(ns, { id, version: id, checks: [], sets, deletes: [] });
     }
     options.onProgress?.({ namespace: ns, phase: "keys", done: report.keys, total: src.keyCount });
   }
@@ -170,11 +164,14 @@ export async function copyNamespace(
   if (options.overwrite && !options.dryRun) {
     for (let i = 0; i < report.extraKeys.length; i += PAGE) {
       const deletes = report.extraKeys.slice(i, i + PAGE);
-      await target.commit(ns, { version: newVersion(), checks: [], sets: [], deletes });
+      const id = newVersion();
+      await target.commit(ns, { id, version: id, checks: [], sets: [], deletes });
     }
   }
   await copyCheckpoints(src, target, report, options);
   if (options.dryRun) return report;
+  // The lineage head travels too: the source's, as it is (none from sources without lineage).
+  if (src.head) await target.importHead(ns, await src.head());
   const check = await verifyKeys(target, ns, ledger);
   const skipped = new Set(report.skippedKeys);
   report.missingKeys = check.missing;
@@ -211,7 +208,7 @@ async function copyCheckpoints(
     if (!same && existing && !options.overwrite) report.skippedCheckpoints.push(cp.info.name);
     else if (!same) {
       report.checkpointsWritten++;
-      if (!options.dryRun) await writeCheckpoint(target, ns, cp);
+      if (!options.dryRun) await target.importCheckpoint(ns, cp.info, cp.entries);
     }
     options.onProgress?.({
       namespace: ns,
@@ -247,13 +244,4 @@ async function targetCheckpointHash(
 ): Promise<string | null> {
   const entries = await target.readCheckpoint(ns, info.name);
   return entries && checkpointHash(info, entries, since);
-}
-
-/**
- * Writes a checkpoint natively when the backend can, else through a temporary
- * restore. Either way the target counts its keys and bytes itself.
- */
-async function writeCheckpoint(target: Backend, ns: string, cp: SourceCheckpoint): Promise<void> {
-  if (target.importCheckpoint) return await target.importCheckpoint(ns, cp.info, cp.entries);
-  await importByRestore(target, ns, cp.info, cp.entries);
 }

@@ -6,7 +6,8 @@
 import { ValidationError } from "../errors.ts";
 import type { Source, SourceCheckpoint, SourceNamespace } from "./_source.ts";
 import type { ProgressEvent } from "./_copy.ts";
-import type { CheckpointInfo, StoredEntry } from "../types.ts";
+import type { CheckpointInfo, Head, StoredEntry } from "../types.ts";
+import { newVersion } from "../core/_ids.ts";
 import {
   encodeValue,
   MAX_VALUE_BYTES,
@@ -20,8 +21,14 @@ import { type Line, readLines } from "./_lines.ts";
 
 /** The format name in the header line. */
 export const EXPORT_FORMAT = "managing-state/export";
-/** The format version this code writes and reads. */
-export const EXPORT_VERSION = 1;
+/**
+ * The format version this code writes. Version 2 added lineage: the head on
+ * namespace lines and the parent on checkpoint lines; version 1 files still
+ * import (checkpoints without parents, no head).
+ */
+export const EXPORT_VERSION = 2;
+/** Versions this code reads. */
+const READABLE_VERSIONS = [1, 2];
 /**
  * Longest line an export can hold: a value at its limit, every character
  * escaped twice as long (U+2028 as "\u2028"), and room for the rest.
@@ -39,7 +46,9 @@ export async function writeExport(
   await write(json({ format: EXPORT_FORMAT, version: EXPORT_VERSION }));
   for await (const ns of source.namespaces()) {
     totals.namespaces++;
-    await write(json({ type: "namespace", name: ns.name }));
+    // The head is read before the keys: a namespace line comes first in the file.
+    const head = ns.head ? await ns.head() : null;
+    await write(json({ type: "namespace", name: ns.name, head }));
     let done = 0;
     for await (const page of ns.pages()) {
       for (const e of page) {
@@ -51,7 +60,7 @@ export async function writeExport(
     }
     for await (const cp of ns.checkpoints()) {
       totals.checkpoints++;
-      const { name, createdAt, auto, metadata } = cp.info;
+      const { name, createdAt, auto, metadata, parent } = cp.info;
       await write(
         json({
           type: "checkpoint",
@@ -60,6 +69,7 @@ export async function writeExport(
           createdAt,
           auto,
           metadata,
+          parent,
           keyCount: cp.entries.length,
         }),
       );
@@ -89,6 +99,17 @@ function escapeSeparators(text: string): string {
   return /[\u2028\u2029]/.test(text)
     ? text.replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029")
     : text;
+}
+
+/** A namespace line's head (absent in version 1): null or a valid head. */
+function readHead(h: unknown): Head | null {
+  if (h === undefined || h === null) return null;
+  const r = h as Record<string, unknown>;
+  validateCheckpointName(r.name);
+  if ((r.via !== "checkpoint" && r.via !== "restore") || !Number.isSafeInteger(r.at)) {
+    throw new Error(`the head ${JSON.stringify(h)} is not {name, via, at}`);
+  }
+  return { name: r.name as string, via: r.via, at: r.at as number };
 }
 
 /** A parse error that names the file and line. */
@@ -157,7 +178,7 @@ export function exportFileSource(path: string): Source {
       key: rec.key as string,
       // Every check save() applies: depth, numbers JSON cannot hold (1e400), lone surrogates, size.
       value: at(line, () => encodeValue(rec.value)),
-      version: "imported",
+      version: newVersion(),
       expiresAt: expiresAt as number | null,
     };
   };
@@ -172,11 +193,13 @@ export function exportFileSource(path: string): Source {
       if (header?.rec.format !== EXPORT_FORMAT) {
         throw bad(path, 1, "no managing-state export header");
       }
-      if (header.rec.version !== EXPORT_VERSION) {
+      if (!READABLE_VERSIONS.includes(header.rec.version as number)) {
         throw bad(
           path,
           1,
-          `format version ${header.rec.version} is not supported (this reads ${EXPORT_VERSION})`,
+          `format version ${header.rec.version} is not supported (this reads ${
+            READABLE_VERSIONS.join(" and ")
+          })`,
         );
       }
       for (;;) {
@@ -196,10 +219,12 @@ export function exportFileSource(path: string): Source {
           throw bad(path, line, `expected a namespace line, got ${JSON.stringify(rec.type)}`);
         }
         at(line, () => validateNamespace(rec.name));
+        const head = at(line, () => readHead(rec.head));
         totals.namespaces++;
         const name = rec.name as string;
         const ns: SourceNamespace = {
           name,
+          head: () => Promise.resolve(head),
           async *pages() {
             let page: StoredEntry[] = [];
             while (await peekType() === "key") {
@@ -219,6 +244,8 @@ export function exportFileSource(path: string): Source {
               const { rec: cp, line } = (await next())!;
               same(line, "ns", cp.ns, name);
               at(line, () => validateCheckpointName(cp.name));
+              const parent = cp.parent ?? null;
+              if (parent !== null) at(line, () => validateCheckpointName(parent));
               at(line, () => validateMetadata(cp.metadata ?? {}));
               if (!Number.isSafeInteger(cp.createdAt)) {
                 throw bad(
@@ -250,6 +277,7 @@ export function exportFileSource(path: string): Source {
                 metadata: (cp.metadata ?? {}) as CheckpointInfo["metadata"],
                 keyCount: entries.length,
                 bytes: entries.reduce((n, e) => n + entryBytes(e), 0),
+                parent: parent as string | null,
               };
               yield { info, entries } satisfies SourceCheckpoint;
             }

@@ -9,6 +9,7 @@ import { readText } from "../backends/_files.ts";
 import { MAX_FILE_BYTES } from "../backends/_json_format.ts";
 import { join } from "node:path";
 import { compareKeys } from "../core/_keys.ts";
+import { newVersion } from "../core/_ids.ts";
 import type { Source, SourceCheckpoint, SourceNamespace } from "./_source.ts";
 import {
   encodeValue,
@@ -76,7 +77,12 @@ function fromDict(dict: unknown, what: string): StoredEntry[] {
   return Object.entries(dict as Record<string, { value?: unknown; timestamp?: string }>).map(
     ([key, rec]) => {
       validateKey(key);
-      return { key, value: encodeValue(rec?.value ?? null), version: "legacy", expiresAt: null };
+      return {
+        key,
+        value: encodeValue(rec?.value ?? null),
+        version: newVersion(),
+        expiresAt: null,
+      };
     },
   );
 }
@@ -115,6 +121,7 @@ function readJsonLayout(path: string, checkpointDir: string) {
         metadata: { importedFrom: "legacy-json" },
         keyCount: cpEntries.length,
         bytes: 0,
+        parent: null,
       },
       entries: cpEntries,
     });
@@ -136,7 +143,7 @@ async function readSqliteLayout(path: string) {
       return {
         key: r.key,
         value: encodeValue(JSON.parse(r.value)),
-        version: "legacy",
+        version: newVersion(),
         expiresAt: null,
       };
     });
@@ -150,7 +157,12 @@ async function readSqliteLayout(path: string) {
       const list = JSON.parse(cp.state) as [string, string, string][];
       const cpEntries = sortEntries(list.map(([key, value]) => {
         validateKey(key);
-        return { key, value: encodeValue(JSON.parse(value)), version: "legacy", expiresAt: null };
+        return {
+          key,
+          value: encodeValue(JSON.parse(value)),
+          version: newVersion(),
+          expiresAt: null,
+        };
       }));
       // Python's datetime.utcnow().isoformat() has no zone: it is UTC.
       const createdAt = Date.parse(
@@ -164,6 +176,7 @@ async function readSqliteLayout(path: string) {
           metadata: { importedFrom: "legacy-sqlite" },
           keyCount: cpEntries.length,
           bytes: 0,
+          parent: null,
         },
         entries: cpEntries,
       };

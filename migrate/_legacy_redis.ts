@@ -268,6 +268,7 @@ function namespaceOf(conn: Connection, name: string, f: Found, keepTtl: boolean)
             createdAt: autoTime(item.name),
             auto: item.name.startsWith("auto_"),
             metadata: { importedFrom: "legacy-redis" },
+            parent: null,
             keyCount: entries.length,
             bytes: 0,
           },

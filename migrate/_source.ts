@@ -16,7 +16,7 @@ import {
 } from "../core/_validate.ts";
 import { ValidationError } from "../errors.ts";
 import { compareKeys } from "../core/_keys.ts";
-import type { Backend, CheckpointInfo, StoredEntry } from "../types.ts";
+import type { Backend, CheckpointInfo, Head, StoredEntry } from "../types.ts";
 
 /** A checkpoint as a migration copies it. */
 export interface SourceCheckpoint {
@@ -44,6 +44,8 @@ export interface SourceNamespace {
   /** After `pages()`: what the source noticed (sources that can see keys expire). */
   notes?(): SourceNotes;
   checkpoints(): AsyncIterable<SourceCheckpoint>;
+  /** After `checkpoints()`: the namespace's lineage head (sources without lineage have none). */
+  head?(): Promise<Head | null>;
 }
 
 /** A migration source. */
@@ -96,6 +98,7 @@ export function backendSource(
               }`;
               checked(backend, where, () => {
                 validateCheckpointName(info.name);
+                if (info.parent !== null) validateCheckpointName(info.parent);
                 validateMetadata(info.metadata);
                 if (!Number.isSafeInteger(info.createdAt)) {
                   throw new ValidationError(`createdAt ${info.createdAt} is not a time in ms`);
@@ -110,6 +113,15 @@ export function backendSource(
                 };
               }
             }
+          },
+          head: async () => {
+            const head = await backend.head(ns);
+            if (head) {
+              checked(backend, `namespace ${JSON.stringify(ns)} head`, () => {
+                validateCheckpointName(head.name);
+              });
+            }
+            return head;
           },
         };
       }

@@ -20,17 +20,6 @@ export interface Store {
   cleanup(): Promise<void>;
 }
 
-/** A backend object that hides `importCheckpoint`, so migration takes its generic path. */
-export function withoutImport(backend: Backend): Backend {
-  return new Proxy(backend, {
-    get(target, prop) {
-      if (prop === "importCheckpoint") return undefined;
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
-
 function objectStore(backend: Backend): Store {
   return {
     endpoint: backend,
@@ -53,8 +42,6 @@ export const redis: RedisTarget | string = await redisTarget();
 /** Every store kind, by name. */
 export const STORES: Record<string, () => Store> = {
   memory: () => objectStore(new MemoryBackend()),
-  // Memory without importCheckpoint: checkpoints go through the generic hold-and-restore path.
-  "memory-generic": () => objectStore(withoutImport(new MemoryBackend())),
   json: () => {
     const dir = tempDir();
     return locationStore({ backend: "json", dir }, () => Promise.resolve(removeDir(dir)));

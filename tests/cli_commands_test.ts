@@ -60,6 +60,7 @@ test("cli: every command's --json output is one JSON document of a fixed shape",
       "keyCount",
       "metadata",
       "name",
+      "parent",
     ]);
     assert.deepEqual(
       [list[2]!.keyCount, list[2]!.auto, list[0]!.auto],

@@ -391,6 +391,8 @@ test("cli: --help shows each setting in effect and where it comes from", async (
     writeFileSync(join(dir, ".managing-state.json"), "{");
     assert.match(await help(["keys", "--help", "--dir", dir]), /Usage: managing-state keys/);
   } finally {
+    // Deleted, not only replaced: on Deno the environment is the process's, shared by test files.
+    delete process.env.MANAGING_STATE_URL;
     process.env = saved;
     removeDir(dir);
   }

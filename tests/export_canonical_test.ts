@@ -1,7 +1,7 @@
 // One state exported from json, sqlite, kv and redis gives the same file, byte
 // for byte: the export is written in one canonical order (namespaces and keys
 // in UTF-8 byte order, checkpoints oldest first then by name), whatever order
-// a backend lists things in.
+// a backend lists things in. The lineage (heads, parents) travels too.
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -23,46 +23,56 @@ const key = (ns: string, k: string, value: unknown, expiresAt: number | null = n
   line({ type: "key", ns, key: k, expiresAt, value });
 const cpKey = (ns: string, cp: string, k: string, value: unknown) =>
   line({ type: "checkpoint-key", ns, checkpoint: cp, key: k, expiresAt: null, value });
-const cp = (ns: string, name: string, createdAt: number, keyCount: number) =>
-  line({ type: "checkpoint", ns, name, createdAt, auto: false, metadata: { by: name }, keyCount });
+const cp = (ns: string, name: string, createdAt: number, parent: string | null, keyCount: number) =>
+  line({
+    type: "checkpoint",
+    ns,
+    name,
+    createdAt,
+    auto: false,
+    metadata: { by: name },
+    parent,
+    keyCount,
+  });
+const HEAD = { name: "same-ms-b", via: "restore", at: T + 9 };
 
 /** The same state, written in an order no backend keeps: what each store is given. */
 const SCRAMBLED = [
-  line({ format: "managing-state/export", version: 1, createdAt: T, source: "hand" }),
-  line({ type: "namespace", name: "wf-b" }),
+  line({ format: "managing-state/export", version: 2, createdAt: T, source: "hand" }),
+  line({ type: "namespace", name: "wf-b", head: HEAD }),
   key("wf-b", "z", 1),
   key("wf-b", EMOJI, "emoji"),
   key("wf-b", HIGH, "high"),
   key("wf-b", "a", { nested: [1, { x: null }] }, FUTURE),
-  cp("wf-b", "same-ms-b", T + 5, 2),
+  cp("wf-b", "same-ms-b", T + 5, "oldest", 2),
   cpKey("wf-b", "same-ms-b", "z", 0),
   cpKey("wf-b", "same-ms-b", "a", [0]),
-  cp("wf-b", "same-ms-a", T + 5, 1),
+  cp("wf-b", "same-ms-a", T + 5, "oldest", 1),
   cpKey("wf-b", "same-ms-a", "a", "a"),
-  cp("wf-b", "oldest", T, 2),
+  cp("wf-b", "oldest", T, null, 2),
   cpKey("wf-b", "oldest", HIGH, 2),
   cpKey("wf-b", "oldest", EMOJI, 1),
-  line({ type: "namespace", name: "wf-a" }),
+  line({ type: "namespace", name: "wf-a", head: null }),
   key("wf-a", "phase", "build"),
   line({ type: "end", namespaces: 2, keys: 5, checkpoints: 3 }),
 ].join("\n") + "\n";
 
 /** What every backend must export for it. */
 const CANONICAL = [
-  line({ format: "managing-state/export", version: 1 }),
-  line({ type: "namespace", name: "wf-a" }),
+  line({ format: "managing-state/export", version: 2 }),
+  line({ type: "namespace", name: "wf-a", head: null }),
   key("wf-a", "phase", "build"),
-  line({ type: "namespace", name: "wf-b" }),
+  line({ type: "namespace", name: "wf-b", head: HEAD }),
   key("wf-b", "a", { nested: [1, { x: null }] }, FUTURE),
   key("wf-b", HIGH, "high"),
   key("wf-b", EMOJI, "emoji"),
   key("wf-b", "z", 1),
-  cp("wf-b", "oldest", T, 2),
+  cp("wf-b", "oldest", T, null, 2),
   cpKey("wf-b", "oldest", HIGH, 2),
   cpKey("wf-b", "oldest", EMOJI, 1),
-  cp("wf-b", "same-ms-a", T + 5, 1),
+  cp("wf-b", "same-ms-a", T + 5, "oldest", 1),
   cpKey("wf-b", "same-ms-a", "a", "a"),
-  cp("wf-b", "same-ms-b", T + 5, 2),
+  cp("wf-b", "same-ms-b", T + 5, "oldest", 2),
   cpKey("wf-b", "same-ms-b", "a", [0]),
   cpKey("wf-b", "same-ms-b", "z", 0),
   line({ type: "end", namespaces: 2, keys: 5, checkpoints: 3 }),

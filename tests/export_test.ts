@@ -50,7 +50,7 @@ test("export: the file is versioned JSON Lines in the documented order", () =>
       await exportState({ from: src.endpoint, to: file, namespaces: ["wf-a"] });
       const lines = readFileSync(file, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
       // No time and no source name: the same state gives the same file from every backend.
-      assert.deepEqual(lines[0], { format: "managing-state/export", version: 1 });
+      assert.deepEqual(lines[0], { format: "managing-state/export", version: 2 });
       assert.deepEqual(lines.map((l) => l.type ?? "header"), [
         "header",
         "namespace",
@@ -72,6 +72,8 @@ test("export: the file is versioned JSON Lines in the documented order", () =>
       assert.equal(typeof lease.expiresAt, "number");
       const cp = lines.find((l) => l.name === "after_planning");
       assert.deepEqual(cp.metadata, { phase: "plan", run: 7 });
+      assert.ok("parent" in cp, "version 2: checkpoints carry their parent");
+      assert.ok("head" in lines[1], "version 2: namespaces carry their head");
       assert.deepEqual(lines.at(-1), { type: "end", namespaces: 1, keys: 4, checkpoints: 2 });
       const streamed: string[] = [];
       await exportState({ from: src.endpoint, to: (l) => void streamed.push(l) });

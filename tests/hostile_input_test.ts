@@ -75,18 +75,26 @@ const BAD_NAMESPACES = ["../x", "victim}:k:X", "", "a/b", "x\0"];
 
 /** Every namespace-taking method of a backend, called with `ns`. */
 function calls(b: Backend, ns: string): [string, () => Promise<unknown>][] {
-  const info = { name: "cp", createdAt: 1, keyCount: 0, bytes: 0, auto: false, metadata: {} };
+  const info = {
+    name: "cp",
+    createdAt: 1,
+    keyCount: 0,
+    bytes: 0,
+    auto: false,
+    metadata: {},
+    parent: null,
+  };
   return [
     ["get", () => b.get(ns, ["k"])],
-    ["commit", () => b.commit(ns, { version: "v", checks: [], sets: [], deletes: [] })],
+    ["commit", () => b.commit(ns, { id: "v", version: "v", checks: [], sets: [], deletes: [] })],
     ["list", () => b.list(ns, {})],
-    ["checkpoint", () => b.checkpoint(ns, { ...info, overwrite: false })],
+    ["checkpoint", () => b.checkpoint(ns, { ...info, overwrite: false, id: "r" })],
     ["listCheckpoints", () => b.listCheckpoints(ns)],
     ["readCheckpoint", () => b.readCheckpoint(ns, "cp")],
-    ["restore", () => b.restore(ns, "cp")],
-    ["deleteCheckpoint", () => b.deleteCheckpoint(ns, "cp")],
-    ["importCheckpoint", () => b.importCheckpoint!(ns, info, [])],
-    ["clear", () => b.clear(ns)],
+    ["restore", () => b.restore(ns, "cp", { id: "r" })],
+    ["deleteCheckpoint", () => b.deleteCheckpoint(ns, "cp", { id: "r" })],
+    ["importCheckpoint", () => b.importCheckpoint(ns, info, [])],
+    ["clear", () => b.clear(ns, { id: "r" })],
   ];
 }
 

@@ -76,10 +76,12 @@ if (typeof target === "string") {
       `${prefix}:{wf}:chg`,
       `${prefix}:{wf}:cp:cp`,
       `${prefix}:{wf}:cps`,
+      `${prefix}:{wf}:head`,
       `${prefix}:{wf}:idx`,
       `${prefix}:{wf}:k:lease`,
       `${prefix}:{wf}:k:phase`,
       `${prefix}:{wf}:k:task:1`,
+      `${prefix}:{wf}:req`,
       `${prefix}:{wf}:ttl`,
     ]);
   });
@@ -190,6 +192,7 @@ if (typeof target === "string") {
     try {
       for (const version of ["v:1:2", "ä😀\u{10FFFF}", "x".repeat(300)]) {
         const result = await backend.commit("wf", {
+          id: crypto.randomUUID(),
           version,
           checks: [],
           sets: [{ key: "k", value: '"v"', expiresAt: null }],
@@ -199,7 +202,13 @@ if (typeof target === "string") {
         const [entry] = await backend.get("wf", ["k"]);
         assert.deepEqual(entry, { key: "k", value: '"v"', version, expiresAt: null });
         const check = { key: "k", version };
-        const next = { version: "n", checks: [check], sets: [], deletes: ["k"] };
+        const next = {
+          id: crypto.randomUUID(),
+          version: "n",
+          checks: [check],
+          sets: [],
+          deletes: ["k"],
+        };
         assert.deepEqual(await backend.commit("wf", next), { ok: true, version: "n" });
       }
     } finally {

@@ -55,9 +55,9 @@ await json.close();
 if (!args.redisUrl) skip("migrate", impl, "sqlite -> redis: no redis-server");
 else {
   const redis = new RedisBackend({ url: args.redisUrl, prefix: "msmig" });
-  await redis.clear("bench");
+  await redis.clear("bench", { id: crypto.randomUUID() });
   await timed("sqlite -> redis", sqlite, redis);
-  await redis.clear("bench");
+  await redis.clear("bench", { id: crypto.randomUUID() });
   await redis.close();
 }
 await sqlite.close();

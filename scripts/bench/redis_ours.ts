@@ -14,6 +14,6 @@ else if (!mod) skip("redis", "managing-state", "backends/redis.ts is not on this
 else {
   const backend = new mod.RedisBackend({ url: args.redisUrl, prefix: `ms${args.n}` });
   await measureOurs("redis", backend, args, () => {});
-  await backend.clear("bench");
+  await backend.clear("bench", { id: crypto.randomUUID() });
   await backend.close();
 }
