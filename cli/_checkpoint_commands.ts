@@ -13,6 +13,7 @@ import {
   safeJson,
   table,
 } from "./_context.ts";
+import { treeJson, treeText } from "./_history.ts";
 import { progressBar } from "./_progress.ts";
 import { UsageError } from "./_usage.ts";
 
@@ -79,18 +80,25 @@ export const CHECKPOINT_COMMANDS: Record<string, Command> = {
     },
   },
   checkpoints: {
-    summary: "List checkpoints, newest first, with their metadata",
-    usage: "checkpoints",
-    options: {},
+    summary: "List checkpoints, newest first, with their metadata; * marks the head",
+    usage: "checkpoints [--tree]",
+    options: {
+      tree: { type: "boolean", help: "draw the lineage: each checkpoint under its parent" },
+    },
     async run(ctx) {
       await using state = await openState(ctx.settings);
-      const list = await state.listCheckpoints();
-      if (ctx.json) return print(ctx, "", list);
+      const [list, head] = await Promise.all([state.listCheckpoints(), state.head()]);
+      if (ctx.values.tree === true) {
+        if (ctx.json) return print(ctx, "", treeJson(list, head));
+        if (list.length === 0) return ctx.io.err("no checkpoints");
+        return ctx.io.out(treeText(list, head, (c) => shortMeta(c.metadata)));
+      }
+      if (ctx.json) return print(ctx, "", list.map((c) => ({ ...c, head: c.name === head?.name })));
       if (list.length === 0) return ctx.io.err("no checkpoints");
       ctx.io.out(table([
         ["NAME", "CREATED", "KEYS", "SIZE", "METADATA"],
         ...list.map((c) => [
-          c.name,
+          c.name === head?.name ? `${c.name} *` : c.name,
           new Date(c.createdAt).toISOString(),
           String(c.keyCount),
           formatBytes(c.bytes),
@@ -123,19 +131,26 @@ export const CHECKPOINT_COMMANDS: Record<string, Command> = {
   },
   diff: {
     summary: "Show keys added (+), removed (-) and changed (~) since a checkpoint",
-    usage: "diff --from after_planning [--to after_build] [--values]",
+    usage: "diff [--from after_planning] [--to after_build] [--values]",
     options: {
-      from: { type: "string", help: "the older checkpoint" },
+      from: { type: "string", help: "the older checkpoint (default: the head, see status)" },
       to: { type: "string", help: "the newer checkpoint (default: the current state)" },
       values: { type: "boolean", help: "show the values: added, removed, and old -> new" },
     },
     async run(ctx) {
-      const from = required(ctx.values, "from");
+      const given = ctx.values.from;
       const to = ctx.values.to;
-      validateCheckpointName(from);
+      if (given === "") throw new UsageError("Missing --from");
+      if (typeof given === "string") validateCheckpointName(given);
       if (typeof to === "string") validateCheckpointName(to);
       const target = typeof to === "string" ? to : undefined;
       await using state = await openState(ctx.settings);
+      const from = typeof given === "string" ? given : (await state.head())?.name;
+      if (from === undefined) {
+        throw new UsageError(
+          'No checkpoint was taken or restored yet, so there is no head to diff from: give --from (run "checkpoints")',
+        );
+      }
       if (ctx.values.values === true) {
         return printValueDiff(ctx, await state.diffCheckpointValues(from, target));
       }

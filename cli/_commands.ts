@@ -4,6 +4,7 @@
 import type { Command } from "./_context.ts";
 import { ADMIN_COMMANDS } from "./_admin_commands.ts";
 import { CHECKPOINT_COMMANDS } from "./_checkpoint_commands.ts";
+import { STATUS_COMMAND } from "./_history.ts";
 import { MIGRATE_COMMANDS } from "./_migrate_commands.ts";
 import { STATE_COMMANDS } from "./_state_commands.ts";
 import { UPDATE_COMMANDS } from "./_update_commands.ts";
@@ -12,6 +13,7 @@ import { UPDATE_COMMANDS } from "./_update_commands.ts";
 export const COMMANDS: Record<string, Command> = {
   ...STATE_COMMANDS,
   ...UPDATE_COMMANDS,
+  ...STATUS_COMMAND,
   ...CHECKPOINT_COMMANDS,
   ...ADMIN_COMMANDS,
   ...MIGRATE_COMMANDS,

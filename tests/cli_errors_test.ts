@@ -92,6 +92,8 @@ const CASES: [string[], number, RegExp][] = [
   [["delete", "--namespace", "wf"], 2, /This would delete namespace "wf".*Add --yes/],
   [["delete", "--yes", "{no-ns}"], 2, /Give --key, --checkpoint, or --namespace NS --yes/],
   [["incr", "--key", "n", "--by", "x"], 2, /--by must be a number/],
+  [["diff", "--from", ""], 2, /Missing --from/],
+  [["diff", "--namespace", "fresh"], 2, /no head to diff from: give --from \(run "checkpoints"\)/],
   [["merge", "--key", "m", "--value", "[1]"], 2, /merge takes a JSON object in --value/],
   [["checkpoint", "--metadata", "{"], 2, /--metadata must be a JSON object/],
   [["checkpoint", "--metadata", "[1]"], 2, /--metadata must be a plain JSON object/],

@@ -148,7 +148,7 @@ test("cli: keys, checkpoints, diff, delete and namespaces, as text and --json", 
     assert.deepEqual(list[0].metadata, { phase: "plan" });
     const tableOut = (await cli(dir, ["checkpoints", ...ns])).out.split("\n");
     assert.match(tableOut[0]!, /^NAME\s+CREATED\s+KEYS\s+SIZE\s+METADATA$/);
-    assert.match(tableOut[1]!, /^cp1\s+\d{4}-\d\d-\d\dT.*Z\s+3\s+\d+ B\s+\{"phase":"plan"\}$/);
+    assert.match(tableOut[1]!, /^cp1 \*\s+\d{4}-\d\d-\d\dT.*Z\s+3\s+\d+ B\s+\{"phase":"plan"\}$/);
     assert.equal((await cli(dir, ["namespaces"])).out, "wf");
     assert.deepEqual(JSON.parse((await cli(dir, ["namespaces", "--json"])).out), ["wf"]);
     const info = JSON.parse((await cli(dir, ["info", ...ns, "--json"])).out);
