@@ -15,7 +15,6 @@ import { status as readStatus } from "./core/_status.ts";
 import { retryPolicy, withRetry } from "./core/_retry.ts";
 import { newVersion } from "./core/_ids.ts";
 import { KeyNotFoundError, ValidationError } from "./errors.ts";
-import type { ClosedError } from "./errors.ts";
 import type {
   Backend,
   CheckpointInfo,
