@@ -14,6 +14,7 @@ import {
   table,
 } from "./_context.ts";
 import { treeJson, treeText } from "./_history.ts";
+import { storeIsMissing } from "./_info.ts";
 import { progressBar } from "./_progress.ts";
 import { UsageError } from "./_usage.ts";
 
@@ -144,13 +145,15 @@ export const CHECKPOINT_COMMANDS: Record<string, Command> = {
       if (typeof given === "string") validateCheckpointName(given);
       if (typeof to === "string") validateCheckpointName(to);
       const target = typeof to === "string" ? to : undefined;
-      await using state = await openState(ctx.settings);
-      const from = typeof given === "string" ? given : (await state.head())?.name;
-      if (from === undefined) {
-        throw new UsageError(
+      const noHead = () =>
+        new UsageError(
           'No checkpoint was taken or restored yet, so there is no head to diff from: give --from (run "checkpoints")',
         );
-      }
+      // An empty store has no head: said without opening it (which would create it).
+      if (typeof given !== "string" && storeIsMissing(ctx.settings)) throw noHead();
+      await using state = await openState(ctx.settings);
+      const from = typeof given === "string" ? given : (await state.head())?.name;
+      if (from === undefined) throw noHead();
       if (ctx.values.values === true) {
         return printValueDiff(ctx, await state.diffCheckpointValues(from, target));
       }

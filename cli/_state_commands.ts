@@ -1,5 +1,4 @@
 // The CLI's commands on keys and values: init, save, load, delete, keys, dump.
-import { existsSync } from "node:fs";
 import process from "node:process";
 import { validateCheckpointName, validateKey } from "../core/_validate.ts";
 import { validateListOptions } from "../core/_validate_options.ts";
@@ -17,7 +16,7 @@ import {
   safeJson,
 } from "./_context.ts";
 import { NotFoundError } from "./_errors.ts";
-import { location } from "./_info.ts";
+import { storeIsMissing } from "./_info.ts";
 import {
   given,
   parseLoose,
@@ -210,7 +209,9 @@ export const STATE_COMMANDS: Record<string, Command> = {
       }
       if (typeof key === "string") validateKey(key);
       if (typeof checkpoint === "string") validateCheckpointName(checkpoint);
-      if (typeof key !== "string" && typeof checkpoint !== "string" && storeIsMissing(ctx)) {
+      if (
+        typeof key !== "string" && typeof checkpoint !== "string" && storeIsMissing(ctx.settings)
+      ) {
         // Nothing on disk: say so without opening (opening would create an empty store).
         return confirmDelete(ctx, ctx.settings.namespace, 0, 0);
       }
@@ -329,12 +330,6 @@ async function confirmDelete(
     keys,
     checkpoints,
   });
-}
-
-/** Whether the settings point at files that do not exist (so the namespace holds nothing). */
-function storeIsMissing(ctx: Ctx): boolean {
-  const { files } = location(ctx.settings);
-  return files !== null && !files.some((f) => existsSync(f));
 }
 
 function count(n: number, what: string): string {

@@ -329,10 +329,12 @@ test("cli: delete --namespace NS refuses without --yes, saying what it would del
     assert.equal(await ok(dir, ["keys"]), "");
     assert.equal((await cli(dir, ["checkpoints"])).err, "no checkpoints");
     assert.equal(await ok(dir, ["namespaces"]), "");
-    // A refusal writes nothing, not even the empty store that opening would create.
+    // A refusal (here, and diff with no head) writes nothing, not even the empty store that
+    // opening would create.
     for (const backend of ["sqlite", "kv", "json"]) {
       const empty = join(dir, `empty-${backend}`);
       await fails(empty, ["delete", "--backend", backend], 2, /0 keys and 0 checkpoints/);
+      await fails(empty, ["diff", "--backend", backend], 2, /no head to diff from/);
       assert.equal(existsSync(empty), false, backend);
     }
     // The namespace must be named on the line: never one from init or the environment.
