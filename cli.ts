@@ -9,7 +9,7 @@
  * ```
  *
  * Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 not found (key or
- * checkpoint), 4 conflict.
+ * checkpoint), 4 conflict; `step` exits with its command's exit code.
  *
  * @example Run a command in-process
  * ```ts
@@ -58,10 +58,13 @@ export async function run(args: string[], io: Io): Promise<number> {
           : `Unknown command ${JSON.stringify(name)}: run "--help" to list commands`,
       );
     }
+    // A command that runs a command line takes it after "--", unparsed.
+    const dashes = command.passthrough ? rest.indexOf("--") : -1;
+    const passthrough = dashes === -1 ? undefined : rest.slice(dashes + 1);
     let parsed;
     try {
       parsed = parseArgs({
-        args: joinNegativeNumbers(rest),
+        args: joinNegativeNumbers(dashes === -1 ? rest : rest.slice(0, dashes)),
         options: { ...GLOBAL_OPTIONS, ...command.options },
         strict: true,
         allowPositionals: false,
@@ -94,8 +97,14 @@ export async function run(args: string[], io: Io): Promise<number> {
     }
     const settings = resolveSettings(flags);
     url = settings.url;
-    await command.run({ settings, values, json: values.json === true, io });
-    return EXIT.ok;
+    const code = await command.run({
+      settings,
+      values,
+      json: values.json === true,
+      io,
+      ...(passthrough ? { passthrough } : {}),
+    });
+    return code ?? EXIT.ok;
   } catch (error) {
     // The reader of stdout went away (`keys | head`): stop quietly, as Unix tools do.
     if (error instanceof OutputClosed) return EXIT.ok;
@@ -165,7 +174,7 @@ function mainHelp(notes: Record<string, string>): string {
     "",
     "Settings come from flags, then MANAGING_STATE_BACKEND / _NAMESPACE / _DIR / _URL / _PATH,",
     'then what "init" saved, then defaults.',
-    "Exit codes: 0 ok, 1 error, 2 usage error, 3 not found, 4 conflict.",
+    "Exit codes: 0 ok, 1 error, 2 usage error, 3 not found, 4 conflict (step: its command's).",
     'Run "<command> --help" for a command\'s options.',
   ].join("\n");
 }

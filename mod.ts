@@ -37,6 +37,15 @@ export {
   type WriteConditions,
 } from "./state_manager.ts";
 export { AtomicOperation } from "./atomic.ts";
+export { StepWriter } from "./core/_step_writer.ts";
+export {
+  type LeaseOptions,
+  type PhaseOptions,
+  RESERVED_PREFIX,
+  type ResetStepOptions,
+  type StepInfo,
+  type StepOptions,
+} from "./core/_step_records.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";
 export { REQUEST_WINDOW } from "./types.ts";

@@ -11,6 +11,15 @@ import { KeyWatcher, type Watcher, type WatchOptions, type WatchTarget } from ".
 import * as checkpoints from "./core/_checkpoints.ts";
 import * as reads from "./core/_reads.ts";
 import * as updates from "./core/_updates.ts";
+import { listSteps, resetSteps, runStep } from "./core/_steps.ts";
+import { runPhase } from "./core/_phase.ts";
+import type { StepWriter } from "./core/_step_writer.ts";
+import type {
+  PhaseOptions,
+  ResetStepOptions,
+  StepInfo,
+  StepOptions,
+} from "./core/_step_records.ts";
 import { status as readStatus } from "./core/_status.ts";
 import { retryPolicy, withRetry } from "./core/_retry.ts";
 import { newVersion } from "./core/_ids.ts";
@@ -115,24 +124,47 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   static async open(options: OpenOptions = {}): Promise<StateManager> {
+    const state = await StateManager.#unchecked(options);
+    try {
+      if (options.recover) await state.recover();
+      // Reading nothing still loads the namespace, so damage shows up now, not mid-workflow.
+      await state.#engine.call(() => state.backend.get(state.namespace, []));
+    } catch (error) {
+      await state.close();
+      throw error;
+    }
+    return state;
+  }
+
+  /**
+   * Repairs a namespace that may be too damaged to open (see
+   * {@linkcode StateManager.recover}) and closes again: what the CLI's
+   * `recover` runs.
+   *
+   * @example
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const report = await StateManager.recover({ backend: "memory", namespace: "wf" });
+   * assert.equal(report.ok, true);
+   * ```
+   */
+  static async recover(options: OpenOptions = {}): Promise<RecoveryReport> {
+    await using state = await StateManager.#unchecked(options);
+    return await state.recover();
+  }
+
+  /** A manager on the backend the options name, without reading anything yet. */
+  static async #unchecked(options: OpenOptions): Promise<StateManager> {
     const namespace = options.namespace ?? "default";
     validateNamespace(namespace);
     validateOptions(options);
     const given = options.backend;
-    const policy = retryPolicy(options.retry);
     const backend = typeof given === "object" && given !== null
       ? given
-      : await withRetry(policy, () => openBackend(given ?? "json", options));
-    const owns = typeof given !== "object";
-    try {
-      if (options.recover) await withRetry(policy, async () => await backend.recover?.(namespace));
-      // Reading nothing still loads the namespace, so damage shows up now, not mid-workflow.
-      await withRetry(policy, () => backend.get(namespace, []));
-    } catch (error) {
-      if (owns) await backend.close();
-      throw error;
-    }
-    return new StateManager(backend, owns, namespace, options);
+      : await withRetry(retryPolicy(options.retry), () => openBackend(given ?? "json", options));
+    return new StateManager(backend, typeof given !== "object", namespace, options);
   }
 
   /**
@@ -574,6 +606,85 @@ export class StateManager implements AsyncDisposable {
     return await this.#engine.op(() => checkpoints.diff(this.#engine.context(), from, to));
   }
 
+  /**
+   * Runs a durable step once. If step `name` is recorded as done, returns
+   * its recorded result without calling `fn`. Otherwise calls `fn` with a
+   * {@linkcode StepWriter} and commits what it saved together with the
+   * step's done record and result, in one atomic commit: after a crash the
+   * whole step is there or none of it. Effects outside the store (files,
+   * requests) happen at least once. A step that throws is recorded as failed
+   * (message and attempt count) and rethrows; `retry` re-runs it, `lease`
+   * keeps other processes from running it at the same time. Records live
+   * under the reserved key prefix `@ms/` (see the README).
+   *
+   * @example Resume after a crash
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using state = await StateManager.open({ backend: "memory" });
+   * let runs = 0;
+   * const plan = async () =>
+   *   await state.step("plan", async (step) => {
+   *     runs++;
+   *     await step.save("tasks", ["scout", "build"]);
+   *     return 2;
+   *   });
+   * assert.equal(await plan(), 2);
+   * assert.equal(await plan(), 2); // recorded: not run again
+   * assert.equal(runs, 1);
+   * ```
+   */
+  step<T>(
+    name: string,
+    fn: (step: StepWriter) => T | Promise<T>,
+    options: StepOptions = {},
+  ): Promise<T> {
+    return this.#engine.op(() => runStep(this.#engine, name, fn, options));
+  }
+
+  /**
+   * A step that takes a checkpoint when it starts (`phase:<name>:start`) and
+   * when it ends (`phase:<name>`, with `metadata`). When `fn` throws, the
+   * namespace is restored to the start checkpoint, so a failed phase leaves
+   * no half state; its failure and attempt count are kept.
+   *
+   * @example
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using state = await StateManager.open({ backend: "memory" });
+   * await assert.rejects(state.phase("build", async (step) => {
+   *   await step.step("compile", (s) => s.save("binary", "app"));
+   *   throw new Error("tests failed");
+   * }));
+   * assert.equal(await state.has("binary"), false); // rolled back
+   * assert.equal((await state.steps()).find((s) => s.name === "build")?.attempts, 1);
+   * ```
+   */
+  phase<T>(
+    name: string,
+    fn: (step: StepWriter) => T | Promise<T>,
+    options: PhaseOptions = {},
+  ): Promise<T> {
+    return this.#engine.op(() => runPhase(this.#engine, name, fn, options));
+  }
+
+  /** Steps with a record: status, attempts, start and end times, oldest first. */
+  steps(): Promise<StepInfo[]> {
+    return this.#engine.op(() => listSteps(this.#engine));
+  }
+
+  /**
+   * Forgets step `name` and its nested steps (and, with `andLater`, every
+   * step started after it), so they run again; returns their names. Values
+   * they saved stay.
+   */
+  resetStep(name: string, options: ResetStepOptions = {}): Promise<string[]> {
+    return this.#engine.op(() => resetSteps(this.#engine, name, options));
+  }
+
   /** Deletes every key and checkpoint of this namespace. */
   async clear(): Promise<void> {
     const id = newVersion();
@@ -639,7 +750,7 @@ export class StateManager implements AsyncDisposable {
   /**
    * Closes watchers and the backend (unless you passed it in). Operations
    * already started finish first; calls after close() reject with
-   * {@linkcode ClosedError}. Safe to call twice.
+   * `ClosedError`. Safe to call twice.
    */
   async close(): Promise<void> {
     if (this.#closed) return;

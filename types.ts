@@ -202,20 +202,6 @@ export interface LostData {
   unverified: { table: string; key: RowKey }[];
 }
 
-/** What a backend's push feed says changed in a namespace. */
-export interface ChangeHint {
-  /** Keys that may have changed; absent when any key may have (clear, restore, reconnect). */
-  keys?: string[];
-}
-
-/** A running push feed from {@linkcode Backend.watch}. */
-export interface ChangeFeed {
-  /** Resolves once every change made from then on will be reported (e.g. SUBSCRIBE confirmed). */
-  ready: Promise<void>;
-  /** Stops the feed and releases its connection. */
-  close(): Promise<void>;
-}
-
 /**
  * The contract every backend implements. Methods throw {@linkcode StateError}s
  * (native driver errors are mapped at this boundary).
@@ -305,18 +291,6 @@ export interface Backend {
    * token whenever that feed is down or reconnecting.
    */
   changeToken?(ns: string): Promise<string>;
-  /**
-   * Optional push feed of changes to a namespace made by any process; the
-   * manager's `watch()` uses it to react at once instead of waiting for its
-   * next poll of `changeToken()`. Hints may come late, coalesced, or for
-   * keys that did not change: the manager re-reads the watched keys and
-   * reports what really changed. A hint must never be lost: when the feed
-   * may have missed changes (a reconnect, a FLUSHDB, a restore) it sends a
-   * hint without keys. Redis: keyspace notifications or client tracking on
-   * the namespace's prefix; Deno KV: `kv.watch()` on a key every commit of
-   * the namespace writes.
-   */
-  watch?(ns: string, onChange: (hint: ChangeHint) => void): ChangeFeed;
   /** Repairs what a crashed process left behind. */
   recover?(ns: string): Promise<RecoveryReport>;
   /** Releases files and connections. */

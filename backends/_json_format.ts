@@ -6,6 +6,7 @@ import { StateDamagedError } from "../errors.ts";
 import type { CheckpointInfo, Head, StoredEntry } from "../types.ts";
 import { openFile, openRead, readAll, readText } from "./_files.ts";
 import { RequestLog } from "./_requests.ts";
+import { byteLength } from "../core/_validate.ts";
 
 /** A stored value as the JSON backend keeps it in memory. */
 export interface Rec {
@@ -127,7 +128,7 @@ export function readSnapshot(path: string): Snapshot | null {
     if (Array.isArray(doc.requests)) {
       for (const [id, at] of doc.requests as [string, number][]) entries.requests.add(id, at);
     }
-    return { generation: doc.generation, entries, bytes: text.length };
+    return { generation: doc.generation, entries, bytes: byteLength(text) };
   } catch (error) {
     throw damaged(path, error);
   }

@@ -2,7 +2,8 @@
 // it in step with the snapshot and journal on disk (see json.ts for the design).
 import { closeSync, linkSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { BackendError } from "../errors.ts";
+import { contention } from "./_errors_file.ts";
+import { byteLength } from "../core/_validate.ts";
 import {
   atomicWrite,
   fileIdentity,
@@ -36,6 +37,7 @@ export class Space {
   entries = new Entries();
   sorted: string[] | null = null;
   generation = 0;
+  /** The snapshot's size in UTF-8 bytes (compared with the journal's byte offset). */
   snapshotBytes = 0;
   /**
    * The journal as last read: its inode and the size seen. `pin` keeps that
@@ -149,9 +151,7 @@ export class Space {
         if (!keep && fd !== null) closeSync(fd);
       }
     }
-    throw new BackendError(`Namespace folder ${this.dir} kept changing while being read`, {
-      transient: true,
-    });
+    throw contention(`Namespace folder ${this.dir} kept changing while being read`);
   }
 
   /** Under the lock: records (and pins) the journal now at the namespace's path. */
@@ -220,7 +220,7 @@ export class Space {
       entries: live,
       sorted: null,
       generation,
-      snapshotBytes: text.length,
+      snapshotBytes: byteLength(text),
       offset: formatJournalHeader(generation).length,
       changes: this.#tick(),
     });

@@ -3,8 +3,9 @@
 // [root, ns, "snapshots", id] that holds copies of the records and chunks.
 // The area is written first; the info key lands last, in one commit, so a
 // checkpoint appears whole or not at all.
+import { contention } from "./_errors_kv.ts";
 import {
-  BackendError,
+  type BackendError,
   CheckpointExistsError,
   StateDamagedError,
   ValidationError,
@@ -351,11 +352,10 @@ export async function deleteCheckpoint(
 }
 
 function busy(ns: string, what: string): BackendError {
-  return new BackendError(
+  return contention(
     `Deno KV could not ${what} in namespace ${
       JSON.stringify(ns)
     }: other processes kept changing it; retry`,
-    { transient: true },
   );
 }
 

@@ -4,7 +4,8 @@
 // runs as a namespace transaction (see _kv_txn.ts). Values over 64,000 bytes
 // are written first as chunks under a fresh blob id, invisible until the
 // record that names them lands.
-import { BackendError } from "../errors.ts";
+import { contention } from "./_errors_kv.ts";
+
 import type { CommitOp, CommitResult } from "../types.ts";
 import type { KvAtomic, KvKey } from "./_kv_platform.ts";
 import {
@@ -205,11 +206,10 @@ async function commitSmall(
     return { ok: true, version: op.version };
   }
   await discard(ctx, ns, written);
-  throw new BackendError(
+  throw contention(
     `Deno KV write in namespace ${
       JSON.stringify(ns)
     } lost 500 races with other writers: retry later`,
-    { transient: true },
   );
 }
 

@@ -1,6 +1,7 @@
 // Reads of the Deno KV backend that must not see a transaction half
 // applied: single keys, whole areas (the live keys or a checkpoint's).
-import { BackendError, StateDamagedError } from "../errors.ts";
+import { contention } from "./_errors_kv.ts";
+import { StateDamagedError } from "../errors.ts";
 import type { StoredEntry } from "../types.ts";
 import type { KvKey } from "./_kv_platform.ts";
 import {
@@ -140,9 +141,7 @@ export async function getEntries(
       `${what}: a large value's chunks are missing; restore a checkpoint or save the key again`,
     );
   }
-  throw new BackendError(`${what}: namespace transactions kept changing them; retry`, {
-    transient: true,
-  });
+  throw contention(`${what}: namespace transactions kept changing them; retry`);
 }
 
 /** Reads the head and change keys' versionstamps. */

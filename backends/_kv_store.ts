@@ -1,7 +1,8 @@
 // Low-level storage of the Deno KV backend: the key layout, the record
 // format, Deno KV's per-call limits, batched writes and error mapping.
 import { compareKeys, prefixEnd } from "../core/_keys.ts";
-import { BackendError, StateDamagedError, StateError } from "../errors.ts";
+import { StateDamagedError } from "../errors.ts";
+import { isBusy, mapKvError as mapError } from "./_errors_kv.ts";
 import type { KvAtomic, KvDatabase, KvEntry, KvKey, KvSelector } from "./_kv_platform.ts";
 
 /** Deno KV's limits, with a margin under the documented ones. */
@@ -150,25 +151,6 @@ export const blobKey = (
 ): KvKey => [...area, "blobs", key, blob];
 /** The prefix of all chunks of an area. */
 export const blobsOf = (area: KvKey): KvKey => [...area, "blobs"];
-
-/** Whether an error from Deno KV is worth retrying. */
-export function isBusy(error: unknown): boolean {
-  return /database is locked|database table is locked|SQLITE_BUSY|busy/i.test(String(error));
-}
-
-/** Maps a Deno KV error to a StateError; "database is locked" and network faults are transient. */
-export function mapError(error: unknown, what: string): StateError {
-  if (error instanceof StateError) return error;
-  const message = String((error as Error)?.message ?? error);
-  const transient = isBusy(error) ||
-    /connection|network|timed? ?out|ECONN|EPIPE|socket|503|502|unavailable/i.test(message);
-  return new BackendError(
-    `Deno KV could not ${what}: ${message}${
-      transient ? " (a transient fault: retrying may help)" : ""
-    }`,
-    { cause: error, transient },
-  );
-}
 
 /** Runs a Deno KV call, retrying "database is locked" (the call did not happen) a few times. */
 export async function kvCall<T>(what: string, fn: () => Promise<T>): Promise<T> {

@@ -15,7 +15,8 @@
 // before or after, never between. A lock whose lease ran out is aborted if it
 // was not committed, or rolled forward from its log if it was, by whichever
 // process finds it first.
-import { BackendError, StateDamagedError } from "../errors.ts";
+import { contention } from "./_errors_kv.ts";
+import { type BackendError, StateDamagedError } from "../errors.ts";
 import type { KvDatabase, KvEntry, KvKey } from "./_kv_platform.ts";
 import {
   BatchWriter,
@@ -360,10 +361,9 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 /** The error of a transaction whose lock was taken over. */
 export function lostLock(ns: string): BackendError {
-  return new BackendError(
+  return contention(
     `Deno KV transaction in namespace ${
       JSON.stringify(ns)
     } lost its lock (its lease ran out and another process took over): retrying`,
-    { transient: true },
   );
 }

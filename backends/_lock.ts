@@ -14,7 +14,7 @@ import { linkSync, renameSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { hostname } from "node:os";
 import process from "node:process";
-import { BackendError } from "../errors.ts";
+import { contention } from "./_errors_file.ts";
 import {
   code,
   listDir,
@@ -84,11 +84,10 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
     }
     if (Date.now() - start > timeoutMs) {
       const h = seen.holder;
-      throw new BackendError(
+      throw contention(
         `Timed out after ${timeoutMs} ms waiting for the lock ${path} held by pid ${
           h?.pid ?? "?"
         } on ${h?.host ?? "?"}: if that process is gone, run recover()`,
-        { transient: true },
       );
     }
     await new Promise((r) => setTimeout(r, Math.min(20, 1 + attempt) * Math.random()));

@@ -1,5 +1,7 @@
-// Lua scripts of the Redis backend. Every write (commit, checkpoint, restore,
-// clear) runs as one script, so it is atomic on the server, and every key a
+// Lua scripts of the Redis backend. Every write of live keys and every
+// request (commit, checkpoint, restore, delete, clear) runs as one script, so
+// it is atomic on the server (importCheckpoint and importHead, which touch
+// neither, use MULTI), and every key a
 // script touches carries the namespace's hash tag, so it lives in one Cluster
 // slot. Scripts are sent with EVALSHA; after NOSCRIPT (a restarted or flushed
 // server) the full text is sent once with EVAL, which also caches it again.

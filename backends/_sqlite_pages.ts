@@ -108,7 +108,7 @@ export function scanPages(path: string, walPath: string): PageScan {
   // Free pages hold stale cells: leave them out.
   const free = new Set<number>();
   const freelistKnown = first !== undefined && first.length >= 100 &&
-    decoder.decode(first.subarray(0, 15)) === "SQLite format 3";
+    String.fromCharCode(...first.subarray(0, 15)) === "SQLite format 3";
   if (freelistKnown) {
     let trunk = u32(first, 32);
     while (trunk > 1 && trunk <= dbSize && !free.has(trunk)) {

@@ -111,6 +111,14 @@ export class Btree {
       }
       for (const k of page) {
         if (stop(k)) return { keys, failed: false };
+        // A damaged tree can hand back keys out of order (a page linked twice):
+        // that is damage, not progress, or the walk would go round forever.
+        const last = keys.at(-1) ?? cursor;
+        if (last !== null && (desc ? compareKey(k, last) >= 0 : compareKey(k, last) <= 0)) {
+          if (!(op === ">=" && keys.length === 0 && compareKey(k, last) === 0)) {
+            return { keys, failed: true };
+          }
+        }
         keys.push(k);
       }
       if (page.length < limit) return { keys, failed: false };

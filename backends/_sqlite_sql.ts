@@ -19,13 +19,16 @@ CREATE TABLE IF NOT EXISTS ms_checkpoint_entries (
 CREATE TABLE IF NOT EXISTS ms_requests (
   ns TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL,
   PRIMARY KEY (ns, id)) WITHOUT ROWID;
--- Lineage: each namespace's head (the checkpoint last taken or restored) and
--- each checkpoint's parent (the head when it was taken; no row: none).
+-- Lineage: each namespace's head (the checkpoint last taken or restored;
+-- restored 1 or 0) and each checkpoint's parent (the head when it was taken;
+-- no row: none). Every table's records have a shape (column count and types)
+-- of their own, so a repair that lost the schema can still sort rows into
+-- tables: hence the parent's created_at beside it.
 CREATE TABLE IF NOT EXISTS ms_heads (
-  ns TEXT NOT NULL, name TEXT NOT NULL, via TEXT NOT NULL, at INTEGER NOT NULL,
+  ns TEXT NOT NULL, name TEXT NOT NULL, restored INTEGER NOT NULL, at INTEGER NOT NULL,
   PRIMARY KEY (ns)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ms_parents (
-  ns TEXT NOT NULL, name TEXT NOT NULL, parent TEXT NOT NULL,
+  ns TEXT NOT NULL, name TEXT NOT NULL, parent TEXT NOT NULL, created_at INTEGER NOT NULL,
   PRIMARY KEY (ns, name)) WITHOUT ROWID;
 -- Second copies of every key's name, in b-trees of their own, so that a repair
 -- of a damaged file names the keys whose rows it cannot read.
@@ -58,8 +61,9 @@ export const SELECT_CHECKPOINTS =
   `SELECT c.name, c.created_at, c.auto, c.metadata, c.key_count, c.bytes, p.parent
   FROM ms_checkpoints c LEFT JOIN ms_parents p ON p.ns = c.ns AND p.name = c.name`;
 /** Sets a namespace's head. */
-export const UPSERT_HEAD = `INSERT INTO ms_heads (ns, name, via, at) VALUES (?, ?, ?, ?)
-  ON CONFLICT (ns) DO UPDATE SET name = excluded.name, via = excluded.via, at = excluded.at`;
+export const UPSERT_HEAD = `INSERT INTO ms_heads (ns, name, restored, at) VALUES (?, ?, ?, ?)
+  ON CONFLICT (ns) DO UPDATE SET name = excluded.name, restored = excluded.restored,
+  at = excluded.at`;
 /** Keys outside a restore's kept range (params: prefix, end, end; end null: no upper bound). */
 export const NOT_KEPT = "NOT (key >= ? AND (? IS NULL OR key < ?))";
 

@@ -23,13 +23,7 @@ import { closeSync, fsyncSync } from "node:fs";
 import { join } from "node:path";
 import { compareKeys, pageSorted } from "../core/_keys.ts";
 import { validateCheckpointName, validateNamespace } from "../core/_validate.ts";
-import {
-  BackendError,
-  CheckpointExistsError,
-  ClosedError,
-  StateError,
-  ValidationError,
-} from "../errors.ts";
+import { CheckpointExistsError, ClosedError, ValidationError } from "../errors.ts";
 import type {
   Backend,
   BackendCapabilities,
@@ -75,6 +69,7 @@ import {
 } from "./_json_layout.ts";
 import { checkpointFile, namespaceFolder } from "./_json_names.ts";
 import { Inflight } from "../core/_inflight.ts";
+import { mapFileError as mapError } from "./_errors_file.ts";
 import { recoverNamespace, setAsideNonFolder } from "./_json_recover.ts";
 import { Space } from "./_json_space.ts";
 import { acquireLock, type LockOptions } from "./_lock.ts";
@@ -527,14 +522,4 @@ export class JsonBackend implements Backend {
     for (const space of this.#spaces.values()) space.unpin();
     this.#spaces.clear();
   }
-}
-
-function mapError(error: unknown, what: string): StateError {
-  if (error instanceof StateError) return error;
-  const code = (error as { code?: string })?.code;
-  const transient = code === "EBUSY" || code === "EAGAIN" || code === "EMFILE" || code === "ENFILE";
-  return new BackendError(`Could not ${what}: ${(error as Error)?.message ?? error}`, {
-    cause: error,
-    transient,
-  });
 }

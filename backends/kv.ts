@@ -51,16 +51,15 @@ import { recover } from "./_kv_recover.ts";
 import {
   decodeRecord,
   expired,
-  isBusy,
   keyRange,
   kvCall,
   Layout,
   listAll,
-  mapError,
   recordsOf,
 } from "./_kv_store.ts";
 import { type Ctx, type Op, Txns } from "./_kv_txn.ts";
 import { afterRecord, applied } from "./_kv_requests.ts";
+import { contention, isBusy, mapKvError as mapError } from "./_errors_kv.ts";
 
 export type { KvAtomic, KvDatabase, KvEntry, KvKey, KvSelector } from "./_kv_platform.ts";
 
@@ -233,11 +232,8 @@ export class KvBackend implements Backend {
           return keys;
         }));
       if (page === null) {
-        throw new BackendError(
+        throw contention(
           `Deno KV could not list keys of namespace ${JSON.stringify(ns)}: it kept changing; retry`,
-          {
-            transient: true,
-          },
         );
       }
       const keys = page.value;

@@ -1,6 +1,7 @@
 /**
  * The Redis backend: standalone, Sentinel and Cluster through ioredis. Every
- * write is one Lua script (atomic on the server); every key of a namespace
+ * commit, checkpoint, restore, delete and clear is one Lua script (atomic on
+ * the server; the imports of migration use MULTI); every key of a namespace
  * carries the namespace as its hash tag (`ms:{workflow-123}:...`), so a
  * namespace lives in one Cluster slot. The key layout is documented in
  * `references/backends.md`.
@@ -58,10 +59,10 @@ import {
   describeClient,
   type IoRedisClient,
   isCluster,
-  mapRedisError,
   ReadyGate,
   toClient,
 } from "./_redis_connect.ts";
+import { mapRedisError } from "./_errors_redis.ts";
 import {
   DEFAULT_PREFIX,
   Layout,

@@ -32,7 +32,8 @@ import {
 import { repairDatabase } from "./_sqlite_repair.ts";
 import { checkDatabase } from "./_sqlite_schema.ts";
 import { createPrivateFile } from "./_create.ts";
-import { mapError, type SqliteDatabase, type SqliteStatement } from "./_sqlite_driver.ts";
+import type { SqliteDatabase, SqliteStatement } from "./_sqlite_driver.ts";
+import { mapSqliteError as mapError } from "./_errors_sqlite.ts";
 import {
   type CheckpointRow,
   INSERT_REQUEST,
@@ -290,7 +291,7 @@ export class SqliteBackend implements Backend {
         const parent = this.#head(ns)?.name ?? null;
         const info = checkpointInfo({ ...request, parent }, entries);
         this.#insertCheckpointInfo(ns, info);
-        this.#stmt(UPSERT_HEAD).run(ns, request.name, "checkpoint", request.createdAt);
+        this.#stmt(UPSERT_HEAD).run(ns, request.name, 0, request.createdAt);
         this.#record(ns, request.id, now);
         return info;
       }));
@@ -314,10 +315,15 @@ export class SqliteBackend implements Backend {
   }
 
   #head(ns: string): Head | null {
-    const row = this.#stmt("SELECT name, via, at FROM ms_heads WHERE ns = ?").get(ns) as
-      | { name: string; via: Head["via"]; at: number }
+    const row = this.#stmt("SELECT name, restored, at FROM ms_heads WHERE ns = ?").get(ns) as
+      | { name: string; restored: number; at: number }
       | undefined;
-    return row ? { name: row.name, via: row.via, at: Number(row.at) } : null;
+    if (!row) return null;
+    return {
+      name: row.name,
+      via: Number(row.restored) === 1 ? "restore" : "checkpoint",
+      at: Number(row.at),
+    };
   }
 
   /** The checkpoint last taken or restored. */
@@ -332,7 +338,9 @@ export class SqliteBackend implements Backend {
     return this.#run("import head", () =>
       this.#tx(() => {
         this.#stmt("DELETE FROM ms_heads WHERE ns = ?").run(ns);
-        if (head) this.#stmt(UPSERT_HEAD).run(ns, head.name, head.via, head.at);
+        if (head) {
+          this.#stmt(UPSERT_HEAD).run(ns, head.name, head.via === "restore" ? 1 : 0, head.at);
+        }
       }));
   }
 
@@ -383,7 +391,7 @@ export class SqliteBackend implements Backend {
              WHERE ns = ? AND name = ? AND ${LIVE} AND ${NOT_KEPT}`,
           ).run(options.id, ns, name, now, ...range);
         }
-        this.#stmt(UPSERT_HEAD).run(ns, name, "restore", now);
+        this.#stmt(UPSERT_HEAD).run(ns, name, 1, now);
         this.#record(ns, options.id, now);
         return true;
       }));
@@ -441,8 +449,8 @@ export class SqliteBackend implements Backend {
       info.bytes,
     );
     if (info.parent !== null) {
-      this.#stmt("INSERT INTO ms_parents (ns, name, parent) VALUES (?, ?, ?)")
-        .run(ns, info.name, info.parent);
+      this.#stmt("INSERT INTO ms_parents (ns, name, parent, created_at) VALUES (?, ?, ?, ?)")
+        .run(ns, info.name, info.parent, info.createdAt);
     }
   }
 

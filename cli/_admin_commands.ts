@@ -1,6 +1,5 @@
 // The CLI's commands about the store itself: recover, namespaces, info.
-import { openBackend } from "../backends/_open.ts";
-import { validateNamespace } from "../core/_validate.ts";
+import { StateManager } from "../state_manager.ts";
 import { type Command, formatBytes, locationOf, openState, print, table } from "./_context.ts";
 import { gatherInfo } from "./_info.ts";
 
@@ -11,17 +10,13 @@ export const ADMIN_COMMANDS: Record<string, Command> = {
     usage: "recover",
     options: {},
     async run(ctx) {
-      // Not through StateManager.open(): opening a damaged namespace fails, which is the point here.
+      // StateManager.recover(), not open(): opening a damaged namespace fails, which is the point here.
       const { settings } = ctx;
-      validateNamespace(settings.namespace);
-      const backend = await openBackend(settings.backend, locationOf(settings));
-      let report;
-      try {
-        report = await backend.recover?.(settings.namespace) ??
-          { actions: [], quarantined: [], ok: true };
-      } finally {
-        await backend.close();
-      }
+      const report = await StateManager.recover({
+        ...locationOf(settings),
+        backend: settings.backend,
+        namespace: settings.namespace,
+      });
       print(
         ctx,
         report.actions.length ? report.actions.join("\n") : "nothing to recover",

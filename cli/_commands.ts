@@ -6,6 +6,7 @@ import { ADMIN_COMMANDS } from "./_admin_commands.ts";
 import { CHECKPOINT_COMMANDS } from "./_checkpoint_commands.ts";
 import { STATUS_COMMAND } from "./_history.ts";
 import { MIGRATE_COMMANDS } from "./_migrate_commands.ts";
+import { STEP_COMMANDS } from "./_step_commands.ts";
 import { STATE_COMMANDS } from "./_state_commands.ts";
 import { UPDATE_COMMANDS } from "./_update_commands.ts";
 
@@ -17,4 +18,5 @@ export const COMMANDS: Record<string, Command> = {
   ...CHECKPOINT_COMMANDS,
   ...ADMIN_COMMANDS,
   ...MIGRATE_COMMANDS,
+  ...STEP_COMMANDS,
 };

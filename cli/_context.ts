@@ -23,6 +23,8 @@ export interface Ctx {
   values: Values;
   json: boolean;
   io: Io;
+  /** The arguments after `--`, for a command that takes a command line (`passthrough`). */
+  passthrough?: string[];
 }
 
 /** A command: its options (beyond the global ones), help text and action. */
@@ -30,7 +32,10 @@ export interface Command {
   summary: string;
   usage: string;
   options: Record<string, { type: "string" | "boolean"; help: string }>;
-  run(ctx: Ctx): Promise<void>;
+  /** Whether the arguments after `--` are passed to the command unparsed. */
+  passthrough?: boolean;
+  /** Runs the command; a number is its exit code (default 0). */
+  run(ctx: Ctx): Promise<void | number>;
 }
 
 /** Where the settings say the data is (the backend opener maps a KV Connect `url`). */

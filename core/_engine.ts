@@ -4,6 +4,7 @@
 import { ReadCache } from "./_cache.ts";
 import type { Context } from "./_checkpoints.ts";
 import { newVersion } from "./_ids.ts";
+import { refuseReserved } from "./_step_records.ts";
 import { type RetryOptions, retryPolicy, withRetry } from "./_retry.ts";
 import { ClosedError } from "../errors.ts";
 import { Inflight } from "./_inflight.ts";
@@ -99,8 +100,12 @@ export class Engine {
   /**
    * Commits with retries. Every retry carries the same request id, so a
    * commit whose reply was lost is not applied twice: the backend knows the id.
+   * Only `internal` commits (step records) may write under the reserved prefix.
    */
-  async commit(op: Omit<CommitOp, "version" | "id">): Promise<CommitResult> {
+  async commit(op: Omit<CommitOp, "version" | "id">, internal = false): Promise<CommitResult> {
+    if (!internal) {
+      for (const key of [...op.sets.map((s) => s.key), ...op.deletes]) refuseReserved(key);
+    }
     const id = newVersion();
     const full: CommitOp = { ...op, id, version: id };
     try {

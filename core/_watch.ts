@@ -1,9 +1,9 @@
 // StateManager.watch(): change events for a list of keys or a key prefix,
-// made by any process, on any backend. Built on the backend's change token
-// (polled) and, when the backend has one, its push feed (`Backend.watch`).
+// made by any process, on any backend. Built on the backend's change token,
+// polled (push feeds come later, with the speed and PostgreSQL work).
 import { ValidationError } from "../errors.ts";
 import { validateKey } from "./_validate.ts";
-import type { Backend, ChangeFeed, ChangeHint, JsonValue, StoredEntry } from "../types.ts";
+import type { Backend, JsonValue, StoredEntry } from "../types.ts";
 
 /** One change seen by {@linkcode Watcher}. */
 export interface ChangeEvent<T = JsonValue> {
@@ -20,8 +20,7 @@ export interface ChangeEvent<T = JsonValue> {
 /** Options of {@linkcode StateManager.watch}. */
 export interface WatchOptions {
   /**
-   * How often the backend's change signal is polled, in ms. Default 25. With
-   * a backend that pushes changes this is only a safety net (at least 1 s).
+   * How often the backend's change signal is polled, in ms. Default 25.
    */
   intervalMs?: number;
   /** First report the current value of every watched key that exists. Default false. */
@@ -80,9 +79,6 @@ export class KeyWatcher<T> implements Watcher<T> {
   readonly #queue = new Map<string, ChangeEvent<T>>();
   readonly #waiters: Waiter<T>[] = [];
   readonly #known = new Map<string, string>();
-  readonly #hintKeys = new Set<string>();
-  #hintAll = false;
-  #feed: ChangeFeed | null = null;
   #closed = false;
   #error: { error: unknown } | null = null;
   #wake: (() => void) | null = null;
@@ -175,13 +171,8 @@ export class KeyWatcher<T> implements Watcher<T> {
   }
 
   async #run(started: () => void, failed: (error: unknown) => void): Promise<void> {
-    const { backend } = this.#ctx;
     let ready = false;
     try {
-      if (backend.watch) {
-        this.#feed = backend.watch(this.#ctx.namespace, (hint) => this.#onHint(hint));
-        await this.#feed.ready;
-      }
       let token = await this.#token();
       const current = await this.#readAll();
       for (const [key, entry] of current) {
@@ -190,21 +181,12 @@ export class KeyWatcher<T> implements Watcher<T> {
       }
       ready = true;
       started();
-      const interval = this.#feed ? Math.max(1000, this.#intervalMs) : this.#intervalMs;
       while (!this.#closed) {
-        await this.#sleep(interval);
+        await this.#sleep(this.#intervalMs);
         if (this.#closed) break;
-        const all = this.#hintAll;
-        const keys = [...this.#hintKeys];
-        this.#hintAll = false;
-        this.#hintKeys.clear();
-        if (!all && keys.length > 0) {
-          this.#diff(await this.#readSome(keys), keys);
-          continue;
-        }
         if (token !== undefined) {
           const next = await this.#token();
-          if (next === token && !all) continue;
+          if (next === token) continue;
           token = next;
         }
         const now = await this.#readAll();
@@ -215,9 +197,6 @@ export class KeyWatcher<T> implements Watcher<T> {
       if (!this.#closed) this.#fail(error);
     } finally {
       clearTimeout(this.#timer);
-      const feed = this.#feed;
-      this.#feed = null;
-      await feed?.close().catch(() => {});
     }
   }
 
@@ -247,17 +226,6 @@ export class KeyWatcher<T> implements Watcher<T> {
       if (page.cursor === null || this.#closed) return out;
       cursor = page.cursor;
     }
-  }
-
-  /** The current entries of some keys (those watched), for a push hint. */
-  async #readSome(keys: string[]): Promise<Map<string, StoredEntry>> {
-    const watched = keys.filter((k) => this.#watches(k));
-    const out = new Map<string, StoredEntry>();
-    if (watched.length === 0) return out;
-    const { backend, namespace } = this.#ctx;
-    const entries = await this.#ctx.call(() => backend.get(namespace, watched));
-    for (const e of entries) if (e) out.set(e.key, e);
-    return out;
   }
 
   #watches(key: string): boolean {
@@ -298,14 +266,7 @@ export class KeyWatcher<T> implements Watcher<T> {
     for (const waiter of waiters) waiter.reject(error);
   }
 
-  #onHint(hint: ChangeHint): void {
-    if (hint.keys) hint.keys.forEach((k) => this.#hintKeys.add(k));
-    else this.#hintAll = true;
-    this.#wakeUp();
-  }
-
   #sleep(ms: number): Promise<void> {
-    if (this.#hintAll || this.#hintKeys.size > 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.#wake = resolve;
       this.#timer = setTimeout(() => this.#wakeUp(), ms);

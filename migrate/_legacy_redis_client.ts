@@ -8,10 +8,10 @@ import {
   describeClient,
   type IoRedisClient,
   isCluster,
-  mapRedisError,
   ReadyGate,
   toClient,
 } from "../backends/_redis_connect.ts";
+import { mapRedisError } from "../backends/_errors_redis.ts";
 import { StateDamagedError } from "../errors.ts";
 
 /** Where the reference's Redis is. */

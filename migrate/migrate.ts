@@ -94,10 +94,8 @@ export class VerificationError extends StateError {
         count(n.checkpointMismatches, "checkpoints missing or differing after writing"),
         count(n.skippedCheckpoints, "differing checkpoints kept"),
       ].filter(Boolean);
-      return `namespace ${JSON.stringify(n.namespace)}: ${
-        what.join("; ") ||
-        `${n.keys} keys read, ${n.targetKeys} in the target, content hash differs`
-      }`;
+      // The key lists cover every difference the content hash can see (verify.ts).
+      return `namespace ${JSON.stringify(n.namespace)}: ${what.join("; ")}`;
     });
     const kept = bad.some((n) =>
       n.skippedKeys.length + n.extraKeys.length + n.skippedCheckpoints.length > 0

@@ -4,8 +4,9 @@
 //   deno task test:node     (builds first)
 //
 // Arguments are passed to `node --test` (e.g. --test-name-pattern=sqlite).
-// The crash loops run CRASH_KILLS=50 kills per backend here unless set: the
-// Deno suite runs the full 200 on the same code.
+// The crash loops run CRASH_KILLS=50 kills per backend here unless set, and
+// the steps kill loops STEP_KILLS=20: the Deno suite runs the full 200 and
+// 100 on the same code.
 import { join } from "node:path";
 import { envWithNode, findNode, NPM_DIR, output, run } from "./_node.ts";
 
@@ -21,5 +22,9 @@ const version = (await output(node, ["--version"])).trim();
 console.log(`Node suite: ${tests.length} test files on Node ${version}`);
 await run(node, ["--test", "--test-concurrency=2", ...Deno.args, ...tests], {
   cwd: NPM_DIR,
-  env: { ...envWithNode(node), CRASH_KILLS: Deno.env.get("CRASH_KILLS") ?? "50" },
+  env: {
+    ...envWithNode(node),
+    CRASH_KILLS: Deno.env.get("CRASH_KILLS") ?? "50",
+    STEP_KILLS: Deno.env.get("STEP_KILLS") ?? "20",
+  },
 });

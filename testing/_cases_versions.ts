@@ -2,10 +2,10 @@
 // ones, so a version check never mistakes one value for another (issue:
 // "restore is not exact after an import").
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exportState, importState } from "../migrate/migrate.ts";
+import { exportState, importState, migrate } from "../migrate/migrate.ts";
 import { MemoryBackend } from "../backends/memory.ts";
 import { StateManager } from "../state_manager.ts";
 import { checkpointRequest, type Define, req, setOp } from "./_define.ts";
@@ -79,5 +79,38 @@ export function versionCases(it: Define): void {
       await source.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("a legacy import gets unique versions and restores exactly", async (backend) => {
+    const dir = mkdtempSync(join(tmpdir(), "ms-suite-"));
+    try {
+      // The Python reference implementation's JSON layout: {key: {value, timestamp}}.
+      const dict = (x: number) => JSON.stringify({ x: { value: x, timestamp: "2024-01-01" } });
+      mkdirSync(join(dir, NS, "checkpoints"), { recursive: true });
+      writeFileSync(join(dir, NS, "state.json"), dict(3));
+      writeFileSync(join(dir, NS, "checkpoints", "a.json"), dict(1));
+      writeFileSync(join(dir, NS, "checkpoints", "b.json"), dict(2));
+      await migrate({ from: { backend: "legacy-json", dir }, to: backend });
+      const versions = [(await backend.get(NS, ["x"]))[0]!.version];
+      for (const name of ["a", "b"]) {
+        versions.push(...(await backend.readCheckpoint(NS, name))!.map((e) => e.version));
+      }
+      assert.equal(new Set(versions).size, 3, "versions are unique");
+      for (const [name, want] of [["a", "1"], ["b", "2"]] as const) {
+        await backend.restore(NS, name, req());
+        assert.equal((await backend.get(NS, ["x"]))[0]?.value, want);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("commits give every key written the commit's version, unique per commit", async (b) => {
+    const first = setOp({ a: "1", b: "2" });
+    const second = setOp({ b: "3" });
+    await b.commit(NS, first);
+    await b.commit(NS, second);
+    const [a, bb] = await b.get(NS, ["a", "b"]);
+    assert.deepEqual([a?.version, bb?.version], [first.version, second.version]);
   });
 }

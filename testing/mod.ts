@@ -15,11 +15,14 @@
  * @module
  */
 import type { Backend } from "../types.ts";
+
+export type * from "../types.ts";
 import { requestCases } from "./_cases_requests.ts";
 import { versionCases } from "./_cases_versions.ts";
 import { lineageCases } from "./_cases_lineage.ts";
 import { closeCases } from "./_cases_close.ts";
-import { test } from "node:test";
+import { basicCases } from "./_cases_basics.ts";
+import { register } from "./_test_platform.ts";
 
 /** Options of {@linkcode testBackend}. */
 export interface TestBackendOptions {
@@ -46,7 +49,7 @@ export function testBackend(
   options: TestBackendOptions = {},
 ): void {
   const it = (behaviour: string, fn: (backend: Backend) => Promise<void>) =>
-    test(`${name}: ${behaviour}`, { skip: options.skip === true }, async () => {
+    register(`${name}: ${behaviour}`, options.skip === true, async () => {
       const backend = await open();
       try {
         await fn(backend);
@@ -54,6 +57,7 @@ export function testBackend(
         await backend.close();
       }
     });
+  basicCases(it);
   requestCases(it);
   versionCases(it);
   lineageCases(it);

@@ -10,11 +10,3 @@ export interface Harness {
   /** Removes the store. */
   cleanup(): Promise<void>;
 }
-
-/** What a backend can do; cases that need more are skipped for it. */
-export interface Capabilities {
-  /** Data survives reopening. */
-  persistent: boolean;
-  /** Several processes can share the store. */
-  multiProcess: boolean;
-}

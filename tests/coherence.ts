@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ChangeEvent, JsonValue, StateManager, Watcher } from "../mod.ts";
-import type { Capabilities, Harness } from "./_harness.ts";
+import type { BackendCapabilities } from "../types.ts";
+import type { Harness } from "./_harness.ts";
 import { childPeer, localPeer, MISSING, type Peer } from "./_peer.ts";
 
 type PeerKind = "another manager" | "another process";
@@ -14,7 +15,7 @@ type PeerKind = "another manager" | "another process";
 export function testCoherence(
   name: string,
   makeHarness: () => Promise<Harness>,
-  caps: Capabilities,
+  caps: BackendCapabilities,
 ): void {
   const kinds: PeerKind[] = ["another manager", "another process"];
   for (const kind of kinds) {

@@ -13,18 +13,35 @@ import {
 import { runScript } from "./_runtime.ts";
 import { testCoherence } from "./coherence.ts";
 import { testUpdates } from "./conformance_updates.ts";
-import type { Capabilities, Harness } from "./_harness.ts";
+import { testSteps } from "./steps_conformance.ts";
+import type { Harness } from "./_harness.ts";
 
-export type { Capabilities, Harness };
+export type { Harness };
+
+/** The capabilities of the backend a harness opens managers on. */
+async function capabilitiesOf(makeHarness: () => Promise<Harness>) {
+  const harness = await makeHarness();
+  try {
+    const s = await harness.open({ namespace: "wf" });
+    const caps = { ...s.backend.capabilities };
+    await s.close();
+    return caps;
+  } finally {
+    await harness.cleanup();
+  }
+}
 
 const childScript = fileURLToPath(new URL("./_update_child.ts", import.meta.url));
 
-/** Registers the conformance suite for one backend. */
-export function testBackend(
+/**
+ * Registers the conformance suite for one backend. What it can do (cases
+ * that need more are skipped) is read from the backend's `capabilities`.
+ */
+export async function testBackend(
   name: string,
   makeHarness: () => Promise<Harness>,
-  caps: Capabilities,
-): void {
+): Promise<void> {
+  const caps = await capabilitiesOf(makeHarness);
   const it = (behaviour: string, fn: (h: Harness) => Promise<void>, run = true) =>
     test(`${name}: ${behaviour}`, { skip: !run }, async () => {
       const harness = await makeHarness();
@@ -461,5 +478,6 @@ export function testBackend(
   }, caps.multiProcess);
 
   testCoherence(name, makeHarness, caps);
-  testUpdates(name, makeHarness, caps);
+  testUpdates(name, makeHarness);
+  testSteps(name, makeHarness, caps);
 }

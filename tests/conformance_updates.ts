@@ -10,14 +10,10 @@ import {
   type StateManager,
   ValidationError,
 } from "../mod.ts";
-import type { Capabilities, Harness } from "./_harness.ts";
+import type { Harness } from "./_harness.ts";
 
 /** Registers the cases for one backend (called by testBackend). */
-export function testUpdates(
-  name: string,
-  makeHarness: () => Promise<Harness>,
-  _caps: Capabilities,
-): void {
+export function testUpdates(name: string, makeHarness: () => Promise<Harness>): void {
   const withState = (behaviour: string, fn: (s: StateManager) => Promise<void>) =>
     test(`${name}: ${behaviour}`, async () => {
       const harness = await makeHarness();

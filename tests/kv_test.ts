@@ -7,12 +7,13 @@ import { fileURLToPath } from "node:url";
 import { BackendError, StateManager, ValidationError } from "../mod.ts";
 import { KvBackend } from "../backends/kv.ts";
 import { type KvDatabase, openKv } from "../backends/_kv_platform.ts";
-import { mapError, timeId } from "../backends/_kv_store.ts";
+import { timeId } from "../backends/_kv_store.ts";
+import { mapKvError as mapError } from "../backends/_errors_kv.ts";
 import { testBackend } from "./conformance.ts";
 import { removeDir, runScript, tempDir } from "./_runtime.ts";
 import { classify, KEYS, write } from "./_kv_states.ts";
 
-testBackend("kv", () => {
+await testBackend("kv", () => {
   const dir = tempDir();
   const path = join(dir, "state.kv");
   return Promise.resolve({
@@ -20,7 +21,7 @@ testBackend("kv", () => {
     childOptions: { backend: "kv", path },
     cleanup: () => Promise.resolve(removeDir(dir)),
   });
-}, { persistent: true, multiProcess: true });
+});
 
 // Backend-only tests: Deno KV's limits, atomicity of multi-commit work, crash repair.
 

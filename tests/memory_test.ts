@@ -1,10 +1,10 @@
 import { MemoryBackend, StateManager } from "../mod.ts";
 import { testBackend } from "./conformance.ts";
 
-testBackend("memory", () => {
+await testBackend("memory", () => {
   const backend = new MemoryBackend();
   return Promise.resolve({
     open: (options = {}) => StateManager.open({ ...options, backend }),
     cleanup: () => backend.close(),
   });
-}, { persistent: false, multiProcess: false });
+});

@@ -29,7 +29,7 @@ if (typeof cluster === "string") {
   after(stop);
   const newPrefix = () => `msc-${crypto.randomUUID().slice(0, 8)}`;
 
-  testBackend("redis-cluster", () => {
+  await testBackend("redis-cluster", () => {
     const prefix = newPrefix();
     const base = { backend: "redis", url, cluster: true, prefix } as const;
     return Promise.resolve({
@@ -37,7 +37,7 @@ if (typeof cluster === "string") {
       childOptions: base,
       cleanup: () => deletePrefix(url, prefix, true),
     });
-  }, { persistent: true, multiProcess: true });
+  });
 
   const openCluster = async () => {
     const client = new Cluster([{ host: "127.0.0.1", port: servers[0]!.port }], {

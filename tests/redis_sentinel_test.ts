@@ -22,7 +22,7 @@ if (typeof sentinel === "string") {
 } else {
   const { redisOptions, master, stop } = sentinel;
   after(stop);
-  testBackend("redis-sentinel", () => {
+  await testBackend("redis-sentinel", () => {
     const prefix = `mss-${crypto.randomUUID().slice(0, 8)}`;
     const base = { backend: "redis", prefix, redisOptions } as const;
     return Promise.resolve({
@@ -30,5 +30,5 @@ if (typeof sentinel === "string") {
       childOptions: base,
       cleanup: () => deletePrefix(master.url, prefix),
     });
-  }, { persistent: true, multiProcess: true });
+  });
 }

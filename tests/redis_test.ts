@@ -21,7 +21,7 @@ if (typeof target === "string") {
   const { url } = target;
   const newPrefix = () => `mst-${crypto.randomUUID().slice(0, 8)}`;
 
-  testBackend("redis", () => {
+  await testBackend("redis", () => {
     const prefix = newPrefix();
     const base = { backend: "redis", url, prefix } as const;
     return Promise.resolve({
@@ -29,7 +29,7 @@ if (typeof target === "string") {
       childOptions: base,
       cleanup: () => deletePrefix(url, prefix),
     });
-  }, { persistent: true, multiProcess: true });
+  });
 
   /** Runs `fn` with a manager on a fresh prefix and a raw client, then cleans up. */
   const withRedis = (

@@ -7,7 +7,7 @@ import { StateDamagedError, StateManager } from "../mod.ts";
 import { testBackend } from "./conformance.ts";
 import { removeDir, tempDir } from "./_runtime.ts";
 
-testBackend("sqlite", () => {
+await testBackend("sqlite", () => {
   const dir = tempDir();
   const path = join(dir, "state.db");
   return Promise.resolve({
@@ -15,7 +15,7 @@ testBackend("sqlite", () => {
     childOptions: { backend: "sqlite", path },
     cleanup: () => Promise.resolve(removeDir(dir)),
   });
-}, { persistent: true, multiProcess: true });
+});
 
 test("sqlite: a damaged database file gives StateDamagedError, not a crash or an empty start", async () => {
   const dir = tempDir();

@@ -1,56 +1,8 @@
-// watch() beyond the shared suite: the backend push hook, bad input, abort
-// signals and errors. Cross-process delivery is in the shared suite.
+// watch() beyond the shared suite: coalescing, bad input, abort signals and
+// errors. Cross-process delivery is in the shared suite.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BackendError, MemoryBackend, StateManager, ValidationError } from "../mod.ts";
-import type { ChangeFeed, ChangeHint, CommitOp, CommitResult } from "../types.ts";
-
-/** A memory backend with a push feed, like Redis or KV would have. */
-class PushBackend extends MemoryBackend {
-  listeners = new Set<(hint: ChangeHint) => void>();
-  feedsClosed = 0;
-  hintAll = false;
-
-  watch(_ns: string, onChange: (hint: ChangeHint) => void): ChangeFeed {
-    this.listeners.add(onChange);
-    return {
-      ready: Promise.resolve(),
-      close: () => {
-        this.listeners.delete(onChange);
-        this.feedsClosed++;
-        return Promise.resolve();
-      },
-    };
-  }
-
-  override async commit(ns: string, op: CommitOp): Promise<CommitResult> {
-    const result = await super.commit(ns, op);
-    const hint = this.hintAll ? {} : { keys: [...op.sets.map((s) => s.key), ...op.deletes] };
-    for (const l of this.listeners) l(hint);
-    return result;
-  }
-}
-
-test("watch: a backend's push feed delivers changes without waiting for a poll", async () => {
-  const backend = new PushBackend();
-  const s = await StateManager.open({ backend, namespace: "wf" });
-  // A poll every minute: only the push feed can deliver within the test.
-  const w = s.watch({ prefix: "job:" }, { intervalMs: 60_000 });
-  await w.ready;
-  const started = Date.now();
-  await s.save("job:1", "queued");
-  const first = await w.next();
-  assert.deepEqual(first.value?.value, "queued");
-  backend.hintAll = true; // a hint without keys: everything is re-read
-  await s.saveMany({ "job:2": "queued", other: 1 });
-  const second = await w.next();
-  assert.deepEqual([second.value?.key, second.value?.value], ["job:2", "queued"]);
-  assert.ok(Date.now() - started < 5000);
-  await w.close();
-  assert.equal(backend.feedsClosed, 1);
-  assert.equal(backend.listeners.size, 0);
-  await s.close();
-});
 
 test("watch: coalesces per key so a slow consumer gets the latest value", async () => {
   const s = await StateManager.open({ backend: "memory", namespace: "wf" });

@@ -1,0 +1,24 @@
+// A phase's rollback: a restore that keeps the execution records under
+// KEEP_PREFIX (step attempt counts, failures, leases) as they are, atomically
+// with the restore (the backends' keep-prefix restore). It rolls the data
+// back, never the history of how often a step ran, nor who runs one right now
+// (a lease rolled back could let a second runner in).
+import * as checkpoints from "./_checkpoints.ts";
+import type { Engine } from "./_engine.ts";
+import { KEEP_PREFIX } from "./_step_records.ts";
+import type { SetOp } from "../types.ts";
+
+/**
+ * Restores checkpoint `name` except the keys under KEEP_PREFIX, then commits
+ * `also` (a phase's failure record). Throws CheckpointNotFoundError.
+ */
+export async function restoreKeeping(
+  engine: Engine,
+  name: string,
+  also: SetOp[] = [],
+): Promise<void> {
+  await engine.uncached(() =>
+    checkpoints.restore(engine.context(), name, { keep: { prefix: KEEP_PREFIX } })
+  );
+  if (also.length > 0) await engine.commit({ checks: [], sets: also, deletes: [] }, true);
+}
