@@ -34,17 +34,11 @@ import { type Io, safe } from "./cli/_context.ts";
 import { resolveSettings } from "./cli/_config.ts";
 import { EXIT, GLOBAL_OPTIONS, optionLines, UsageError } from "./cli/_usage.ts";
 import { redactText } from "./cli/_redact.ts";
-import { canCheckProcesses } from "./cli/_platform.ts";
-import {
-  BackendError,
-  CheckpointExistsError,
-  CheckpointNotFoundError,
-  ConflictError,
-  KeyNotFoundError,
-  StateError,
-} from "./errors.ts";
+import { describeError, exitCode } from "./cli/_errors.ts";
+import { OutputClosed, settingsInEffect, stdoutWriter } from "./cli/_output.ts";
 
 export type { Io } from "./cli/_context.ts";
+export { exitCode } from "./cli/_errors.ts";
 
 /** Runs one CLI invocation and returns its exit code. */
 export async function run(args: string[], io: Io): Promise<number> {
@@ -53,7 +47,7 @@ export async function run(args: string[], io: Io): Promise<number> {
   let url: string | undefined;
   try {
     if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-      io.out(mainHelp());
+      io.out(mainHelp(settingNotes({})));
       return name === undefined ? EXIT.usage : EXIT.ok;
     }
     const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
@@ -70,28 +64,38 @@ export async function run(args: string[], io: Io): Promise<number> {
     let parsed;
     try {
       parsed = parseArgs({
-        args: dashes === -1 ? rest : rest.slice(0, dashes),
+        args: joinNegativeNumbers(dashes === -1 ? rest : rest.slice(0, dashes)),
         options: { ...GLOBAL_OPTIONS, ...command.options },
         strict: true,
         allowPositionals: false,
       });
     } catch (error) {
-      throw new UsageError(`${(error as Error).message.split("\n")[0]} (see "${name} --help")`);
+      const message = (error as Error).message;
+      // "--by -2" reads as a missing value: say how to write a value that starts with a dash.
+      const dash = /use '(--[\w-]+)=-XYZ'/.exec(message);
+      throw new UsageError(
+        dash
+          ? `${dash[1]} takes a value starting with "-" only as ${dash[1]}=-VALUE (e.g. ${
+            dash[1]
+          }=-2)`
+          : `${message.split("\n")[0]} (see "${name} --help")`,
+      );
     }
     const values = parsed.values as Record<string, string | boolean | undefined>;
     debug = values.debug === true;
-    if (values.help) {
-      io.out(commandHelp(name));
-      return EXIT.ok;
-    }
     const str = (k: string) => (typeof values[k] === "string" ? values[k] as string : undefined);
-    const settings = resolveSettings({
+    const flags = {
       backend: str("backend"),
       namespace: str("namespace"),
       dir: str("dir"),
       url: str("url"),
       path: str("path"),
-    });
+    };
+    if (values.help) {
+      io.out(commandHelp(name, settingNotes(flags)));
+      return EXIT.ok;
+    }
+    const settings = resolveSettings(flags);
     url = settings.url;
     const code = await command.run({
       settings,
@@ -100,8 +104,11 @@ export async function run(args: string[], io: Io): Promise<number> {
       io,
       ...(passthrough ? { passthrough } : {}),
     });
-    return code ?? EXIT.ok;
+    // Only a number is an exit code (a command's last expression may be anything).
+    return typeof code === "number" ? code : EXIT.ok;
   } catch (error) {
+    // The reader of stdout went away (`keys | head`): stop quietly, as Unix tools do.
+    if (error instanceof OutputClosed) return EXIT.ok;
     // Credentials never reach the terminal, whatever a driver put in its message.
     const line = describeError(error).replace(/\s*\n\s*/g, " "); // one line, always
     io.err(safe(redactText(`error: ${line}`, url)));
@@ -127,51 +134,32 @@ function commandFirst(args: string[]): string[] {
   return [args[i]!, ...args.slice(0, i), ...args.slice(i + 1)];
 }
 
-function describeError(error: unknown): string {
-  if (error instanceof KeyNotFoundError) {
-    return `Key ${JSON.stringify(error.key)} not found in namespace ${
-      JSON.stringify(error.namespace)
-    }. Run "keys" to list keys.`;
+/**
+ * `--by -2` as `--by=-2`: a value that is a negative number is never a flag,
+ * but the parser would take it for one.
+ */
+function joinNegativeNumbers(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (/^--[\w-]+$/.test(args[i]!) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${args[i]}=${next}`);
+      i++;
+    } else out.push(args[i]!);
   }
-  if (error instanceof CheckpointNotFoundError) {
-    return `${error.message.split(" (")[0]}. Run "checkpoints" to list them.`;
-  }
-  if (
-    error instanceof BackendError && /waiting for the lock/.test(error.message) &&
-    !canCheckProcesses()
-  ) {
-    return `${error.message}. Deno did not allow checking whether that process is alive: ` +
-      `add --allow-run, or wait, since a lock is broken a minute after it was taken`;
-  }
-  if (isPermissionError(error)) {
-    return `${(error as Error).message.split("\n")[0]} (the "cli" task grants access to ` +
-      `.claude/ only: see "Permissions" in the README)`;
-  }
-  return error instanceof Error ? error.message : String(error);
+  return out;
 }
 
-/** Whether Deno refused a permission (NotCapable in Deno 2, PermissionDenied before). */
-function isPermissionError(error: unknown): boolean {
-  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e.name === "NotCapable" || e.name === "PermissionDenied") return true;
+/** The settings in effect, for help; never an error (help must work everywhere). */
+function settingNotes(flags: Record<string, string | undefined>): Record<string, string> {
+  try {
+    return settingsInEffect(flags);
+  } catch {
+    return {};
   }
-  return false;
 }
 
-/** The exit code for an error. */
-export function exitCode(error: unknown): number {
-  if (error instanceof UsageError) return EXIT.usage;
-  if (error instanceof KeyNotFoundError || error instanceof CheckpointNotFoundError) {
-    return EXIT.notFound;
-  }
-  if (error instanceof ConflictError || error instanceof CheckpointExistsError) {
-    return EXIT.conflict;
-  }
-  if (error instanceof StateError && error.code === "VALIDATION") return EXIT.usage;
-  return EXIT.error;
-}
-
-function mainHelp(): string {
+function mainHelp(notes: Record<string, string>): string {
   const names = Object.keys(COMMANDS);
   const width = Math.max(...names.map((n) => n.length));
   return [
@@ -183,7 +171,7 @@ function mainHelp(): string {
     ...names.map((n) => `  ${n.padEnd(width)}  ${COMMANDS[n]!.summary}`),
     "",
     "Options for every command:",
-    optionLines(GLOBAL_OPTIONS),
+    optionLines(GLOBAL_OPTIONS, notes),
     "",
     "Settings come from flags, then MANAGING_STATE_BACKEND / _NAMESPACE / _DIR / _URL / _PATH,",
     'then what "init" saved, then defaults.',
@@ -192,7 +180,7 @@ function mainHelp(): string {
   ].join("\n");
 }
 
-function commandHelp(name: string): string {
+function commandHelp(name: string, notes: Record<string, string>): string {
   const c = COMMANDS[name]!;
   return [
     `${c.summary}`,
@@ -201,7 +189,9 @@ function commandHelp(name: string): string {
     ...(Object.keys(c.options).length ? ["", "Options:", optionLines(c.options)] : []),
     "",
     "Options for every command:",
-    optionLines(GLOBAL_OPTIONS),
+    optionLines(GLOBAL_OPTIONS, notes),
+    "",
+    "[now: ...] is the setting in effect: flag, then environment, then init, then default.",
   ].join("\n");
 }
 
@@ -217,7 +207,7 @@ async function readStdin(): Promise<string> {
 /** Runs the CLI with this process's arguments and exits. */
 export async function main(): Promise<void> {
   const code = await run(process.argv.slice(2), {
-    out: (text) => process.stdout.write(text + "\n"),
+    out: stdoutWriter(),
     err: (text) => process.stderr.write(text + "\n"),
     stdin: readStdin,
     stderrIsTty: process.stderr.isTTY === true,

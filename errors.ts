@@ -86,6 +86,8 @@ export class CheckpointNotFoundError extends StateError {
 export class CheckpointExistsError extends StateError {
   /** The checkpoint name that is taken. */
   readonly checkpoint: string;
+  /** The namespace it is in. */
+  readonly namespace: string;
 
   /** Creates the error for `checkpoint` in `namespace`. */
   constructor(namespace: string, checkpoint: string) {
@@ -96,6 +98,7 @@ export class CheckpointExistsError extends StateError {
       }: pick another name or pass { overwrite: true }`,
     );
     this.checkpoint = checkpoint;
+    this.namespace = namespace;
   }
 }
 
@@ -112,6 +115,55 @@ export class ConflictError extends StateError {
   /** Creates a conflict error. */
   constructor(message: string, options?: ErrorOptions) {
     super("CONFLICT", message, options);
+  }
+}
+
+/**
+ * A conditional write found the key in another state than it required:
+ * `save(key, v, { ifVersion })` and `delete(key, { ifVersion })` when the key
+ * is at another version (or absent), `{ ifAbsent: true }` when it exists.
+ * Nothing was written.
+ */
+export class CheckFailedError extends ConflictError {
+  /** The first key whose check failed (null when the backend does not say which). */
+  readonly key: string | null;
+  /** The namespace written to. */
+  readonly namespace: string;
+  /** The version the write required; null: it required the key to be absent. */
+  readonly expected: string | null;
+
+  /** Creates the error for `key` in `namespace`, which was not at `expected` (null: absent). */
+  constructor(namespace: string, key: string | null, expected: string | null) {
+    super(
+      `${key === null ? "A key" : `Key ${JSON.stringify(key)}`} in namespace ${
+        JSON.stringify(namespace)
+      } ${
+        expected === null ? "already exists" : `is no longer at version ${expected}`
+      }: nothing was written (read it again and retry)`,
+    );
+    this.key = key;
+    this.namespace = namespace;
+    this.expected = expected;
+  }
+}
+
+/** `claim()` or `release()` of a lease that another owner holds. */
+export class LeaseHeldError extends ConflictError {
+  /** The lease's key. */
+  readonly key: string;
+  /** Who holds it. */
+  readonly owner: string;
+
+  /** Creates the error for `key`, held by `owner`. */
+  constructor(namespace: string, key: string, owner: string, action: "claim" | "release") {
+    super(
+      `Cannot ${action} ${JSON.stringify(key)} in namespace ${JSON.stringify(namespace)}: ` +
+        `${JSON.stringify(owner)} holds it${
+          action === "claim" ? " (wait until it is released or expires)" : ""
+        }`,
+    );
+    this.key = key;
+    this.owner = owner;
   }
 }
 

@@ -22,12 +22,19 @@
 export {
   type CheckpointDiff,
   type CheckpointOptions,
+  type ClaimOptions,
   type Entry,
+  type Lease,
   type OpenOptions,
+  type ReadOptions,
   type RestoreCheckpointOptions,
   type SaveOptions,
   StateManager,
   type Status,
+  type UpdateOptions,
+  type UpdateResult,
+  type ValueDiff,
+  type WriteConditions,
 } from "./state_manager.ts";
 export { AtomicOperation } from "./atomic.ts";
 export { StepWriter } from "./core/_step_writer.ts";

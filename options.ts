@@ -106,3 +106,64 @@ export interface CheckpointDiff {
   /** Keys in both with different values. */
   changed: string[];
 }
+
+/**
+ * Conditions of a write (`save()`, `saveMany()`, `delete()`): it applies only
+ * if they hold; otherwise nothing is written and `CheckFailedError` is thrown.
+ */
+export interface WriteConditions {
+  /** Write only if the key is at this version (`getEntry(key).version`); absent fails too. */
+  ifVersion?: string;
+  /** Write only if the key does not exist (`saveMany()`: if none of its keys exists). */
+  ifAbsent?: boolean;
+}
+
+/** Options of `StateManager.update()`. */
+export interface UpdateOptions extends SaveOptions {
+  /** Resolve to {@linkcode UpdateResult} (the previous value too) instead of the new value. */
+  previous?: boolean;
+}
+
+/** What `update(key, fn, { previous: true })` resolves to. */
+export interface UpdateResult<T = JsonValue> {
+  /** The value `fn` was given in the attempt that was committed (undefined: the key was absent). */
+  previous: T | undefined;
+  /** The value written. */
+  value: T;
+  /** The key's new version. */
+  version: string;
+}
+
+/** Options of `StateManager.claim()`. */
+export interface ClaimOptions {
+  /** The lease ends by itself after this many ms (default: only `release()` ends it). */
+  ttlMs?: number;
+}
+
+/** A lease taken by `StateManager.claim()`. */
+export interface Lease {
+  /** The lease's key; its value is the owner. */
+  key: string;
+  /** Who holds it. */
+  owner: string;
+  /** The key's version after the claim. */
+  version: string;
+  /** When the lease ends by itself (ms since the epoch), or null. */
+  expiresAt: number | null;
+}
+
+/** Options of `StateManager.dump()` and `StateManager.readCheckpoint()`. */
+export interface ReadOptions {
+  /** Only keys starting with this. */
+  prefix?: string;
+}
+
+/** What changed between two states, with values. */
+export interface ValueDiff {
+  /** Keys only in the newer state, with their values. */
+  added: Record<string, JsonValue>;
+  /** Keys only in the older state, with their values. */
+  removed: Record<string, JsonValue>;
+  /** Keys in both with different values: old and new. */
+  changed: Record<string, { from: JsonValue; to: JsonValue }>;
+}

@@ -9,6 +9,8 @@ import { openBackend } from "./backends/_open.ts";
 import { Engine } from "./core/_engine.ts";
 import { KeyWatcher, type Watcher, type WatchOptions, type WatchTarget } from "./core/_watch.ts";
 import * as checkpoints from "./core/_checkpoints.ts";
+import * as reads from "./core/_reads.ts";
+import * as updates from "./core/_updates.ts";
 import { listSteps, resetSteps, runStep } from "./core/_steps.ts";
 import { runPhase } from "./core/_phase.ts";
 import type { StepWriter } from "./core/_step_writer.ts";
@@ -21,7 +23,7 @@ import type {
 import { status as readStatus } from "./core/_status.ts";
 import { retryPolicy, withRetry } from "./core/_retry.ts";
 import { newVersion } from "./core/_ids.ts";
-import { ConflictError, KeyNotFoundError, ValidationError } from "./errors.ts";
+import { KeyNotFoundError, ValidationError } from "./errors.ts";
 import type {
   Backend,
   CheckpointInfo,
@@ -32,26 +34,40 @@ import type {
   RecoveryReport,
   StoredEntry,
 } from "./types.ts";
-import { encodeValue, expiryFrom, validateKey, validateNamespace } from "./core/_validate.ts";
+import { validateKey, validateNamespace } from "./core/_validate.ts";
 import { validateListOptions, validateOptions } from "./core/_validate_options.ts";
 import type {
   CheckpointDiff,
   CheckpointOptions,
+  ClaimOptions,
   Entry,
+  Lease,
   OpenOptions,
+  ReadOptions,
   RestoreCheckpointOptions,
   SaveOptions,
   Status,
+  UpdateOptions,
+  UpdateResult,
+  ValueDiff,
+  WriteConditions,
 } from "./options.ts";
 
 export type {
   CheckpointDiff,
   CheckpointOptions,
+  ClaimOptions,
   Entry,
+  Lease,
   OpenOptions,
+  ReadOptions,
   RestoreCheckpointOptions,
   SaveOptions,
   Status,
+  UpdateOptions,
+  UpdateResult,
+  ValueDiff,
+  WriteConditions,
 };
 
 /**
@@ -152,23 +168,30 @@ export class StateManager implements AsyncDisposable {
   }
 
   /**
-   * Saves a JSON value under `key`, replacing any previous value.
+   * Saves a JSON value under `key`, replacing any previous value. With
+   * `ifAbsent` or `ifVersion` it writes only if the key is absent, or still at
+   * that version (see {@linkcode StateManager.getEntry}); otherwise it writes
+   * nothing and throws {@linkcode CheckFailedError}.
    *
    * @example
    * ```ts
-   * import { StateManager } from "./mod.ts";
+   * import { CheckFailedError, StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
    *
    * await using state = await StateManager.open({ backend: "memory" });
    * await state.save("completed_tasks", ["scout", "plan"]);
-   * await state.save("lease", "worker-1", { ttlMs: 60_000 });
+   * await state.save("heartbeat", Date.now(), { ttlMs: 60_000 });
+   * const entry = await state.getEntry("completed_tasks");
+   * await state.save("completed_tasks", ["scout", "plan", "build"], { ifVersion: entry!.version });
+   * await assert.rejects(state.save("completed_tasks", [], { ifAbsent: true }), CheckFailedError);
    * ```
    */
-  async save(key: string, value: unknown, options: SaveOptions = {}): Promise<void> {
-    validateKey(key);
-    const text = encodeValue(value);
-    const expiresAt = expiryFrom(options.ttlMs, Date.now());
-    const sets = [{ key, value: text, expiresAt }];
-    await this.#engine.op(() => this.#engine.commit({ checks: [], sets, deletes: [] }));
+  async save(
+    key: string,
+    value: unknown,
+    options: SaveOptions & WriteConditions = {},
+  ): Promise<void> {
+    await this.#engine.op(() => updates.writeIf(this.#engine, [[key, value]], options));
   }
 
   /**
@@ -219,10 +242,12 @@ export class StateManager implements AsyncDisposable {
     return (await this.#read(key)) !== null;
   }
 
-  /** Deletes `key`; deleting a missing key is not an error. */
-  async delete(key: string): Promise<void> {
-    validateKey(key);
-    await this.#engine.op(() => this.#engine.commit({ checks: [], sets: [], deletes: [key] }));
+  /**
+   * Deletes `key`; deleting a missing key is not an error. With `ifVersion`
+   * it deletes only a key still at that version (else {@linkcode CheckFailedError}).
+   */
+  async delete(key: string, options: Pick<WriteConditions, "ifVersion"> = {}): Promise<void> {
+    await this.#engine.op(() => updates.deleteIf(this.#engine, key, options));
   }
 
   /**
@@ -249,17 +274,18 @@ export class StateManager implements AsyncDisposable {
     );
   }
 
-  /** Saves several keys in one atomic commit. */
-  async saveMany(values: Record<string, unknown>, options: SaveOptions = {}): Promise<void> {
+  /**
+   * Saves several keys in one atomic commit. With `ifAbsent` it writes only
+   * if none of them exists (else {@linkcode CheckFailedError}, nothing written).
+   */
+  async saveMany(
+    values: Record<string, unknown>,
+    options: SaveOptions & Pick<WriteConditions, "ifAbsent"> = {},
+  ): Promise<void> {
     if (typeof values !== "object" || values === null || Array.isArray(values)) {
       throw new ValidationError("saveMany() takes an object of key -> value");
     }
-    const expiresAt = expiryFrom(options.ttlMs, Date.now());
-    const sets = Object.entries(values).map(([key, value]) => {
-      validateKey(key);
-      return { key, value: encodeValue(value, `value[${JSON.stringify(key)}]`), expiresAt };
-    });
-    await this.#engine.op(() => this.#engine.commit({ checks: [], sets, deletes: [] }));
+    await this.#engine.op(() => updates.writeIf(this.#engine, Object.entries(values), options));
   }
 
   /** Loads several keys at once; missing keys are left out of the result. */
@@ -280,7 +306,11 @@ export class StateManager implements AsyncDisposable {
    * Read-modify-write that stays correct with many writers in many
    * processes: reads `key`, calls `fn` with its value (the fallback, or
    * undefined, when absent), and commits only if nobody wrote the key in
-   * between; otherwise it runs `fn` again on the new value.
+   * between; otherwise it runs `fn` again on the new value. So `fn` may run
+   * several times (hundreds under heavy contention): it must be pure, with
+   * no side effects, and compute the result from its argument alone. Resolves
+   * to the value written; with `{ previous: true }`, to
+   * {@linkcode UpdateResult} `{ previous, value, version }`.
    *
    * @example Count across processes
    * ```ts
@@ -290,42 +320,121 @@ export class StateManager implements AsyncDisposable {
    * await using state = await StateManager.open({ backend: "memory" });
    * await state.update<number>("runs", (n = 0) => n + 1);
    * assert.equal(await state.update<number>("runs", (n = 0) => n + 1), 2);
+   * const r = await state.update<number>("runs", (n = 0) => n * 10, { previous: true });
+   * assert.deepEqual([r.previous, r.value], [2, 20]);
    * ```
    */
-  async update<T = JsonValue>(
+  update<T = JsonValue>(
     key: string,
     fn: (current: T | undefined) => T | Promise<T>,
-    options: SaveOptions = {},
-  ): Promise<T> {
-    validateKey(key);
-    if (typeof fn !== "function") throw new ValidationError("update() takes a function");
-    return await this.#engine.op(() => this.#update(key, fn, options));
+    options: UpdateOptions & { previous: true },
+  ): Promise<UpdateResult<T>>;
+  /** Read-modify-write of `key`; resolves to the value written. */
+  update<T = JsonValue>(
+    key: string,
+    fn: (current: T | undefined) => T | Promise<T>,
+    options?: UpdateOptions,
+  ): Promise<T>;
+  async update<T>(
+    key: string,
+    fn: (current: T | undefined) => T | Promise<T>,
+    options: UpdateOptions = {},
+  ): Promise<T | UpdateResult<T>> {
+    const { previous, value, version } = await this.#engine.op(() =>
+      updates.updateEntry(this.#engine, key, fn, options.ttlMs)
+    );
+    return options.previous === true ? { previous, value, version } : value;
   }
 
-  async #update<T>(
+  /**
+   * Adds `by` (default 1) to the number at `key`, atomically across
+   * processes; a missing key counts as 0. Resolves to the new number. A key
+   * holding something else throws {@linkcode ValidationError}. The key keeps
+   * its expiry unless `ttlMs` sets a new one (so do `append()` and `merge()`).
+   *
+   * @example
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using state = await StateManager.open({ backend: "memory" });
+   * assert.equal(await state.increment("done"), 1);
+   * assert.equal(await state.increment("done", 5), 6);
+   * ```
+   */
+  increment(key: string, by = 1, options: SaveOptions = {}): Promise<number> {
+    return this.#engine.op(() => updates.increment(this.#engine, key, by, options.ttlMs));
+  }
+
+  /**
+   * Appends `value` to the array at `key`, atomically across processes; a
+   * missing key counts as `[]`. Resolves to the new array.
+   *
+   * @example
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using state = await StateManager.open({ backend: "memory" });
+   * await state.append("log", "scouted");
+   * assert.deepEqual(await state.append("log", "planned"), ["scouted", "planned"]);
+   * ```
+   */
+  append(key: string, value: unknown, options: SaveOptions = {}): Promise<JsonValue[]> {
+    return this.#engine.op(() => updates.append(this.#engine, key, value, options.ttlMs));
+  }
+
+  /**
+   * Merges the fields of `patch` into the object at `key` (shallow: a field
+   * of `patch` replaces the stored field), atomically across processes; a
+   * missing key counts as `{}`. Resolves to the merged object.
+   *
+   * @example
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using state = await StateManager.open({ backend: "memory" });
+   * await state.merge("build", { status: "running", files: 3 });
+   * assert.deepEqual(await state.merge("build", { status: "done" }), { status: "done", files: 3 });
+   * ```
+   */
+  merge(
     key: string,
-    fn: (current: T | undefined) => T | Promise<T>,
-    options: SaveOptions,
-  ): Promise<T> {
-    const max = this.#engine.options.maxUpdateAttempts ?? 1000;
-    for (let attempt = 1; attempt <= max; attempt++) {
-      const current = await this.#engine.read(key, true);
-      const next = await fn(current ? JSON.parse(current.value) : undefined);
-      const text = encodeValue(next);
-      const result = await this.#engine.commit({
-        checks: [{ key, version: current?.version ?? null }],
-        sets: [{ key, value: text, expiresAt: expiryFrom(options.ttlMs, Date.now()) }],
-        deletes: [],
-      });
-      if (result.ok) return JSON.parse(text);
-      // Another writer won: back off a little so contenders spread out.
-      if (attempt > 2) await sleep(Math.random() * Math.min(50, attempt));
-    }
-    throw new ConflictError(
-      `update(${JSON.stringify(key)}) in namespace ${
-        JSON.stringify(this.namespace)
-      } lost ${max} races to other writers: retry later or raise maxUpdateAttempts`,
-    );
+    patch: Record<string, unknown>,
+    options: SaveOptions = {},
+  ): Promise<Record<string, JsonValue>> {
+    return this.#engine.op(() => updates.merge(this.#engine, key, patch, options.ttlMs));
+  }
+
+  /**
+   * Claims the lease `key` for `owner`: succeeds if nobody holds it (or its
+   * `ttlMs` ran out), or `owner` already does (which renews it); throws
+   * {@linkcode LeaseHeldError} if another owner holds it. The key's value is
+   * the owner's name. Use it to hand tasks to parallel workers.
+   *
+   * @example Claim a task
+   * ```ts
+   * import { LeaseHeldError, StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using state = await StateManager.open({ backend: "memory" });
+   * await state.claim("task:7", "worker-1", { ttlMs: 60_000 });
+   * await assert.rejects(state.claim("task:7", "worker-2"), LeaseHeldError);
+   * assert.equal(await state.release("task:7", "worker-1"), true);
+   * ```
+   */
+  claim(key: string, owner: string, options: ClaimOptions = {}): Promise<Lease> {
+    return this.#engine.op(() => updates.claim(this.#engine, key, owner, options.ttlMs));
+  }
+
+  /**
+   * Releases `owner`'s lease `key`: true when released, false when nobody
+   * held it (it expired). Throws {@linkcode LeaseHeldError} when another
+   * owner holds it: only the owner releases a lease.
+   */
+  release(key: string, owner: string): Promise<boolean> {
+    return this.#engine.op(() => updates.release(this.#engine, key, owner));
   }
 
   /**
@@ -427,6 +536,69 @@ export class StateManager implements AsyncDisposable {
   /** Deletes automatic checkpoints beyond the retention settings; returns their names. */
   async pruneCheckpoints(): Promise<string[]> {
     return await this.#engine.op(() => checkpoints.prune(this.#engine.context()));
+  }
+
+  /**
+   * Every live key (under `prefix`) with its value, as one object. Object
+   * keys that look like array indices ("2", "10") come first in JavaScript;
+   * the others are in UTF-8 byte order.
+   *
+   * @example
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using state = await StateManager.open({ backend: "memory" });
+   * await state.saveMany({ "task:1": "done", phase: "build" });
+   * assert.deepEqual(await state.dump({ prefix: "task:" }), { "task:1": "done" });
+   * ```
+   */
+  async dump(options: ReadOptions = {}): Promise<Record<string, JsonValue>> {
+    return await this.#engine.op(() => reads.dump(this.#engine.context(), options));
+  }
+
+  /**
+   * Every key of checkpoint `name` (under `prefix`) with its value, without
+   * restoring it. Throws {@linkcode CheckpointNotFoundError} if it does not exist.
+   *
+   * @example
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using state = await StateManager.open({ backend: "memory" });
+   * await state.save("phase", "plan");
+   * await state.checkpoint("after_plan");
+   * await state.save("phase", "build");
+   * assert.deepEqual(await state.readCheckpoint("after_plan"), { phase: "plan" });
+   * ```
+   */
+  async readCheckpoint(
+    name: string,
+    options: ReadOptions = {},
+  ): Promise<Record<string, JsonValue>> {
+    return await this.#engine.op(() => reads.readCheckpoint(this.#engine.context(), name, options));
+  }
+
+  /**
+   * Like {@linkcode StateManager.diffCheckpoint}, with values: added and
+   * removed keys with their values, changed keys with `{ from, to }`.
+   *
+   * @example
+   * ```ts
+   * import { StateManager } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using state = await StateManager.open({ backend: "memory" });
+   * await state.save("phase", "plan");
+   * await state.checkpoint("cp");
+   * await state.save("phase", "build");
+   * const d = await state.diffCheckpointValues("cp");
+   * assert.deepEqual(d.changed, { phase: { from: "plan", to: "build" } });
+   * ```
+   */
+  async diffCheckpointValues(from: string, to?: string): Promise<ValueDiff> {
+    return await this.#engine.op(() => reads.diffValues(this.#engine.context(), from, to));
   }
 
   /** Keys added, removed and changed from checkpoint `from` to checkpoint `to` (default: now). */
@@ -597,8 +769,4 @@ export class StateManager implements AsyncDisposable {
     validateKey(key);
     return this.#engine.op(() => this.#engine.read(key));
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

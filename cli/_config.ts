@@ -71,6 +71,46 @@ export function resolveSettings(flags: Flags, env = readEnv()): Settings {
   return settings;
 }
 
+/** Where each setting's value comes from, for `--help`: its value (URL password hidden) and source. */
+export function settingSources(
+  flags: Flags,
+  env = readEnv(),
+): Record<keyof Settings, { value: string | undefined; from: string }> {
+  const dir = flags.dir ?? env.dir ?? DEFAULT_DIR;
+  let saved: Saved;
+  try {
+    saved = readConfig(dir);
+  } catch {
+    saved = { trusted: () => false }; // help still works next to a damaged config
+  }
+  const backend = flags.backend ?? env.backend ?? saved.backend ?? "json";
+  const out = {} as Record<keyof Settings, { value: string | undefined; from: string }>;
+  for (const name of ["backend", "namespace", "dir", "url", "path"] as const) {
+    const fromSaved = name === "dir" || ((name === "url" || name === "path") &&
+        saved.backend !== backend)
+      ? undefined
+      : saved[name];
+    const [value, from] = flags[name] !== undefined
+      ? [flags[name], `--${name}`]
+      : env[name] !== undefined
+      ? [env[name], ENV[name]]
+      : fromSaved !== undefined
+      ? [fromSaved, `init (${join(dir, CONFIG_FILE)})`]
+      : [
+        name === "backend"
+          ? "json"
+          : name === "namespace"
+          ? "default"
+          : name === "dir"
+          ? dir
+          : undefined,
+        "default",
+      ];
+    out[name] = { value: name === "url" && value !== undefined ? redact(value) : value, from };
+  }
+  return out;
+}
+
 /** Whether the backend reaches a server at `where` (Redis, PostgreSQL; Deno KV by KV Connect URL). */
 function isNetwork(backend: string, where: string): boolean {
   return backend === "redis" || backend === "postgres" || /^[a-z][a-z0-9+.-]*:\/\//i.test(where);

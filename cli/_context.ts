@@ -1,6 +1,7 @@
 // What every CLI command shares: its context and output sink, and the small
 // helpers that turn settings and flags into calls and results into text.
 import { StateManager } from "../state_manager.ts";
+import { compareKeys } from "../core/_keys.ts";
 import type { BackendLocation } from "../backends/_open.ts";
 import type { Settings } from "./_config.ts";
 import { UsageError } from "./_usage.ts";
@@ -114,13 +115,18 @@ export function table(cells: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
 
-/** JSON if it parses, else the text itself. */
-export function parseLoose(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
+/**
+ * An object as indented JSON with its keys in UTF-8 byte order (JavaScript
+ * would put keys such as "2" and "10" first), so the same state prints the
+ * same from every backend.
+ */
+export function orderedJson(doc: Record<string, unknown>): string {
+  const keys = Object.keys(doc).sort(compareKeys);
+  if (keys.length === 0) return "{}";
+  const body = keys.map((k) =>
+    `  ${JSON.stringify(k)}: ${JSON.stringify(doc[k], null, 2).replaceAll("\n", "\n  ")}`
+  );
+  return `{\n${body.join(",\n")}\n}`;
 }
 
 /** A flag's value as a positive integer, or a usage error. */

@@ -1,6 +1,6 @@
 // What `info` reports: the backend, where its data is, and counts and sizes,
 // read page by page so a namespace of any size fits in memory.
-import { lstatSync, readdirSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import type { StateManager } from "../state_manager.ts";
@@ -67,6 +67,15 @@ export async function gatherInfo(state: StateManager, settings: Settings): Promi
     diskBytes: where.files === null ? null : where.files.reduce((n, f) => n + diskSize(f), 0),
     config: diskSize(config) > 0 ? config : null,
   };
+}
+
+/**
+ * Whether the settings point at files that do not exist, so the store holds
+ * nothing yet: a command can say so without opening it (which would create it).
+ */
+export function storeIsMissing(s: Settings): boolean {
+  const { files } = location(s);
+  return files !== null && !files.some((f) => existsSync(f));
 }
 
 /** Where the settings put the data, and which files hold it (null: not on this disk). */

@@ -27,10 +27,11 @@ export const EXIT = { ok: 0, error: 1, usage: 2, notFound: 3, conflict: 4 } as c
 /** Formats an options table. */
 export function optionLines(
   options: Record<string, { type: "string" | "boolean"; help: string }>,
+  notes: Record<string, string> = {},
 ): string {
   const rows = Object.entries(options).map(([name, o]) => [
     `  --${name}${o.type === "string" ? " <value>" : ""}`,
-    o.help,
+    notes[name] === undefined ? o.help : `${o.help} [${notes[name]}]`,
   ]);
   const width = Math.max(...rows.map((r) => r[0]!.length));
   return rows.map(([a, b]) => `${a!.padEnd(width)}  ${b}`).join("\n");

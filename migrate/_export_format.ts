@@ -42,14 +42,8 @@ export async function writeExport(
   onProgress?: (event: ProgressEvent) => void,
 ): Promise<{ namespaces: number; keys: number; checkpoints: number }> {
   const totals = { namespaces: 0, keys: 0, checkpoints: 0 };
-  await write(
-    json({
-      format: EXPORT_FORMAT,
-      version: EXPORT_VERSION,
-      createdAt: Date.now(),
-      source: source.name,
-    }),
-  );
+  // No time or source name here: one state gives the same file from every backend.
+  await write(json({ format: EXPORT_FORMAT, version: EXPORT_VERSION }));
   for await (const ns of source.namespaces()) {
     totals.namespaces++;
     // The head is read before the keys: a namespace line comes first in the file.

@@ -1,6 +1,10 @@
 // Where a migration reads from: a backend, an export file, or the Python
 // reference implementation's files. Each yields namespaces in order, and per
 // namespace its live keys in UTF-8 byte order (in pages), then its checkpoints.
+// A backend is read in one canonical order whatever it stores things in:
+// namespaces and keys (live and in checkpoints) in UTF-8 byte order,
+// checkpoints by creation time, then name. So one state exported from any
+// backend gives the same file, byte for byte.
 // What a source backend holds is checked like input: a crafted store must not
 // reach outside the target (a namespace "../x") or write what save() refuses.
 import {
@@ -11,6 +15,7 @@ import {
   validateNamespace,
 } from "../core/_validate.ts";
 import { ValidationError } from "../errors.ts";
+import { compareKeys } from "../core/_keys.ts";
 import type { Backend, CheckpointInfo, Head, StoredEntry } from "../types.ts";
 
 /** A checkpoint as a migration copies it. */
@@ -64,7 +69,7 @@ export function backendSource(
     name: backend.name,
     close,
     async *namespaces() {
-      const all = names ?? await backend.namespaces();
+      const all = names ?? [...await backend.namespaces()].sort(compareKeys);
       // All of them before the first is copied: a bad name changes nothing.
       for (const ns of all) {
         checked(
@@ -87,7 +92,7 @@ export function backendSource(
             }
           },
           async *checkpoints() {
-            for (const info of await backend.listCheckpoints(ns)) {
+            for (const info of inCanonicalOrder(await backend.listCheckpoints(ns))) {
               const where = `namespace ${JSON.stringify(ns)} checkpoint ${
                 JSON.stringify(info.name)
               }`;
@@ -103,7 +108,8 @@ export function backendSource(
               if (entries) {
                 yield {
                   info,
-                  entries: entries.map((e) => checkedEntry(backend, ns, e)),
+                  entries: entries.map((e) => checkedEntry(backend, ns, e))
+                    .sort((a, b) => compareKeys(a.key, b.key)),
                 };
               }
             }
@@ -121,6 +127,11 @@ export function backendSource(
       }
     },
   };
+}
+
+/** Checkpoints oldest first; ties (taken in the same millisecond) by name in byte order. */
+export function inCanonicalOrder(list: CheckpointInfo[]): CheckpointInfo[] {
+  return [...list].sort((a, b) => a.createdAt - b.createdAt || compareKeys(a.name, b.name));
 }
 
 /** Runs a check on what `backend` holds; its error names the source and the place. */

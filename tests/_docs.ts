@@ -358,8 +358,16 @@ function sq(text: string): string {
 
 const MARK = "@@docs-test@@";
 
-/** Runs the sh blocks of one file in one shell, in a fresh folder; returns the failures. */
-export async function runShellBlocks(blocks: Block[], work: string): Promise<Failure[]> {
+/**
+ * Runs the sh blocks of one file in one shell, in a fresh folder, with `env`
+ * added to the environment (REDIS_URL for the examples that move state to
+ * Redis); returns the failures.
+ */
+export async function runShellBlocks(
+  blocks: Block[],
+  work: string,
+  env: Record<string, string> = {},
+): Promise<Failure[]> {
   const commands = blocks.flatMap(parseShell);
   if (commands.length === 0) return [];
   const cwd = join(work, "sh");
@@ -375,7 +383,7 @@ export async function runShellBlocks(blocks: Block[], work: string): Promise<Fai
   const file = join(work, "doc.sh");
   writeFileSync(file, script.join("\n") + "\n");
   const path = `${dirname(process.execPath)}:${process.env.PATH ?? ""}`;
-  const result = await runCommand("bash", [file], { cwd, env: { PATH: path } });
+  const result = await runCommand("bash", [file], { cwd, env: { ...env, PATH: path } });
   const failures: Failure[] = [];
   commands.forEach((c, i) => {
     const where = `${blocks[0]!.file}:${c.line}`;

@@ -57,6 +57,7 @@ test("cli: every command's --json output is one JSON document of a fixed shape",
       "auto",
       "bytes",
       "createdAt",
+      "head",
       "keyCount",
       "metadata",
       "name",
@@ -182,7 +183,7 @@ test("cli: exit codes 0 to 4, each with one line on stderr", async () => {
       [["delete", "--checkpoint", "nope"], 3, /checkpoint "nope"/],
       [["checkpoint", "--name", "cp"], 4, /already exists/],
       [["restore"], 2, /Missing --checkpoint/],
-      [["diff"], 2, /Missing --from/],
+      [["diff", "--from", ""], 2, /Missing --from/],
       [["load", "--key", "a", "extra"], 2, /Unexpected argument 'extra'/],
     ];
     for (const [args, code, message] of cases) {

@@ -147,8 +147,8 @@ test("cli: keys, checkpoints, diff, delete and namespaces, as text and --json", 
     assert.equal(list[0].keyCount, 3);
     assert.deepEqual(list[0].metadata, { phase: "plan" });
     const tableOut = (await cli(dir, ["checkpoints", ...ns])).out.split("\n");
-    assert.match(tableOut[0]!, /^NAME\s+CREATED\s+KEYS\s+SIZE$/);
-    assert.match(tableOut[1]!, /^cp1\s+\d{4}-\d\d-\d\dT.*Z\s+3\s+\d+ B$/);
+    assert.match(tableOut[0]!, /^NAME\s+CREATED\s+KEYS\s+SIZE\s+METADATA$/);
+    assert.match(tableOut[1]!, /^cp1 \*\s+\d{4}-\d\d-\d\dT.*Z\s+3\s+\d+ B\s+\{"phase":"plan"\}$/);
     assert.equal((await cli(dir, ["namespaces"])).out, "wf");
     assert.deepEqual(JSON.parse((await cli(dir, ["namespaces", "--json"])).out), ["wf"]);
     const info = JSON.parse((await cli(dir, ["info", ...ns, "--json"])).out);
@@ -188,7 +188,7 @@ test("cli: bad input gives a usage error and changes nothing", async () => {
       [["keys", "--limit", "0"], 2, /--limit must be a positive integer/],
       [["checkpoint", "--metadata", "[1"], 2, /--metadata must be a JSON object/],
       [["checkpoint", "--metadata", "[1]"], 2, /metadata must be a plain JSON object/],
-      [["delete"], 2, /exactly one of --key or --checkpoint/],
+      [["delete"], 2, /Give --key, --checkpoint, or --namespace NS --yes/],
       [["load"], 2, /Missing --key/],
     ];
     for (const [args, code, message] of cases) {

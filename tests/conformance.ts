@@ -12,6 +12,7 @@ import {
 } from "../mod.ts";
 import { runScript } from "./_runtime.ts";
 import { testCoherence } from "./coherence.ts";
+import { testUpdates } from "./conformance_updates.ts";
 import { testSteps } from "./steps_conformance.ts";
 import type { Harness } from "./_harness.ts";
 
@@ -477,5 +478,6 @@ export async function testBackend(
   }, caps.multiProcess);
 
   testCoherence(name, makeHarness, caps);
+  testUpdates(name, makeHarness);
   testSteps(name, makeHarness, caps);
 }

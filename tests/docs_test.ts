@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import {
   type Block,
   docFiles,
@@ -16,6 +16,11 @@ import {
   runTsBlocks,
 } from "./_docs.ts";
 import { isDeno, removeDir, tempDir } from "./_runtime.ts";
+import { redisTarget, skipUnavailable } from "./_redis_server.ts";
+
+// The examples that move state to Redis read REDIS_URL: a server of the test's own.
+const redis = isDeno ? await redisTarget() : "runs under Deno only";
+after(() => typeof redis === "object" ? redis.server?.stop() : undefined);
 
 const skip = !isDeno && "runs examples with the deno binary";
 
@@ -51,6 +56,9 @@ test("docs: SKILL.md has the skill's front matter, stays under 400 lines, links 
   assert.match(text, /^## Error recovery$/m);
   assert.ok(text.includes("(references/backends.md)"));
   assert.ok(text.includes("(references/migration.md)"));
+  assert.ok(text.includes("(references/cli.md)"));
+  // CLI first: the shell workflow comes before the TypeScript API.
+  assert.ok(text.indexOf("```sh") < text.indexOf("```ts"), "a shell example comes first");
 });
 
 test("docs: every TypeScript example type-checks and runs", { skip }, async () => {
@@ -66,10 +74,13 @@ test("docs: every TypeScript example type-checks and runs", { skip }, async () =
 for (const file of docs) {
   const sh = blocks.filter((b) => b.lang === "sh" && b.file === file);
   if (sh.length === 0) continue;
-  test(`docs: every shell example in ${file} runs as written`, { skip }, async () => {
+  test(`docs: every shell example in ${file} runs as written`, { skip }, async (t) => {
+    const needsRedis = sh.some((b) => b.code.includes("$REDIS_URL"));
+    if (needsRedis && typeof redis === "string") return skipUnavailable(t, file, redis);
+    const env: Record<string, string> = typeof redis === "object" ? { REDIS_URL: redis.url } : {};
     const work = tempDir("ms-docs-");
     try {
-      const failures = await runShellBlocks(sh, work);
+      const failures = await runShellBlocks(sh, work, env);
       assert.equal(failures.length, 0, report(failures));
     } finally {
       removeDir(work);
