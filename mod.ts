@@ -1,8 +1,9 @@
 /**
  * managing-state: workflow state that survives crashes. Save and load JSON
  * values in a namespace, update them safely from many processes, take named
- * checkpoints and restore them, on memory, JSON files or SQLite (Redis and
- * Deno KV through their own subpath exports).
+ * checkpoints and restore them, on memory, JSON files, SQLite, Redis or
+ * Deno KV (each backend module loads only when it is opened; the backend
+ * classes have their own subpath exports).
  *
  * @example
  * ```ts
@@ -25,6 +26,7 @@ export {
   type ClaimOptions,
   type Entry,
   type Lease,
+  type ManagerOptions,
   type OpenOptions,
   type ReadOptions,
   type RestoreCheckpointOptions,
@@ -55,9 +57,17 @@ export type { RetryOptions } from "./core/_retry.ts";
 export {
   BACKEND_NAMES,
   type BackendLocation,
+  type BackendLocations,
   type BackendName,
-  DEFAULT_DIR,
-} from "./backends/_open.ts";
+  type BackendOptions,
+  type Exclusive,
+  type JsonLocation,
+  type KvLocation,
+  type LocationKey,
+  type RedisLocation,
+  type SqliteLocation,
+} from "./backends/_locations.ts";
+export { DEFAULT_DIR } from "./backends/_open.ts";
 export { MemoryBackend } from "./backends/memory.ts";
 export {
   type Endpoint,

@@ -42,6 +42,7 @@ import type {
   ClaimOptions,
   Entry,
   Lease,
+  ManagerOptions,
   OpenOptions,
   ReadOptions,
   RestoreCheckpointOptions,
@@ -59,6 +60,7 @@ export type {
   ClaimOptions,
   Entry,
   Lease,
+  ManagerOptions,
   OpenOptions,
   ReadOptions,
   RestoreCheckpointOptions,
@@ -113,7 +115,11 @@ export class StateManager implements AsyncDisposable {
 
   /**
    * Opens a manager on a backend and namespace. Nothing is opened before
-   * this is called.
+   * this is called. `backend` is a name ("json" by default, "memory",
+   * "sqlite", "redis", "kv") with that backend's own options, or a backend
+   * object you opened (see {@linkcode OpenOptions}). An unknown name throws
+   * {@linkcode ValidationError}; a namespace too damaged to read throws
+   * {@linkcode StateDamagedError} unless `recover: true`.
    *
    * @example
    * ```ts

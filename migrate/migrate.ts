@@ -2,7 +2,8 @@
 // namespace (./_copy.ts), verify it, and report. The entry is ./mod.ts.
 import { createWriteStream, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { BACKEND_NAMES, type BackendLocation, openBackend } from "../backends/_open.ts";
+import { BACKEND_NAMES, type BackendLocation } from "../backends/_locations.ts";
+import { openBackend } from "../backends/_open.ts";
 import { BackendError, StateError, ValidationError } from "../errors.ts";
 import { checkExportFile, exportFileSource, writeExport } from "./_export_format.ts";
 import { type LegacyKind, legacySource } from "./_legacy.ts";

@@ -2,7 +2,8 @@
 // way a Node user would: an .mjs import (the Keyv store and the LangGraph
 // saver with their peers included), strict `nodenext` TypeScript checks
 // with `skipLibCheck: false` (with @types/node, and in a project with
-// nothing but TypeScript and the minimal tsconfig), and the
+// nothing but TypeScript and the minimal tsconfig), the type-level tests of
+// tests/types_check.ts against the package's declarations, and the
 // `managing-state` command through npx.
 //
 //   deno task smoke:npm     (after deno task build:npm)
@@ -113,6 +114,14 @@ const MINIMAL_TSCONFIG = {
   include: ["*.ts"],
 };
 
+/** tests/types_check.ts as a user of the package writes it: imports from the package. */
+function typesCheck(): string {
+  const text = Deno.readTextFileSync(join(ROOT, "tests", "types_check.ts"));
+  assert.ok(text.includes('from "../mod.ts"'), "tests/types_check.ts imports ../mod.ts");
+  assert.ok(!/from "\.\.?\/(?!mod\.ts")/.test(text), "it imports nothing else of ours");
+  return text.replaceAll('from "../mod.ts"', 'from "@adw/managing-state"');
+}
+
 /** The adapters' peers, at the versions the Node suites pin. */
 function peers(): string[] {
   const harness = JSON.parse(
@@ -160,6 +169,7 @@ export async function smokeNpm(): Promise<void> {
     ], { cwd: project, env });
     await Deno.writeTextFile(join(project, "check.mjs"), CHECK_MJS);
     await Deno.writeTextFile(join(project, "check.ts"), CHECK_TS);
+    await Deno.writeTextFile(join(project, "types_check.ts"), typesCheck());
     await Deno.writeTextFile(join(project, "tsconfig.json"), JSON.stringify(TSCONFIG, null, 2));
 
     assert.equal((await output(node, ["check.mjs"], { cwd: project, env })).trim(), "mjs ok");
@@ -192,7 +202,8 @@ export async function smokeNpm(): Promise<void> {
     assert.ok((await Deno.stat(join(project, ".claude/state/default"))).isDirectory);
     console.log(
       `npm smoke: ${filename} (${files.length} files) installs; .mjs import, ` +
-        `tsc (strict, nodenext, skipLibCheck false: with @types/node and the adapters' peers, and ` +
+        `tsc (strict, nodenext, skipLibCheck false: with @types/node, the adapters' peers and ` +
+        `tests/types_check.ts, and ` +
         `with TypeScript alone) and npx ${BIN_NAME} save/load work`,
     );
   } finally {

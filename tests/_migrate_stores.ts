@@ -2,7 +2,13 @@
 // each giving a fresh, empty store. A new backend joins every pair test by
 // adding a factory here.
 import { join } from "node:path";
-import { type BackendLocation, type Endpoint, MemoryBackend, StateManager } from "../mod.ts";
+import {
+  type BackendLocation,
+  type Endpoint,
+  MemoryBackend,
+  type OpenOptions,
+  StateManager,
+} from "../mod.ts";
 
 type Location = BackendLocation & { backend: string };
 import { compareKeys } from "../core/_keys.ts";
@@ -31,7 +37,9 @@ function objectStore(backend: Backend): Store {
 function locationStore(endpoint: Location, cleanup: () => Promise<void>) {
   return {
     endpoint,
-    open: (namespace: string) => StateManager.open({ ...endpoint, namespace, cache: false }),
+    // Loosely typed like migrate()'s endpoints; open() checks the name at run time.
+    open: (namespace: string) =>
+      StateManager.open({ ...endpoint, namespace, cache: false } as OpenOptions),
     cleanup,
   } satisfies Store;
 }

@@ -204,8 +204,8 @@ test("migrate: a copy that does not match names the keys that differ", async () 
 test("migrate: a process killed half-way leaves a target that the next run completes", async () => {
   const dir = tempDir();
   try {
-    const src = { backend: "json", dir: join(dir, "src") };
-    const dst = { backend: "sqlite", path: join(dir, "dst.db") };
+    const src = { backend: "json", dir: join(dir, "src") } as const;
+    const dst = { backend: "sqlite", path: join(dir, "dst.db") } as const;
     const s = await StateManager.open({ ...src, namespace: "big" });
     for (let batch = 0; batch < 20; batch++) {
       await s.saveMany(Object.fromEntries(
