@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { envWithNode, findNode, NPM_DIR, output, ROOT, run } from "./_node.ts";
 import { BIN_NAME, DEV_DEPENDENCIES } from "./_npm_package.ts";
+import { relativeLinks } from "./_docs_package.ts";
 
 const CHECK_MJS = `import assert from "node:assert/strict";
 import { KeyNotFoundError, StateManager } from "@adw/managing-state";
@@ -142,8 +143,25 @@ export async function smokeNpm(): Promise<void> {
     ) as { filename: string; files: { path: string }[] }[];
     const { filename, files } = packed[0]!;
     const paths = files.map((f) => f.path);
-    for (const need of ["package.json", "README.md", "LICENSE", "mod.js", "mod.d.ts", "cli.js"]) {
+    for (
+      const need of [
+        "package.json",
+        "README.md",
+        "LICENSE",
+        "SKILL.md",
+        "references/api.md",
+        "mod.js",
+        "mod.d.ts",
+        "cli.js",
+      ]
+    ) {
       assert.ok(paths.includes(need), `the tarball lacks ${need}`);
+    }
+    // Every relative link of the packed documents names a packed file.
+    for (const doc of paths.filter((p) => p.endsWith(".md"))) {
+      for (const target of relativeLinks(doc, await Deno.readTextFile(join(NPM_DIR, doc)))) {
+        assert.ok(paths.includes(target), `${doc} links ${target}, which the tarball lacks`);
+      }
     }
     const stray = paths.filter((p) =>
       /^(tests|src|node_modules)\//.test(p) || p.endsWith(".ts") &&
