@@ -104,7 +104,8 @@ export async function run(args: string[], io: Io): Promise<number> {
       io,
       ...(passthrough ? { passthrough } : {}),
     });
-    return code ?? EXIT.ok;
+    // Only a number is an exit code (a command's last expression may be anything).
+    return typeof code === "number" ? code : EXIT.ok;
   } catch (error) {
     // The reader of stdout went away (`keys | head`): stop quietly, as Unix tools do.
     if (error instanceof OutputClosed) return EXIT.ok;

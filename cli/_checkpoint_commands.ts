@@ -91,11 +91,12 @@ export const CHECKPOINT_COMMANDS: Record<string, Command> = {
       const [list, head] = await Promise.all([state.listCheckpoints(), state.head()]);
       if (ctx.values.tree === true) {
         if (ctx.json) return print(ctx, "", treeJson(list, head));
-        if (list.length === 0) return ctx.io.err("no checkpoints");
-        return ctx.io.out(treeText(list, head, (c) => shortMeta(c.metadata)));
+        if (list.length === 0) ctx.io.err("no checkpoints");
+        else ctx.io.out(treeText(list, head, (c) => shortMeta(c.metadata)));
+        return;
       }
       if (ctx.json) return print(ctx, "", list.map((c) => ({ ...c, head: c.name === head?.name })));
-      if (list.length === 0) return ctx.io.err("no checkpoints");
+      if (list.length === 0) return void ctx.io.err("no checkpoints");
       ctx.io.out(table([
         ["NAME", "CREATED", "KEYS", "SIZE", "METADATA"],
         ...list.map((c) => [

@@ -212,7 +212,7 @@ export const STEP_COMMANDS: Record<string, Command> = {
       await using state = await openState(ctx.settings);
       const list = await state.steps();
       if (ctx.json) return print(ctx, "", list);
-      if (list.length === 0) return ctx.io.err("no steps");
+      if (list.length === 0) return void ctx.io.err("no steps");
       ctx.io.out(
         table([["NAME", "STATUS", "ATTEMPTS", "STARTED", "DURATION"], ...list.map(stepRow)]),
       );

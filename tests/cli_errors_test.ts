@@ -7,12 +7,22 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import process from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { run } from "../cli.ts";
 import { COMMANDS } from "../cli/_commands.ts";
 import { GLOBAL_OPTIONS } from "../cli/_usage.ts";
-import { removeDir, tempDir } from "./_runtime.ts";
+import { isDeno, removeDir, runCommand, tempDir } from "./_runtime.ts";
+
+const cliPath = fileURLToPath(new URL("../cli.ts", import.meta.url));
+
+/** A deno.json task's permission flags (`deno run <flags> cli.ts`). */
+function taskFlags(task: string): string[] {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const tasks = JSON.parse(readFileSync(join(root, "deno.json"), "utf8")).tasks;
+  return /^deno run (.*) cli\.ts$/.exec(tasks[task] ?? "")![1]!.split(" ");
+}
 
 const FLAGS = new Set([
   ...Object.keys(GLOBAL_OPTIONS),
@@ -36,6 +46,8 @@ function problems(line: string, command: string): string[] {
   }
   // A flag the user typed is echoed in quotes ('--bogus'); every other one must exist.
   for (const [flag] of line.matchAll(/(?<![\w'-])--[a-z][a-z-]*/g)) {
+    // Deno's own permission flags (--allow-run) are named for the runtime, not the CLI.
+    if (/^--(allow|unstable)-/.test(flag)) continue;
     if (!FLAGS.has(flag.slice(2))) out.push(`names ${flag}, which is no flag of the CLI`);
   }
   for (const m of line.matchAll(/\b[Rr]un "([^"]+)"/g)) {
@@ -93,6 +105,8 @@ const CASES: [string[], number, RegExp][] = [
   [["delete", "--yes", "{no-ns}"], 2, /Give --key, --checkpoint, or --namespace NS --yes/],
   [["incr", "--key", "n", "--by", "x"], 2, /--by must be a number/],
   [["diff", "--from", ""], 2, /Missing --from/],
+  [["step", "--reset", "x", "--name", "y"], 2, /--reset takes no --name and no command/],
+  [["step", "--name", "x"], 2, /Give the command after "--"/],
   [["diff", "--namespace", "fresh"], 2, /no head to diff from: give --from \(run "checkpoints"\)/],
   [["merge", "--key", "m", "--value", "[1]"], 2, /merge takes a JSON object in --value/],
   [["checkpoint", "--metadata", "{"], 2, /--metadata must be a JSON object/],
@@ -178,9 +192,29 @@ test("cli: every error path prints one line in the CLI's own terms", async () =>
       if (!message.test(line)) failures.push(`${where}: does not match ${message}`);
       for (const p of problems(line, template[0]!)) failures.push(`${where}: ${p}`);
     }
+    if (isDeno) {
+      // Only without --allow-run: the `cli` task's permissions, in a real process.
+      const r = await runCommand(process.execPath, [
+        "run",
+        ...taskFlags("cli"),
+        cliPath,
+        "step",
+        "--name",
+        "x",
+        "--",
+        "true",
+      ], { cwd: dir });
+      const line = r.stderr.trim();
+      lines.push(line);
+      if (r.code !== 2) failures.push(`step without --allow-run: exit ${r.code}: ${line}`);
+      for (const p of problems(line, "step")) failures.push(`step without --allow-run: ${p}`);
+    }
     assert.deepEqual(failures, []);
-    // Each usage error written in cli/ fired above.
-    const missing = usageErrorTexts().filter((text) => !lines.some((l) => l.includes(text)));
+    // Each usage error written in cli/ fired above (on Node, every process may be checked,
+    // so the --allow-run refusal cannot fire there).
+    const missing = usageErrorTexts()
+      .filter((text) => isDeno || !text.includes("--allow-run"))
+      .filter((text) => !lines.some((l) => l.includes(text)));
     assert.deepEqual(missing, [], "usage errors in cli/ that no case fires");
   } finally {
     removeDir(dir);
@@ -206,7 +240,7 @@ function usageErrorTexts(): string[] {
     const source = readFileSync(join(root, f), "utf8");
     for (
       const m of source.matchAll(
-        /new (?:UsageError|NotFoundError)\(\s*([`"])((?:(?!\$\{)[^`"\n])*)/g,
+        /new (?:UsageError|NotFoundError)\(\s*([`"'])((?:(?!\$\{)(?!\1)[^\n])*)/g,
       )
     ) {
       if (m[2]!.length >= 8) texts.push(m[2]!);
