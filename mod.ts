@@ -20,24 +20,24 @@
  *
  * @module
  */
-export {
-  type CheckpointDiff,
-  type CheckpointOptions,
-  type ClaimOptions,
-  type Entry,
-  type Lease,
-  type ManagerOptions,
-  type OpenOptions,
-  type ReadOptions,
-  type RestoreCheckpointOptions,
-  type SaveOptions,
-  StateManager,
-  type Status,
-  type UpdateOptions,
-  type UpdateResult,
-  type ValueDiff,
-  type WriteConditions,
-} from "./state_manager.ts";
+export { StateManager } from "./state_manager.ts";
+export type {
+  CheckpointDiff,
+  CheckpointOptions,
+  ClaimOptions,
+  Entry,
+  Lease,
+  ManagerOptions,
+  OpenOptions,
+  ReadOptions,
+  RestoreCheckpointOptions,
+  SaveOptions,
+  Status,
+  UpdateOptions,
+  UpdateResult,
+  ValueDiff,
+  WriteConditions,
+} from "./options.ts";
 export { AtomicOperation } from "./atomic.ts";
 export { StepWriter } from "./core/_step_writer.ts";
 export {
