@@ -64,6 +64,7 @@ export {
   type JsonLocation,
   type KvLocation,
   type LocationKey,
+  type NamedBackendOptions,
   type RedisLocation,
   type SqliteLocation,
 } from "./backends/_locations.ts";
@@ -75,6 +76,7 @@ export {
   exportState,
   type ImportOptions,
   importState,
+  type LegacyFileEndpoint,
   type LegacyRedisEndpoint,
   migrate,
   type MigrateOptions,

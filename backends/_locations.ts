@@ -93,5 +93,10 @@ export type Exclusive<T> = T & { [K in Exclude<LocationKey, keyof T>]?: never };
  */
 export type BackendOptions =
   | ({ backend?: "json" } & Exclusive<JsonLocation>)
-  | { [N in BackendName]: { backend: N } & Exclusive<BackendLocations[N]> }[BackendName]
+  | NamedBackendOptions
   | ({ backend: Backend } & Exclusive<Record<never, never>>);
+
+/** A backend name with its own options, as `migrate()` takes an end: `{ backend: "sqlite", path }`. */
+export type NamedBackendOptions = {
+  [N in BackendName]: { backend: N } & Exclusive<BackendLocations[N]>;
+}[BackendName];

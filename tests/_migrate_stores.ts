@@ -2,15 +2,8 @@
 // each giving a fresh, empty store. A new backend joins every pair test by
 // adding a factory here.
 import { join } from "node:path";
-import {
-  type BackendLocation,
-  type Endpoint,
-  MemoryBackend,
-  type OpenOptions,
-  StateManager,
-} from "../mod.ts";
+import { type Endpoint, MemoryBackend, type NamedBackendOptions, StateManager } from "../mod.ts";
 
-type Location = BackendLocation & { backend: string };
 import { compareKeys } from "../core/_keys.ts";
 import type { Backend } from "../types.ts";
 import { deletePrefix, type RedisTarget, redisTarget } from "./_redis_server.ts";
@@ -34,12 +27,10 @@ function objectStore(backend: Backend): Store {
   };
 }
 
-function locationStore(endpoint: Location, cleanup: () => Promise<void>) {
+function locationStore(endpoint: NamedBackendOptions, cleanup: () => Promise<void>) {
   return {
     endpoint,
-    // Loosely typed like migrate()'s endpoints; open() checks the name at run time.
-    open: (namespace: string) =>
-      StateManager.open({ ...endpoint, namespace, cache: false } as OpenOptions),
+    open: (namespace: string) => StateManager.open({ ...endpoint, namespace, cache: false }),
     cleanup,
   } satisfies Store;
 }

@@ -6,6 +6,7 @@
 import {
   BACKEND_NAMES,
   type BackendName,
+  type Endpoint,
   MemoryBackend,
   type OpenOptions,
   StateManager,
@@ -66,6 +67,29 @@ export const refused: OpenOptions[] = [
   { namespace: 42 },
   // @ts-expect-error not an option at all
   { backend: "memory", ttl: 5 },
+];
+
+// ------------------------------------------------- migrate() and export ends
+
+/** Ends migrate(), exportState() and importState() accept. */
+export const ends: Endpoint[] = [
+  new MemoryBackend(),
+  { backend: "sqlite", path: "state.db" },
+  { backend: "redis", url: "redis://localhost:6379" },
+  { backend: "legacy-json", dir: ".claude/state" },
+  { backend: "legacy-redis", url: "redis://localhost:6379", keepTtl: true },
+];
+
+/** Ends the compiler refuses. */
+export const refusedEnds: Endpoint[] = [
+  // @ts-expect-error a misspelt backend name
+  { backend: "sqllite", path: "state.db" },
+  // @ts-expect-error url belongs to redis and kv, not json
+  { backend: "json", url: "redis://localhost:6379" },
+  // @ts-expect-error keepTtl belongs to the legacy-redis source
+  { backend: "redis", url: "redis://localhost:6379", keepTtl: true },
+  // @ts-expect-error a migration end names its backend (no JSON default)
+  { dir: ".claude/state" },
 ];
 
 // ---------------------------------------------------------------- the methods
