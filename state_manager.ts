@@ -5,6 +5,7 @@
  * @module
  */
 import { AtomicOperation } from "./atomic.ts";
+import { openBackend } from "./backends/_open.ts";
 import { Engine } from "./core/_engine.ts";
 import type { Watcher, WatchOptions, WatchTarget } from "./core/_watch.ts";
 import * as checkpoints from "./core/_checkpoints.ts";
@@ -32,7 +33,9 @@ import type {
   RecoveryReport,
   StoredEntry,
 } from "./types.ts";
-import { validateKey } from "./core/_validate.ts";
+import { retryPolicy, withRetry } from "./core/_retry.ts";
+import { validateKey, validateNamespace } from "./core/_validate.ts";
+import { validateOptions } from "./core/_validate_options.ts";
 import type {
   CheckpointDiff,
   CheckpointOptions,
@@ -79,11 +82,16 @@ export class StateManager implements AsyncDisposable {
   readonly #watchers = new ops.Watchers();
   #closed = false;
 
-  private constructor(opened: ops.Opened, options: OpenOptions) {
-    this.backend = opened.backend;
-    this.namespace = opened.namespace;
-    this.#ownsBackend = opened.owned;
-    this.#engine = new Engine(opened.backend, opened.namespace, options);
+  private constructor(
+    backend: Backend,
+    ownsBackend: boolean,
+    namespace: string,
+    options: OpenOptions,
+  ) {
+    this.backend = backend;
+    this.namespace = namespace;
+    this.#ownsBackend = ownsBackend;
+    this.#engine = new Engine(backend, namespace, options);
   }
 
   /**
@@ -136,7 +144,14 @@ export class StateManager implements AsyncDisposable {
 
   /** A manager on the backend the options name, without reading anything yet. */
   static async #unchecked(options: OpenOptions): Promise<StateManager> {
-    return new StateManager(await ops.openFromOptions(options), options);
+    const namespace = options.namespace ?? "default";
+    validateNamespace(namespace);
+    validateOptions(options);
+    const given = options.backend;
+    const backend = typeof given === "object" && given !== null
+      ? given
+      : await withRetry(retryPolicy(options.retry), () => openBackend(given ?? "json", options));
+    return new StateManager(backend, typeof given !== "object", namespace, options);
   }
 
   /**

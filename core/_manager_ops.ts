@@ -1,9 +1,8 @@
-// The bodies of StateManager's methods that are more than one call: opening
-// the backend the options name, batch reads, listings, clear, recover and the
-// watcher registry. StateManager keeps the public signatures and their docs.
-import { openBackend } from "../backends/_open.ts";
+// The bodies of StateManager's methods that are more than one call: batch
+// reads, listings, clear, recover and the watcher registry. StateManager
+// keeps the public signatures and their docs.
 import { ValidationError } from "../errors.ts";
-import type { Entry, OpenOptions } from "../options.ts";
+import type { Entry } from "../options.ts";
 import type {
   Backend,
   CheckpointInfo,
@@ -15,33 +14,9 @@ import type {
 } from "../types.ts";
 import type { Engine } from "./_engine.ts";
 import { newVersion } from "./_ids.ts";
-import { retryPolicy, withRetry } from "./_retry.ts";
-import { validateKey, validateNamespace } from "./_validate.ts";
-import { validateListOptions, validateOptions } from "./_validate_options.ts";
+import { validateKey } from "./_validate.ts";
+import { validateListOptions } from "./_validate_options.ts";
 import { KeyWatcher, type Watcher, type WatchOptions, type WatchTarget } from "./_watch.ts";
-
-/** What a manager is built on: its backend, whether it opened it, and its namespace. */
-export interface Opened {
-  backend: Backend;
-  owned: boolean;
-  namespace: string;
-}
-
-/** Checks the options and opens the backend they name (or takes the object given). */
-export async function openFromOptions(options: OpenOptions): Promise<Opened> {
-  const namespace = options.namespace ?? "default";
-  validateNamespace(namespace);
-  validateOptions(options);
-  const given = options.backend;
-  if (typeof given === "object" && given !== null) {
-    return { backend: given, owned: false, namespace };
-  }
-  const backend = await withRetry(
-    retryPolicy(options.retry),
-    () => openBackend(given ?? "json", options),
-  );
-  return { backend, owned: true, namespace };
-}
 
 /** Runs one backend call of the namespace as a tracked, retried operation. */
 export function run<T>(
