@@ -1,8 +1,9 @@
 /**
  * managing-state: workflow state that survives crashes. Save and load JSON
  * values in a namespace, update them safely from many processes, take named
- * checkpoints and restore them, on memory, JSON files or SQLite (Redis and
- * Deno KV through their own subpath exports).
+ * checkpoints and restore them, on memory, JSON files, SQLite, Redis or
+ * Deno KV (each backend module loads only when it is opened; the backend
+ * classes have their own subpath exports).
  *
  * @example
  * ```ts
@@ -19,23 +20,24 @@
  *
  * @module
  */
-export {
-  type CheckpointDiff,
-  type CheckpointOptions,
-  type ClaimOptions,
-  type Entry,
-  type Lease,
-  type OpenOptions,
-  type ReadOptions,
-  type RestoreCheckpointOptions,
-  type SaveOptions,
-  StateManager,
-  type Status,
-  type UpdateOptions,
-  type UpdateResult,
-  type ValueDiff,
-  type WriteConditions,
-} from "./state_manager.ts";
+export { StateManager } from "./state_manager.ts";
+export type {
+  CheckpointDiff,
+  CheckpointOptions,
+  ClaimOptions,
+  Entry,
+  Lease,
+  ManagerOptions,
+  OpenOptions,
+  ReadOptions,
+  RestoreCheckpointOptions,
+  SaveOptions,
+  Status,
+  UpdateOptions,
+  UpdateResult,
+  ValueDiff,
+  WriteConditions,
+} from "./options.ts";
 export { AtomicOperation } from "./atomic.ts";
 export { StepWriter } from "./core/_step_writer.ts";
 export {
@@ -55,9 +57,19 @@ export type { RetryOptions } from "./core/_retry.ts";
 export {
   BACKEND_NAMES,
   type BackendLocation,
+  type BackendLocations,
   type BackendName,
-  DEFAULT_DIR,
-} from "./backends/_open.ts";
+  type BackendOptions,
+  type Exclusive,
+  type JsonLocation,
+  type KvLocation,
+  type LocationKey,
+  type NamedBackendOptions,
+  type PostgresLocation,
+  type RedisLocation,
+  type SqliteLocation,
+} from "./backends/_locations.ts";
+export { DEFAULT_DIR } from "./backends/_open.ts";
 export { MemoryBackend } from "./backends/memory.ts";
 export {
   type Endpoint,
@@ -65,6 +77,7 @@ export {
   exportState,
   type ImportOptions,
   importState,
+  type LegacyFileEndpoint,
   type LegacyRedisEndpoint,
   migrate,
   type MigrateOptions,

@@ -3,18 +3,29 @@
  *
  * @module
  */
-import type { BackendLocation } from "./backends/_open.ts";
+import type { BackendOptions } from "./backends/_locations.ts";
 import type { CacheOptions } from "./core/_cache.ts";
 import type { RetryOptions } from "./core/_retry.ts";
-import type { Backend, CheckpointInfo, Head, JsonValue } from "./types.ts";
+import type { CheckpointInfo, Head, JsonValue } from "./types.ts";
 
-/** Options of `StateManager.open()`. */
-export interface OpenOptions extends BackendLocation {
-  /**
-   * "memory", "json" (default), "sqlite", or a backend object you opened
-   * (then you close it; the manager's `close()` leaves it open).
-   */
-  backend?: string | Backend;
+/**
+ * Options of `StateManager.open()`: a backend with its own options (see
+ * {@linkcode BackendOptions}) and the manager's settings.
+ *
+ * @example
+ * ```ts
+ * import type { OpenOptions } from "./mod.ts";
+ *
+ * const local: OpenOptions = { backend: "sqlite", path: "state.db", namespace: "wf-1" };
+ * const shared: OpenOptions = { backend: "redis", url: "redis://localhost:6379" };
+ * // @ts-expect-error url is not an option of the JSON backend
+ * const wrong: OpenOptions = { backend: "json", url: "redis://localhost:6379" };
+ * ```
+ */
+export type OpenOptions = BackendOptions & ManagerOptions;
+
+/** The settings of `StateManager.open()` that every backend shares. */
+export interface ManagerOptions {
   /** The namespace: letters, digits, ".", "_" and "-". Default "default". */
   namespace?: string;
   /**

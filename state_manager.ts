@@ -7,8 +7,9 @@
 import { AtomicOperation } from "./atomic.ts";
 import { openBackend } from "./backends/_open.ts";
 import { Engine } from "./core/_engine.ts";
-import { KeyWatcher, type Watcher, type WatchOptions, type WatchTarget } from "./core/_watch.ts";
+import type { Watcher, WatchOptions, WatchTarget } from "./core/_watch.ts";
 import * as checkpoints from "./core/_checkpoints.ts";
+import * as ops from "./core/_manager_ops.ts";
 import * as reads from "./core/_reads.ts";
 import * as updates from "./core/_updates.ts";
 import { listSteps, resetSteps, runStep } from "./core/_steps.ts";
@@ -21,8 +22,6 @@ import type {
   StepOptions,
 } from "./core/_step_records.ts";
 import { status as readStatus } from "./core/_status.ts";
-import { retryPolicy, withRetry } from "./core/_retry.ts";
-import { newVersion } from "./core/_ids.ts";
 import { KeyNotFoundError, ValidationError } from "./errors.ts";
 import type {
   Backend,
@@ -34,8 +33,9 @@ import type {
   RecoveryReport,
   StoredEntry,
 } from "./types.ts";
+import { retryPolicy, withRetry } from "./core/_retry.ts";
 import { validateKey, validateNamespace } from "./core/_validate.ts";
-import { validateListOptions, validateOptions } from "./core/_validate_options.ts";
+import { validateOptions } from "./core/_validate_options.ts";
 import type {
   CheckpointDiff,
   CheckpointOptions,
@@ -52,23 +52,6 @@ import type {
   ValueDiff,
   WriteConditions,
 } from "./options.ts";
-
-export type {
-  CheckpointDiff,
-  CheckpointOptions,
-  ClaimOptions,
-  Entry,
-  Lease,
-  OpenOptions,
-  ReadOptions,
-  RestoreCheckpointOptions,
-  SaveOptions,
-  Status,
-  UpdateOptions,
-  UpdateResult,
-  ValueDiff,
-  WriteConditions,
-};
 
 /**
  * Workflow state in one namespace of a backend: save and load JSON values,
@@ -96,7 +79,7 @@ export class StateManager implements AsyncDisposable {
   readonly backend: Backend;
   readonly #ownsBackend: boolean;
   readonly #engine: Engine;
-  readonly #watchers = new Set<KeyWatcher<unknown>>();
+  readonly #watchers = new ops.Watchers();
   #closed = false;
 
   private constructor(
@@ -113,7 +96,11 @@ export class StateManager implements AsyncDisposable {
 
   /**
    * Opens a manager on a backend and namespace. Nothing is opened before
-   * this is called.
+   * this is called. `backend` is a name ("json" by default, "memory",
+   * "sqlite", "redis", "kv") with that backend's own options, or a backend
+   * object you opened (see {@linkcode OpenOptions}). An unknown name throws
+   * {@linkcode ValidationError}; a namespace too damaged to read throws
+   * {@linkcode StateDamagedError} unless `recover: true`.
    *
    * @example
    * ```ts
@@ -229,12 +216,7 @@ export class StateManager implements AsyncDisposable {
    * (never from the cache); a missing key is null. Same order as `keys`.
    */
   async getEntries<T = JsonValue>(keys: string[]): Promise<(Entry<T> | null)[]> {
-    if (!Array.isArray(keys)) throw new ValidationError("getEntries() takes an array of keys");
-    keys.forEach((key) => validateKey(key));
-    const entries = await this.#engine.op(() =>
-      this.#engine.call(() => this.backend.get(this.namespace, keys))
-    );
-    return entries.map((e) => e && { ...e, value: JSON.parse(e.value) as T });
+    return await ops.getEntries<T>(this.#engine, keys, "getEntries");
   }
 
   /** Whether `key` exists (and has not expired). */
@@ -268,10 +250,7 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   async listKeys(options: ListOptions = {}): Promise<KeyPage> {
-    validateListOptions(options);
-    return await this.#engine.op(() =>
-      this.#engine.call(() => this.backend.list(this.namespace, options))
-    );
+    return await ops.listKeys(this.#engine, options);
   }
 
   /**
@@ -290,16 +269,7 @@ export class StateManager implements AsyncDisposable {
 
   /** Loads several keys at once; missing keys are left out of the result. */
   async loadMany(keys: string[]): Promise<Record<string, JsonValue>> {
-    if (!Array.isArray(keys)) throw new ValidationError("loadMany() takes an array of keys");
-    keys.forEach((key) => validateKey(key));
-    const entries = await this.#engine.op(() =>
-      this.#engine.call(() => this.backend.get(this.namespace, keys))
-    );
-    const out: Record<string, JsonValue> = {};
-    entries.forEach((e) => {
-      if (e) out[e.key] = JSON.parse(e.value);
-    });
-    return out;
+    return await ops.loadMany(this.#engine, keys);
   }
 
   /**
@@ -470,9 +440,7 @@ export class StateManager implements AsyncDisposable {
 
   /** Lists checkpoints with their metadata, newest first. */
   async listCheckpoints(): Promise<CheckpointInfo[]> {
-    return await this.#engine.op(() =>
-      this.#engine.call(() => this.backend.listCheckpoints(this.namespace))
-    );
+    return await ops.listCheckpoints(this.#engine);
   }
 
   /**
@@ -502,7 +470,7 @@ export class StateManager implements AsyncDisposable {
 
   /** The checkpoint this namespace last took or restored, or null. */
   async head(): Promise<Head | null> {
-    return await this.#engine.op(() => this.#engine.call(() => this.backend.head(this.namespace)));
+    return await ops.head(this.#engine);
   }
 
   /**
@@ -687,26 +655,17 @@ export class StateManager implements AsyncDisposable {
 
   /** Deletes every key and checkpoint of this namespace. */
   async clear(): Promise<void> {
-    const id = newVersion();
-    await this.#engine.op(() =>
-      this.#engine.uncached(() =>
-        this.#engine.call(() => this.backend.clear(this.namespace, { id }))
-      )
-    );
+    await ops.clear(this.#engine);
   }
 
   /** Namespaces on this backend that hold keys or checkpoints. */
   async listNamespaces(): Promise<string[]> {
-    return await this.#engine.op(() => this.#engine.call(() => this.backend.namespaces()));
+    return await ops.namespaces(this.#engine);
   }
 
   /** Cleans up and repairs after a crash, retried like every other call; returns what it did. */
   async recover(): Promise<RecoveryReport> {
-    const recover = this.backend.recover?.bind(this.backend);
-    if (!recover) return { actions: [], quarantined: [], ok: true };
-    return await this.#engine.op(() =>
-      this.#engine.uncached(() => this.#engine.call(() => recover(this.namespace)))
-    );
+    return await ops.recover(this.#engine);
   }
 
   /**
@@ -732,19 +691,7 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   watch<T = JsonValue>(target: WatchTarget, options: WatchOptions = {}): Watcher<T> {
-    this.#engine.assertOpen();
-    const watcher = new KeyWatcher<T>(
-      {
-        backend: this.backend,
-        namespace: this.namespace,
-        call: (fn) => this.#engine.call(fn),
-        onClose: (w) => this.#watchers.delete(w),
-      },
-      target,
-      options,
-    );
-    this.#watchers.add(watcher as KeyWatcher<unknown>);
-    return watcher;
+    return this.#watchers.start<T>(this.#engine, target, options);
   }
 
   /**
@@ -756,7 +703,7 @@ export class StateManager implements AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     await this.#engine.close();
-    await Promise.all([...this.#watchers].map((w) => w.close()));
+    await this.#watchers.close();
     if (this.#ownsBackend) await this.backend.close();
   }
 

@@ -45,8 +45,10 @@ export class ManagerPool {
     if (namespace === this.#defaultNamespace) return root;
     let manager = this.#others.get(namespace);
     if (!manager) {
+      // The root's backend object with the root's settings; its location
+      // options (dir, url, ...) are ignored next to an object, as open() does.
       manager = root.then((r) =>
-        StateManager.open({ ...this.#options, backend: r.backend, namespace })
+        StateManager.open({ ...this.#options, backend: r.backend, namespace } as OpenOptions)
       );
       this.#others.set(namespace, manager);
       // A failed open is not remembered: the next call tries again.

@@ -28,10 +28,10 @@ import { type JsonValue, type OpenOptions, type StateManager, ValidationError } 
 import { type AdapterTarget, ManagerPool } from "./_managers.ts";
 
 /** Options of {@linkcode KeyvManagingState}: where to store, as for `StateManager.open()`. */
-export interface KeyvManagingStateOptions extends OpenOptions {
+export type KeyvManagingStateOptions = OpenOptions & {
   /** The namespace used when Keyv has none (`namespace: undefined`). Default "keyv". */
   namespace?: string;
-}
+};
 
 /** An event listener, as Keyv registers one. */
 export type Listener = (...args: unknown[]) => void;

@@ -79,10 +79,10 @@ export interface SaverSettings {
 }
 
 /** Options of {@linkcode ManagingStateSaver}: where to store (as for `StateManager.open()`) and the saver's settings. */
-export interface ManagingStateSaverOptions extends OpenOptions, SaverSettings {
+export type ManagingStateSaverOptions = OpenOptions & SaverSettings & {
   /** The namespace that holds every thread. Default "langgraph". */
   namespace?: string;
-}
+};
 
 /** What {@linkcode ManagingStateSaver.prune} deleted. */
 export interface PruneReport {

@@ -2,56 +2,22 @@
 // so importing the core never loads node:sqlite, ioredis, pg or Deno KV.
 import { ValidationError } from "../errors.ts";
 import type { Backend } from "../types.ts";
-import type { SqliteDatabase } from "./sqlite.ts";
 import type { RedisBackendOptions } from "./redis.ts";
-import type { PgPool } from "./postgres.ts";
+import {
+  BACKEND_NAMES,
+  type BackendLocation,
+  type BackendName,
+  type RedisLocation,
+} from "./_locations.ts";
 
-/** Backend names that `StateManager.open()` accepts. */
-export const BACKEND_NAMES = ["memory", "json", "sqlite", "redis", "kv", "postgres"] as const;
-
-/** A backend name. */
-export type BackendName = typeof BACKEND_NAMES[number];
-
-/** Where a backend keeps its data; each backend reads the fields it needs. */
-export interface BackendLocation {
-  /** State folder for file backends. Default ".claude/state". */
-  dir?: string;
-  /**
-   * SQLite database file (default `<dir>/state.db`), or Deno KV database: a
-   * file (default `<dir>/state.kv`), ":memory:" or a KV Connect URL.
-   */
-  path?: string;
-  /** An open SQLite database (node:sqlite, @db/sqlite or better-sqlite3); the caller closes it. */
-  database?: SqliteDatabase;
-  /**
-   * Redis URL (`redis://`, `rediss://`, with password and db; default `REDIS_URL`), or
-   * PostgreSQL URL (`postgres://`; default `DATABASE_URL`, then the PG* variables).
-   */
-  url?: string;
-  /** An ioredis client or Cluster you opened; the caller closes it. */
-  client?: RedisBackendOptions["client"];
-  /** Redis: treat `url` as one node of a Redis Cluster. */
-  cluster?: boolean;
-  /** Redis: first part of every key name. Default "ms". */
-  prefix?: string;
-  /** Redis: extra ioredis options (Sentinel `sentinels` and `name`, `tls`, timeouts). */
-  redisOptions?: RedisBackendOptions["redisOptions"];
-  /** Redis: extra ioredis Cluster options. */
-  clusterOptions?: RedisBackendOptions["clusterOptions"];
-  /** PostgreSQL: a `pg.Pool` you opened; the caller ends it. */
-  pool?: PgPool;
-  /** PostgreSQL: the schema holding the tables. Default "managing_state". */
-  schema?: string;
-}
-
-const REDIS_FIELDS = [
+const REDIS_FIELDS: readonly (keyof RedisLocation)[] = [
   "url",
   "client",
   "cluster",
   "prefix",
   "redisOptions",
   "clusterOptions",
-] as const;
+];
 
 /** Default state folder, as the seed has it. */
 export const DEFAULT_DIR = ".claude/state";
@@ -61,6 +27,11 @@ export async function openBackend(
   name: string,
   location: BackendLocation,
 ): Promise<Backend> {
+  if (!isBackendName(name)) {
+    throw new ValidationError(
+      `Unknown backend ${JSON.stringify(name)}: use one of ${BACKEND_NAMES.join(", ")}`,
+    );
+  }
   const dir = location.dir ?? DEFAULT_DIR;
   switch (name) {
     case "memory": {
@@ -111,9 +82,15 @@ export async function openBackend(
       }
       return new KvBackend({ path });
     }
-    default:
-      throw new ValidationError(
-        `Unknown backend ${JSON.stringify(name)}: use one of ${BACKEND_NAMES.join(", ")}`,
-      );
+    default: {
+      // A name added to BACKEND_NAMES without a case here is a type error.
+      const missing: never = name;
+      throw new Error(`No opener for backend ${String(missing)}`);
+    }
   }
+}
+
+/** Whether `name` is a backend name `openBackend()` opens. */
+export function isBackendName(name: string): name is BackendName {
+  return (BACKEND_NAMES as readonly string[]).includes(name);
 }

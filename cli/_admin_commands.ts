@@ -1,6 +1,6 @@
 // The CLI's commands about the store itself: recover, namespaces, info.
 import { StateManager } from "../state_manager.ts";
-import { type Command, formatBytes, locationOf, openState, print, table } from "./_context.ts";
+import { type Command, formatBytes, openOptions, openState, print, table } from "./_context.ts";
 import { gatherInfo } from "./_info.ts";
 
 /** recover, namespaces and info. */
@@ -11,12 +11,7 @@ export const ADMIN_COMMANDS: Record<string, Command> = {
     options: {},
     async run(ctx) {
       // StateManager.recover(), not open(): opening a damaged namespace fails, which is the point here.
-      const { settings } = ctx;
-      const report = await StateManager.recover({
-        ...locationOf(settings),
-        backend: settings.backend,
-        namespace: settings.namespace,
-      });
+      const report = await StateManager.recover(openOptions(ctx.settings));
       print(
         ctx,
         report.actions.length ? report.actions.join("\n") : "nothing to recover",

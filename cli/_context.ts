@@ -2,7 +2,8 @@
 // helpers that turn settings and flags into calls and results into text.
 import { StateManager } from "../state_manager.ts";
 import { compareKeys } from "../core/_keys.ts";
-import type { BackendLocation } from "../backends/_open.ts";
+import type { BackendLocation } from "../backends/_locations.ts";
+import type { OpenOptions } from "../options.ts";
 import type { Settings } from "./_config.ts";
 import { UsageError } from "./_usage.ts";
 
@@ -46,13 +47,20 @@ export function locationOf(settings: Settings): BackendLocation {
   return location;
 }
 
-/** Opens a manager on the resolved settings. */
-export function openState(settings: Settings): Promise<StateManager> {
-  return StateManager.open({
+/** The `StateManager.open()` options the resolved settings name. */
+export function openOptions(settings: Settings): OpenOptions {
+  // The name comes from the command line, unchecked by the compiler: open()
+  // refuses an unknown one at run time, and ignores options of other backends.
+  return {
     ...locationOf(settings),
     backend: settings.backend,
     namespace: settings.namespace,
-  });
+  } as OpenOptions;
+}
+
+/** Opens a manager on the resolved settings. */
+export function openState(settings: Settings): Promise<StateManager> {
+  return StateManager.open(openOptions(settings));
 }
 
 /** The value of a required string flag. */

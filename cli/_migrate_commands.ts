@@ -19,7 +19,7 @@ const SIDE_OPTIONS = (side: "from" | "to") =>
 function endpoint(ctx: Ctx, side: "from" | "to", backend: string): Endpoint {
   const v = ctx.values;
   const str = (name: string) => (typeof v[name] === "string" ? v[name] as string : undefined);
-  const e: Endpoint & Record<string, unknown> = {
+  const e: Record<string, unknown> = {
     backend,
     dir: str(`${side}-dir`) ?? ctx.settings.dir,
   };
@@ -33,7 +33,8 @@ function endpoint(ctx: Ctx, side: "from" | "to", backend: string): Endpoint {
     }
     e.keepTtl = true;
   }
-  return e;
+  // Names and fields come from the command line: migrate() checks them at run time.
+  return e as unknown as Endpoint;
 }
 
 /** Only the namespace given as a flag limits a migration; a saved default does not. */
@@ -171,7 +172,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
     async run(ctx) {
       const file = ctx.values.file;
       if (typeof file !== "string") throw new UsageError("Missing --file");
-      const from = { backend: ctx.settings.backend, ...locationOf(ctx.settings) };
+      const from = { backend: ctx.settings.backend, ...locationOf(ctx.settings) } as Endpoint;
       const { exportState } = await import("../migrate/mod.ts");
       const totals = await withProgress(ctx, "exporting", (onProgress) =>
         exportState({
@@ -200,7 +201,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
     async run(ctx) {
       const file = ctx.values.file;
       if (typeof file !== "string") throw new UsageError("Missing --file");
-      const to = { backend: ctx.settings.backend, ...locationOf(ctx.settings) };
+      const to = { backend: ctx.settings.backend, ...locationOf(ctx.settings) } as Endpoint;
       const { importState } = await import("../migrate/mod.ts");
       const report = await withProgress(ctx, "importing", (onProgress) =>
         importState({

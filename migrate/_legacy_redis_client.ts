@@ -2,7 +2,7 @@
 // node opens a Cluster), SCAN per master, and reads of a key's value and
 // expiry. Errors are mapped as the Redis backend maps them.
 import type { Redis } from "ioredis";
-import type { BackendLocation } from "../backends/_open.ts";
+import type { BackendLocation } from "../backends/_locations.ts";
 import {
   createClient,
   describeClient,

@@ -2,7 +2,12 @@
 // namespace (./_copy.ts), verify it, and report. The entry is ./mod.ts.
 import { createWriteStream, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { BACKEND_NAMES, type BackendLocation, openBackend } from "../backends/_open.ts";
+import {
+  BACKEND_NAMES,
+  type BackendLocation,
+  type NamedBackendOptions,
+} from "../backends/_locations.ts";
+import { openBackend } from "../backends/_open.ts";
 import { BackendError, StateError, ValidationError } from "../errors.ts";
 import { checkExportFile, exportFileSource, writeExport } from "./_export_format.ts";
 import { type LegacyKind, legacySource } from "./_legacy.ts";
@@ -13,8 +18,20 @@ import { validateNamespace } from "../core/_validate.ts";
 
 export type { NamespaceReport, ProgressEvent };
 
-/** A backend object, or how to open one: `{ backend: "sqlite", path }`, `{ backend: "json", dir }`, ... */
-export type Endpoint = Backend | (BackendLocation & { backend: string }) | LegacyRedisEndpoint;
+/**
+ * A backend object, or how to open one: `{ backend: "sqlite", path }`,
+ * `{ backend: "json", dir }`, ... (typed per backend, as `StateManager.open()`
+ * takes them), or the Python reference implementation's data as a source.
+ */
+export type Endpoint = Backend | NamedBackendOptions | LegacyFileEndpoint | LegacyRedisEndpoint;
+
+/** The Python reference implementation's files, as a migration source: `{ backend: "legacy-json", dir }`. */
+export interface LegacyFileEndpoint {
+  /** "legacy-json" or "legacy-sqlite". */
+  backend: "legacy-json" | "legacy-sqlite";
+  /** Its state folder. Default ".claude/state". */
+  dir?: string;
+}
 
 /**
  * The Python reference implementation's Redis data, as a migration source:
@@ -303,7 +320,14 @@ function validateNames(names: unknown): void {
   names.forEach((n) => validateNamespace(n));
 }
 
-async function openSource(from: Endpoint, names: string[] | undefined): Promise<Source> {
+/**
+ * An end as the run-time checks see it: callers without the types (the CLI,
+ * JavaScript) may pass any name and any location field.
+ */
+type LooseEndpoint = Backend | Location | LegacyRedisEndpoint;
+type Location = BackendLocation & { backend: string };
+
+async function openSource(from: LooseEndpoint, names: string[] | undefined): Promise<Source> {
   if (isLegacyRedis(from)) {
     // Loaded here: it needs ioredis, which only Redis users install.
     const { legacyRedisSource } = await import("./_legacy_redis.ts");
@@ -322,18 +346,16 @@ async function openSource(from: Endpoint, names: string[] | undefined): Promise<
   return backendSource(backend, names, close);
 }
 
-function isLocation(
-  e: Endpoint,
-): e is (BackendLocation & { backend: string }) | LegacyRedisEndpoint {
+function isLocation(e: LooseEndpoint): e is Location | LegacyRedisEndpoint {
   return typeof (e as { backend?: unknown }).backend === "string";
 }
 
-function isLegacyRedis(e: Endpoint): e is LegacyRedisEndpoint {
+function isLegacyRedis(e: LooseEndpoint): e is LegacyRedisEndpoint {
   return (e as { backend?: unknown }).backend === "legacy-redis";
 }
 
 /** Refuses a target that names no backend before the source is opened, so nothing is opened for nothing. */
-function checkTarget(to: Endpoint): void {
+function checkTarget(to: LooseEndpoint): void {
   if (!isLocation(to) || (BACKEND_NAMES as readonly string[]).includes(to.backend)) return;
   throw new ValidationError(
     /^legacy-/.test(to.backend)
@@ -343,7 +365,7 @@ function checkTarget(to: Endpoint): void {
 }
 
 async function openEndpoint(
-  e: Endpoint,
+  e: LooseEndpoint,
 ): Promise<{ backend: Backend; close: () => Promise<void> }> {
   if (!isLocation(e)) return { backend: e, close: () => Promise.resolve() };
   const { backend: name, ...location } = e;

@@ -28,6 +28,7 @@ export {
   exportState,
   type ImportOptions,
   importState,
+  type LegacyFileEndpoint,
   type LegacyRedisEndpoint,
   migrate,
   type MigrateOptions,

@@ -12,6 +12,7 @@
 // the Node suite runs the same test files against the built package.
 import { dirname, join, relative, sep } from "node:path";
 import { NPM_DIR, output, ROOT, run } from "./_node.ts";
+import { SHIPPED_DOCS } from "./_docs_package.ts";
 import {
   BIN_PATH,
   checkRuntimeSeam,
@@ -115,6 +116,22 @@ import { main } from "../cli.js";
 await main();
 `;
 
+/** Copies the shipped documents, so README's links work in the package too. */
+function copyDocs(): void {
+  for (const doc of SHIPPED_DOCS) {
+    if (!doc.endsWith("/")) {
+      Deno.copyFileSync(join(ROOT, doc), join(NPM_DIR, doc));
+      continue;
+    }
+    Deno.mkdirSync(join(NPM_DIR, doc), { recursive: true });
+    for (const entry of Deno.readDirSync(join(ROOT, doc))) {
+      if (entry.isFile && entry.name.endsWith(".md")) {
+        Deno.copyFileSync(join(ROOT, doc, entry.name), join(NPM_DIR, doc, entry.name));
+      }
+    }
+  }
+}
+
 /** Builds npm/; returns the generated package.json. */
 export async function buildNpm(): Promise<Record<string, unknown>> {
   const deno = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json"))) as DenoJson;
@@ -137,6 +154,7 @@ export async function buildNpm(): Promise<Record<string, unknown>> {
     "*.js",
     "*.d.ts",
     "bin/",
+    ...SHIPPED_DOCS,
   ];
   for (const [subpath, target] of Object.entries(deno.exports)) {
     if (!lib.some((f) => `./${f.path}` === target)) {
@@ -166,8 +184,7 @@ export async function buildNpm(): Promise<Record<string, unknown>> {
   }
   writeFile(join(NPM_DIR, BIN_PATH), BIN);
   Deno.chmodSync(join(NPM_DIR, BIN_PATH), 0o755);
-  writeFile(join(NPM_DIR, "README.md"), readme);
-  Deno.copyFileSync(join(ROOT, "LICENSE"), join(NPM_DIR, "LICENSE"));
+  copyDocs();
   for (const f of lib) {
     for (const ext of [".js", ".d.ts"] as const) {
       Deno.statSync(join(NPM_DIR, compiledPath(f.path, ext)));

@@ -1,7 +1,11 @@
 // Tests for the npm build's pure parts: specifier rewriting, dependency
 // sorting, package.json generation and the runtime seam check.
 import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
+import { ROOT } from "./_node.ts";
+import { isCovered, relativeLinks, SHIPPED_DOCS } from "./_docs_package.ts";
 import {
   checkRuntimeSeam,
   dependencyFields,
@@ -140,4 +144,47 @@ test("selfContainedDeclarations() references the lib of disposables where they a
     selfContainedDeclarations("export declare const x: number;\n"),
     "export declare const x: number;\n",
   );
+});
+
+test("relativeLinks() gives package paths of relative links, without anchors or URLs", () => {
+  const md = "[a](references/cli.md) [b](#x) [c](https://x.dev/y.md) [d](backends.md#sqlite)\n" +
+    "[e](../README.md#durable-steps) [f](mailto:a@b.c) [g](references/cli.md#flags)";
+  assert.deepEqual(relativeLinks("README.md", md), [
+    "../README.md",
+    "backends.md",
+    "references/cli.md",
+  ]);
+  assert.deepEqual(relativeLinks("references/api.md", md), [
+    "README.md",
+    "references/backends.md",
+    "references/references/cli.md",
+  ]);
+  assert.equal(isCovered("references/api.md", ["README.md", "references/"]), true);
+  assert.equal(isCovered("types.ts", ["README.md", "references/"]), false);
+});
+
+test("every relative link of the shipped documents names a file both packages ship", () => {
+  const deno = JSON.parse(readFileSync(join(ROOT, "deno.json"), "utf8")) as {
+    publish: { include: string[]; exclude?: string[] };
+  };
+  const docs = [
+    "README.md",
+    "SKILL.md",
+    ...readdirSync(join(ROOT, "references"))
+      .filter((f) => f.endsWith(".md")).map((f) => `references/${f}`),
+  ];
+  let links = 0;
+  for (const doc of docs) {
+    assert.ok(isCovered(doc, SHIPPED_DOCS), `${doc} is not shipped on npm`);
+    assert.ok(isCovered(doc, deno.publish.include), `${doc} is not published on JSR`);
+    for (const target of relativeLinks(doc, readFileSync(join(ROOT, doc), "utf8"))) {
+      links++;
+      assert.ok(existsSync(join(ROOT, target)), `${doc} links ${target}, which does not exist`);
+      assert.ok(isCovered(target, SHIPPED_DOCS), `${doc} links ${target}, not shipped on npm`);
+      assert.ok(isCovered(target, deno.publish.include), `${doc} links ${target}, not on JSR`);
+      assert.ok(!isCovered(target, deno.publish.exclude ?? []), `${doc} links ${target}, excluded`);
+    }
+  }
+  assert.ok(links >= 10, `only ${links} links found`);
+  assert.ok(docs.includes("references/api.md"));
 });

@@ -2,7 +2,8 @@
 // way a Node user would: an .mjs import (the Keyv store and the LangGraph
 // saver with their peers included), strict `nodenext` TypeScript checks
 // with `skipLibCheck: false` (with @types/node, and in a project with
-// nothing but TypeScript and the minimal tsconfig), and the
+// nothing but TypeScript and the minimal tsconfig), the type-level tests of
+// tests/types_check.ts against the package's declarations, and the
 // `managing-state` command through npx.
 //
 //   deno task smoke:npm     (after deno task build:npm)
@@ -10,6 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { envWithNode, findNode, NPM_DIR, output, ROOT, run } from "./_node.ts";
 import { BIN_NAME, DEV_DEPENDENCIES } from "./_npm_package.ts";
+import { relativeLinks } from "./_docs_package.ts";
 
 const CHECK_MJS = `import assert from "node:assert/strict";
 import { KeyNotFoundError, StateManager } from "@adw/managing-state";
@@ -114,6 +116,14 @@ const MINIMAL_TSCONFIG = {
   include: ["*.ts"],
 };
 
+/** tests/types_check.ts as a user of the package writes it: imports from the package. */
+function typesCheck(): string {
+  const text = Deno.readTextFileSync(join(ROOT, "tests", "types_check.ts"));
+  assert.ok(text.includes('from "../mod.ts"'), "tests/types_check.ts imports ../mod.ts");
+  assert.ok(!/from "\.\.?\/(?!mod\.ts")/.test(text), "it imports nothing else of ours");
+  return text.replaceAll('from "../mod.ts"', 'from "@adw/managing-state"');
+}
+
 /** The adapters' peers, at the versions the Node suites pin. */
 function peers(): string[] {
   const harness = JSON.parse(
@@ -163,8 +173,25 @@ export async function smokeNpm(): Promise<void> {
     ) as { filename: string; files: { path: string }[] }[];
     const { filename, files } = packed[0]!;
     const paths = files.map((f) => f.path);
-    for (const need of ["package.json", "README.md", "LICENSE", "mod.js", "mod.d.ts", "cli.js"]) {
+    for (
+      const need of [
+        "package.json",
+        "README.md",
+        "LICENSE",
+        "SKILL.md",
+        "references/api.md",
+        "mod.js",
+        "mod.d.ts",
+        "cli.js",
+      ]
+    ) {
       assert.ok(paths.includes(need), `the tarball lacks ${need}`);
+    }
+    // Every relative link of the packed documents names a packed file.
+    for (const doc of paths.filter((p) => p.endsWith(".md"))) {
+      for (const target of relativeLinks(doc, await Deno.readTextFile(join(NPM_DIR, doc)))) {
+        assert.ok(paths.includes(target), `${doc} links ${target}, which the tarball lacks`);
+      }
     }
     const stray = paths.filter((p) =>
       /^(tests|src|node_modules)\//.test(p) || p.endsWith(".ts") &&
@@ -191,6 +218,7 @@ export async function smokeNpm(): Promise<void> {
     ], { cwd: project, env });
     await Deno.writeTextFile(join(project, "check.mjs"), CHECK_MJS);
     await Deno.writeTextFile(join(project, "check.ts"), CHECK_TS);
+    await Deno.writeTextFile(join(project, "types_check.ts"), typesCheck());
     await Deno.writeTextFile(join(project, "tsconfig.json"), JSON.stringify(TSCONFIG, null, 2));
 
     assert.equal((await output(node, ["check.mjs"], { cwd: project, env })).trim(), "mjs ok");
@@ -241,7 +269,8 @@ export async function smokeNpm(): Promise<void> {
     );
     console.log(
       `npm smoke: ${filename} (${files.length} files) installs; .mjs import, ` +
-        `tsc (strict, nodenext, skipLibCheck false: with @types/node and the adapters' peers, and ` +
+        `tsc (strict, nodenext, skipLibCheck false: with @types/node, the adapters' peers and ` +
+        `tests/types_check.ts, and ` +
         `with TypeScript alone) and npx ${BIN_NAME} save/load/mcp work`,
     );
   } finally {

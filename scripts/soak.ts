@@ -13,7 +13,7 @@ import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { type Backend, MemoryBackend, StateManager } from "../mod.ts";
+import { type Backend, MemoryBackend, type OpenOptions, StateManager } from "../mod.ts";
 import { startRedisServer } from "../tests/_redis_server.ts";
 import { removeDir, tempDir } from "../tests/_runtime.ts";
 import {
@@ -108,7 +108,8 @@ async function soak(backend: string): Promise<Row> {
     const open = (namespace: string) =>
       memory
         ? StateManager.open({ backend: memory, namespace })
-        : StateManager.open({ ...location, backend, namespace });
+        // The name comes from the command line; open() checks it at run time.
+        : StateManager.open({ ...location, backend, namespace } as OpenOptions);
     const setup = await open(SHARED);
     await setup.saveMany(
       Object.fromEntries(Array.from({ length: SHARED_KEYS }, (_, i) => [`key-${i}`, valueOf(i)])),

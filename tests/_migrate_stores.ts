@@ -2,9 +2,8 @@
 // each giving a fresh, empty store. A new backend joins every pair test by
 // adding a factory here.
 import { join } from "node:path";
-import { type BackendLocation, type Endpoint, MemoryBackend, StateManager } from "../mod.ts";
+import { type Endpoint, MemoryBackend, type NamedBackendOptions, StateManager } from "../mod.ts";
 
-type Location = BackendLocation & { backend: string };
 import { compareKeys } from "../core/_keys.ts";
 import type { Backend } from "../types.ts";
 import { deletePrefix, type RedisTarget, redisTarget } from "./_redis_server.ts";
@@ -29,7 +28,7 @@ function objectStore(backend: Backend): Store {
   };
 }
 
-function locationStore(endpoint: Location, cleanup: () => Promise<void>) {
+function locationStore(endpoint: NamedBackendOptions, cleanup: () => Promise<void>) {
   return {
     endpoint,
     open: (namespace: string) => StateManager.open({ ...endpoint, namespace, cache: false }),

@@ -109,7 +109,7 @@ test("cli: every command's --json output is one JSON document of a fixed shape",
 test("cli: info counts keys and bytes page by page, on json and sqlite", async () => {
   const dir = tempDir();
   try {
-    for (const backend of ["json", "sqlite"]) {
+    for (const backend of ["json", "sqlite"] as const) {
       const state = await StateManager.open({ backend, dir, namespace: "big" });
       const values: Record<string, unknown> = {};
       for (let i = 0; i < 1234; i++) values[`k${i}`] = i;

@@ -32,7 +32,7 @@ const docs = isDeno ? docFiles() : [];
 const blocks: Block[] = docs.flatMap((f) => extractBlocks(f, readFileSync(join(ROOT, f), "utf8")));
 
 test("docs: SKILL.md and the references exist and are found", { skip }, () => {
-  for (const f of ["README.md", "SKILL.md", "references/backends.md"]) {
+  for (const f of ["README.md", "SKILL.md", "references/backends.md", "references/api.md"]) {
     assert.ok(docs.includes(f), `${f} is not found`);
   }
   assert.ok(blocks.some((b) => b.lang === "ts"));
@@ -59,6 +59,42 @@ test("docs: SKILL.md has the skill's front matter, stays under 400 lines, links 
   assert.ok(text.includes("(references/cli.md)"));
   // CLI first: the shell workflow comes before the TypeScript API.
   assert.ok(text.indexOf("```sh") < text.indexOf("```ts"), "a shell example comes first");
+});
+
+test("docs: references/api.md covers every StateManager method, open() option and error", {
+  skip,
+}, async () => {
+  const { StateManager } = await import("../mod.ts");
+  const errors = await import("../errors.ts");
+  const api = readFileSync(join(ROOT, "references", "api.md"), "utf8");
+  const examples = blocks.filter((b) => b.file === "references/api.md" && b.lang === "ts")
+    .map((b) => b.code).join("\n");
+  const methods = Object.getOwnPropertyNames(StateManager.prototype)
+    .filter((m) => m !== "constructor");
+  assert.ok(methods.length > 35, methods.join(" "));
+  // Each method (and the static open and recover) is called in a tested example.
+  const missing = [...methods, "open", "recover"].filter((m) =>
+    !new RegExp(`\\.${m}(<[^(]*>)?\\(`).test(examples)
+  );
+  assert.deepEqual(missing, [], "methods without a tested example");
+  // Every option of open(): the shared settings and each backend's.
+  const source = ["options.ts", "backends/_locations.ts"].map((f) =>
+    readFileSync(join(ROOT, f), "utf8")
+  );
+  const shared = /interface ManagerOptions \{([\s\S]*?)\n\}/.exec(source[0]!)![1]!;
+  const options = [shared, source[1]!].flatMap((t) =>
+    [...t.matchAll(/^ {2}(\w+)\?:/gm)].map((m) => m[1]!)
+  );
+  assert.ok(options.length > 15, options.join(" "));
+  assert.deepEqual(options.filter((o) => !api.includes(`\`${o}\``)), [], "options not described");
+  assert.match(api, /is a `StateError` with a stable `code`/); // the base class
+  const classes = [...Object.keys(errors), "VerificationError"]
+    .filter((n) => n.endsWith("Error") && n !== "StateError");
+  assert.deepEqual(
+    classes.filter((c) => !api.includes(`| \`${c}\` (`)),
+    [],
+    "errors not in the table",
+  );
 });
 
 test("docs: every TypeScript example type-checks and runs", { skip }, async () => {

@@ -97,7 +97,11 @@ for (const backend of ["sqlite", "json", "kv"] as const) {
     const dir = tempDir();
     try {
       const path = join(dir, backend === "kv" ? "state.kv" : "state.db");
-      await crashSaver(backend, { backend, dir, path, retention: { keepLast: 6 } });
+      const retention = { keepLast: 6 };
+      await crashSaver(
+        backend,
+        backend === "json" ? { backend, dir, retention } : { backend, path, retention },
+      );
     } finally {
       removeDir(dir);
     }

@@ -107,7 +107,7 @@ test("legacy: the Python JSON layout imports exactly, and re-runs write nothing"
       const mtime = writeJsonLayout(dir, "workflow-123");
       mkdirSync(join(dir, "not-a-namespace")); // no state.json: not listed
       const before = readFileSync(join(dir, "workflow-123", "state.json"));
-      const from = { backend: "legacy-json", dir };
+      const from = { backend: "legacy-json", dir } as const;
       const report = await migrate({ from, to: dst.endpoint });
       assert.equal(report.verified, true);
       assert.equal(report.from, "legacy-json");
@@ -147,8 +147,13 @@ test("legacy: both layouts reach every backend, and through an export file", asy
     writeSqliteLayout(dir, "wf-sqlite");
     for (const kind of Object.keys(STORES)) {
       await withStores([kind, "sqlite"], async (dst, viaFile) => {
-        for (const [backend, ns] of [["legacy-json", "wf-json"], ["legacy-sqlite", "wf-sqlite"]]) {
-          const r = await migrate({ from: { backend: backend!, dir }, to: dst.endpoint });
+        for (
+          const [backend, ns] of [["legacy-json", "wf-json"], [
+            "legacy-sqlite",
+            "wf-sqlite",
+          ]] as const
+        ) {
+          const r = await migrate({ from: { backend, dir }, to: dst.endpoint });
           assert.equal(r.verified, true, `${backend} -> ${kind}`);
           assert.deepEqual(r.namespaces.map((n) => n.namespace), [ns]);
         }

@@ -20,7 +20,7 @@ if (typeof target === "string") {
   const store = () => {
     const schema = newSchema();
     return {
-      options: { backend: "postgres", url, schema, namespace: "race" },
+      options: { backend: "postgres" as const, url, schema, namespace: "race" },
       cleanup: () => dropSchema(url, schema),
     };
   };

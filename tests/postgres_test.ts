@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { after, test } from "node:test";
 import pg from "pg";
-import { BackendError, type OpenOptions, StateManager, ValidationError } from "../mod.ts";
+import { BackendError, type ManagerOptions, StateManager, ValidationError } from "../mod.ts";
 import { PostgresBackend } from "../backends/postgres.ts";
 import { testBackend } from "./conformance.ts";
 import { dropSchema, newSchema, pgTarget, reportNoServer } from "./_pg_server.ts";
@@ -33,7 +33,7 @@ if (typeof target === "string") {
   const withPg = (
     behaviour: string,
     fn: (s: StateManager, raw: pg.Client, schema: string) => Promise<void>,
-    options: Partial<OpenOptions> = {},
+    options: Partial<ManagerOptions> = {},
   ) =>
     test(`postgres: ${behaviour}`, async () => {
       const schema = newSchema();
@@ -55,7 +55,7 @@ if (typeof target === "string") {
       }
     });
 
-  const open = (schema: string, options: Partial<OpenOptions> = {}) =>
+  const open = (schema: string, options: Partial<ManagerOptions> = {}) =>
     StateManager.open({ backend: "postgres", url, schema, namespace: "wf", ...options });
 
   test("postgres: 8 backends creating the schema of a fresh database at once all succeed", async () => {

@@ -5,7 +5,7 @@ import process from "node:process";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
-import { type OpenOptions, StateManager } from "../mod.ts";
+import { type ManagerOptions, StateManager } from "../mod.ts";
 import { RedisBackend } from "../backends/redis.ts";
 import { lexRange, namespaceOf, pack, unpack } from "../backends/_redis_layout.ts";
 import { testBackend } from "./conformance.ts";
@@ -35,7 +35,7 @@ if (typeof target === "string") {
   const withRedis = (
     behaviour: string,
     fn: (s: StateManager, raw: Redis, prefix: string) => Promise<void>,
-    options: Partial<OpenOptions> = {},
+    options: ManagerOptions = {},
   ) =>
     test(`redis: ${behaviour}`, async () => {
       const prefix = newPrefix();

@@ -3,7 +3,7 @@
 // process by scripts/soak.ts (one JSON argument, one JSON line of results),
 // or in-process for the memory backend through `runClient()`.
 import process from "node:process";
-import { type Backend, StateManager } from "../../mod.ts";
+import { type Backend, type OpenOptions, StateManager } from "../../mod.ts";
 
 /** What a client is told. */
 export interface ClientOptions {
@@ -73,7 +73,10 @@ function memory(): { rss: number; heap: number } {
 export async function runClient(options: ClientOptions): Promise<ClientResult> {
   const open = (namespace: string) =>
     typeof options.backend === "string"
-      ? StateManager.open({ ...options.location, backend: options.backend, namespace })
+      // The name comes from the parent process; open() checks it at run time.
+      ? StateManager.open(
+        { ...options.location, backend: options.backend, namespace } as OpenOptions,
+      )
       : StateManager.open({ backend: options.backend, namespace });
   const shared = await open(SHARED);
   const own = await open(`soak-${options.id}`);
