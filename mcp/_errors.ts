@@ -18,6 +18,15 @@ export interface ErrorResult {
   isError: true;
 }
 
+/** An error of the server's own, with its code and hint (e.g. a key missing from a checkpoint). */
+export class ToolError extends Error {
+  /** Creates the error; `hint` says what to call or pass instead. */
+  constructor(readonly code: string, message: string, readonly hint: string) {
+    super(message);
+    this.name = "ToolError";
+  }
+}
+
 /** Codes the server adds to the library's (`StateErrorCode`). */
 export type ServerErrorCode = "READ_ONLY" | "UNKNOWN_TOOL" | "INTERNAL";
 
@@ -36,6 +45,7 @@ export function result(code: string, message: string, hint: string): ErrorResult
 }
 
 function describeError(error: unknown): [string, string, string] {
+  if (error instanceof ToolError) return [error.code, error.message, error.hint];
   if (error instanceof KeyNotFoundError) {
     return [
       error.code,

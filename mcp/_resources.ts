@@ -11,15 +11,12 @@ import {
   UnsubscribeRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Variables } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
-import { CheckpointNotFoundError, ValidationError } from "../errors.ts";
+import { ValidationError } from "../errors.ts";
 import type { StateManager } from "../state_manager.ts";
-import type { JsonValue } from "../types.ts";
 import type { States } from "./_states.ts";
 import { errorResult } from "./_errors.ts";
 
 const JSON_TYPE = "application/json";
-/** Keys read per page when a namespace is read whole. */
-const PAGE = 1000;
 /** How long a burst of changes is gathered into one notification, in ms. */
 const COALESCE_MS = 20;
 
@@ -53,7 +50,7 @@ export function registerResources(server: McpServer, states: States): () => Prom
     },
     async (uri: URL, { namespace }: Variables) => {
       const state = await open(states, String(namespace));
-      return json(uri.href, await readAll(state));
+      return json(uri.href, await state.dump());
     },
   );
   server.registerResource(
@@ -78,13 +75,11 @@ export function registerResources(server: McpServer, states: States): () => Prom
     async (uri: URL, { namespace, name }: Variables) => {
       const state = await open(states, String(namespace));
       const checkpoint = decodeURIComponent(String(name));
-      const entries = await state.backend.readCheckpoint(state.namespace, checkpoint);
-      if (!entries) {
-        throw readError(new CheckpointNotFoundError(state.namespace, checkpoint, "read"), states);
+      try {
+        return json(uri.href, await state.readCheckpoint(checkpoint));
+      } catch (error) {
+        throw readError(error, states);
       }
-      const out: Record<string, JsonValue> = {};
-      for (const e of entries) out[e.key] = JSON.parse(e.value);
-      return json(uri.href, out);
     },
   );
   return subscriptions(server, states);
@@ -101,18 +96,6 @@ async function open(states: States, namespace: string): Promise<StateManager> {
 /** An error for a failed resource read, in the same words as a tool's. */
 function readError(error: unknown, states: States): Error {
   return new Error(errorResult(error, states.url).content[0]!.text);
-}
-
-/** The whole namespace, read page by page. */
-async function readAll(state: StateManager): Promise<Record<string, JsonValue>> {
-  const out: Record<string, JsonValue> = {};
-  let cursor: string | null = null;
-  do {
-    const page = await state.listKeys({ limit: PAGE, ...(cursor === null ? {} : { cursor }) });
-    Object.assign(out, await state.loadMany(page.keys));
-    cursor = page.cursor;
-  } while (cursor !== null);
-  return out;
 }
 
 function json(uri: string, value: unknown) {

@@ -1,7 +1,8 @@
-// The tools that only read: load, keys, checkpoints, diff, status, namespaces.
+// The tools that only read: load, dump, keys, checkpoints, diff, status, namespaces.
 import { z } from "zod";
 import { KeyNotFoundError } from "../errors.ts";
 import type { CheckpointInfo } from "../types.ts";
+import { ToolError } from "./_errors.ts";
 import { jsonValue, key, namespace, reads, show, type Tool, tool } from "./_tool.ts";
 
 /** Keys per `keys` call when the caller gives no limit. */
@@ -34,35 +35,73 @@ function describeCheckpoint(c: CheckpointInfo): z.output<typeof checkpointInfo> 
 export const READ_TOOLS: Tool[] = [
   tool({
     name: "load",
-    description: "Read one key's value and version. Without `default` a missing key is an " +
-      "error (KEY_NOT_FOUND); with it, `default` is returned and `found` is false.",
+    description: "Read one key's value and version, or its value in a checkpoint (`checkpoint`; " +
+      "restores nothing). Without `default` a missing key is an error (KEY_NOT_FOUND); with " +
+      "it, `default` is returned and `found` is false.",
     writes: false,
     annotations: reads("Load a value"),
     input: z.strictObject({
       namespace,
       key,
       default: jsonValue.optional().describe("returned when the key is missing (any JSON value)"),
+      checkpoint: z.string().optional().describe("read the value this checkpoint holds"),
     }),
     output: z.object({
       key: z.string(),
       found: z.boolean(),
       value: jsonValue,
-      version: z.string().nullable().describe("pass it as `ifVersion` to `save`"),
+      version: z.string().nullable().describe(
+        "pass it as `ifVersion` to `save` (null when missing or read from a checkpoint)",
+      ),
     }),
     async run(args, states) {
       const state = await states.get(args.namespace);
-      const entry = await state.getEntry(args.key);
-      if (entry) {
+      let found: { value: unknown; version: string | null } | null;
+      if (args.checkpoint !== undefined) {
+        const all = await state.readCheckpoint(args.checkpoint, { prefix: args.key });
+        found = Object.hasOwn(all, args.key) ? { value: all[args.key], version: null } : null;
+      } else found = await state.getEntry(args.key);
+      if (found) {
         return {
-          result: { key: args.key, found: true, value: entry.value, version: entry.version },
-          text: show(entry.value),
+          result: { key: args.key, found: true, value: found.value, version: found.version },
+          text: show(found.value),
         };
       }
-      if (args.default === undefined) throw new KeyNotFoundError(state.namespace, args.key);
-      return {
-        result: { key: args.key, found: false, value: args.default, version: null },
-        text: show(args.default),
-      };
+      if (args.default !== undefined) {
+        return {
+          result: { key: args.key, found: false, value: args.default, version: null },
+          text: show(args.default),
+        };
+      }
+      if (args.checkpoint === undefined) throw new KeyNotFoundError(state.namespace, args.key);
+      throw new ToolError(
+        "KEY_NOT_FOUND",
+        `Key ${show(args.key)} is not in checkpoint ${show(args.checkpoint)} of namespace ${
+          show(state.namespace)
+        }`,
+        'call "dump" with "checkpoint" to see what it holds, or give "default"',
+      );
+    },
+  }),
+  tool({
+    name: "dump",
+    description: "Every key (under `prefix`) with its value, as one object: the live state, or " +
+      "a checkpoint's (`checkpoint`; restores nothing).",
+    writes: false,
+    annotations: reads("Read the whole state"),
+    input: z.strictObject({
+      namespace,
+      prefix: z.string().optional().describe("only keys starting with this"),
+      checkpoint: z.string().optional().describe("read this checkpoint instead of the live state"),
+    }),
+    output: z.object({ values: z.record(z.string(), z.unknown()) }),
+    async run(args, states) {
+      const state = await states.get(args.namespace);
+      const options = args.prefix === undefined ? {} : { prefix: args.prefix };
+      const values = args.checkpoint === undefined
+        ? await state.dump(options)
+        : await state.readCheckpoint(args.checkpoint, options);
+      return { result: { values }, text: show(values) };
     },
   }),
   tool({
@@ -111,13 +150,15 @@ export const READ_TOOLS: Tool[] = [
   tool({
     name: "diff",
     description: "Keys added, removed and changed from checkpoint `from` to checkpoint `to` " +
-      "(default: the current state).",
+      "(default: the current state); with `values`, their values too (changed keys as " +
+      "`{from, to}`).",
     writes: false,
     annotations: reads("Compare with a checkpoint"),
     input: z.strictObject({
       namespace,
       from: z.string().describe("the older checkpoint"),
       to: z.string().optional().describe("the newer checkpoint (default: the current state)"),
+      values: z.boolean().optional().describe("include the values"),
     }),
     output: z.object({
       from: z.string(),
@@ -125,19 +166,32 @@ export const READ_TOOLS: Tool[] = [
       added: z.array(z.string()),
       removed: z.array(z.string()),
       changed: z.array(z.string()),
+      values: z.object({
+        added: z.record(z.string(), z.unknown()),
+        removed: z.record(z.string(), z.unknown()),
+        changed: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })),
+      }).optional().describe("with `values: true`"),
     }),
     async run(args, states) {
       const state = await states.get(args.namespace);
-      const d = await state.diffCheckpoint(args.from, args.to);
+      const head = { from: args.from, to: args.to ?? null };
+      let result;
+      if (args.values) {
+        const v = await state.diffCheckpointValues(args.from, args.to);
+        result = {
+          ...head,
+          added: Object.keys(v.added),
+          removed: Object.keys(v.removed),
+          changed: Object.keys(v.changed),
+          values: v,
+        };
+      } else result = { ...head, ...(await state.diffCheckpoint(args.from, args.to)) };
       const lines = [
-        ...d.added.map((k) => `+ ${k}`),
-        ...d.removed.map((k) => `- ${k}`),
-        ...d.changed.map((k) => `~ ${k}`),
+        ...result.added.map((k) => `+ ${k}`),
+        ...result.removed.map((k) => `- ${k}`),
+        ...result.changed.map((k) => `~ ${k}`),
       ];
-      return {
-        result: { from: args.from, to: args.to ?? null, ...d },
-        text: lines.join("\n") || "(no differences)",
-      };
+      return { result, text: lines.join("\n") || "(no differences)" };
     },
   }),
   tool({

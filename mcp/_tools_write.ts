@@ -1,10 +1,9 @@
 // The tools that change state: save, incr, append, merge, delete,
-// checkpoint, restore. Each validates everything (through the library)
+// checkpoint, restore. Each is one library call, which validates everything
 // before its one atomic write, so a refused call writes nothing.
 import { z } from "zod";
-import { ConflictError, ValidationError } from "../errors.ts";
+import { ValidationError } from "../errors.ts";
 import type { JsonValue } from "../types.ts";
-import { append, incr, merge } from "./_verbs.ts";
 import { jsonValue, key, namespace, show, type Tool, tool, ttlMs, writes } from "./_tool.ts";
 
 const objectValue = z.record(z.string(), z.unknown());
@@ -24,42 +23,36 @@ export const WRITE_TOOLS: Tool[] = [
       value: jsonValue.optional().describe("the value for `key` (any JSON value)"),
       values: objectValue.optional().describe("several keys and their values, saved together"),
       ttlMs,
-      ifVersion: z.string().optional().describe("save only if `key` is at this version"),
+      ifVersion: z.string().optional().describe("save `key` only if it is at this version"),
       ifAbsent: z.boolean().optional().describe("save only if no key given exists yet"),
     }),
-    output: z.object({
-      saved: z.array(z.string()),
-      version: z.string().describe("the new version of every saved key"),
-    }),
+    output: z.object({ saved: z.array(z.string()) }),
     async run(args, states) {
-      const entries = saveEntries(args);
-      if (args.ifVersion !== undefined && args.ifAbsent) {
-        throw new ValidationError('Give at most one of "ifVersion" and "ifAbsent"');
-      }
-      if (args.ifVersion !== undefined && args.values !== undefined) {
-        throw new ValidationError('"ifVersion" goes with "key"; with "values" use "ifAbsent"');
-      }
       const state = await states.get(args.namespace);
-      const op = state.atomic();
-      for (const [k, v] of entries) {
-        if (args.ifAbsent) op.check(k, null);
-        if (args.ifVersion !== undefined) op.check(k, args.ifVersion);
-        op.set(k, v, args.ttlMs === undefined ? {} : { ttlMs: args.ttlMs });
+      const options = {
+        ...(args.ttlMs === undefined ? {} : { ttlMs: args.ttlMs }),
+        ...(args.ifAbsent === undefined ? {} : { ifAbsent: args.ifAbsent }),
+      };
+      if (args.values !== undefined) {
+        if (args.key !== undefined || args.value !== undefined) {
+          throw new ValidationError('Give "key" and "value", or "values", not both');
+        }
+        if (args.ifVersion !== undefined) {
+          throw new ValidationError('"ifVersion" goes with "key"; with "values" use "ifAbsent"');
+        }
+        const keys = Object.keys(args.values);
+        if (keys.length === 0) throw new ValidationError('"values" is empty');
+        await state.saveMany(args.values, options);
+        return { result: { saved: keys }, text: `Saved ${keys.join(", ")}` };
       }
-      const done = await op.commit();
-      const keys = entries.map(([k]) => k);
-      if (!done.ok) {
-        throw new ConflictError(
-          args.ifAbsent
-            ? `${plural(keys)} ${show(keys.length === 1 ? keys[0] : keys)} already ${
-              keys.length === 1 ? "exists" : "exist (some of them)"
-            } in namespace ${show(state.namespace)}`
-            : `Key ${show(keys[0])} in namespace ${show(state.namespace)} is no longer at version ${
-              show(args.ifVersion)
-            }`,
-        );
+      if (args.key === undefined || args.value === undefined) {
+        throw new ValidationError('Give "key" and "value" (any JSON value), or "values"');
       }
-      return { result: { saved: keys, version: done.version }, text: `Saved ${keys.join(", ")}` };
+      await state.save(args.key, args.value, {
+        ...options,
+        ...(args.ifVersion === undefined ? {} : { ifVersion: args.ifVersion }),
+      });
+      return { result: { saved: [args.key] }, text: `Saved ${args.key}` };
     },
   }),
   tool({
@@ -76,35 +69,27 @@ export const WRITE_TOOLS: Tool[] = [
     }),
     output: z.object({ key: z.string(), value: z.number() }),
     async run(args, states) {
-      const value = await incr(
-        await states.get(args.namespace),
-        args.key,
-        args.by ?? 1,
-        args.ttlMs,
-      );
+      const state = await states.get(args.namespace);
+      const value = await state.increment(args.key, args.by ?? 1, ttl(args.ttlMs));
       return { result: { key: args.key, value }, text: String(value) };
     },
   }),
   tool({
     name: "append",
-    description: "Push `value` (or each of `values`) onto the array at `key`, atomically across " +
-      "processes; a missing key is an empty array. Returns the new length.",
+    description: "Push `value` onto the array at `key`, atomically across processes; a missing " +
+      "key is an empty array. Returns the new length.",
     writes: true,
     annotations: writes("Append to a list", false, false),
     input: z.strictObject({
       namespace,
       key,
-      value: jsonValue.optional().describe("one item to append"),
-      values: z.array(z.unknown()).optional().describe("several items to append, in order"),
+      value: jsonValue.describe("the item to append (any JSON value)"),
       ttlMs,
     }),
     output: z.object({ key: z.string(), length: z.number() }),
     async run(args, states) {
-      if ((args.value === undefined) === (args.values === undefined)) {
-        throw new ValidationError('Give exactly one of "value" and "values"');
-      }
-      const items = (args.values ?? [args.value]) as JsonValue[];
-      const list = await append(await states.get(args.namespace), args.key, items, args.ttlMs);
+      const state = await states.get(args.namespace);
+      const list = await state.append(args.key, args.value, ttl(args.ttlMs));
       return { result: { key: args.key, length: list.length }, text: `${list.length} items` };
     },
   }),
@@ -123,12 +108,7 @@ export const WRITE_TOOLS: Tool[] = [
     output: z.object({ key: z.string(), value: objectValue }),
     async run(args, states) {
       const state = await states.get(args.namespace);
-      const merged = await merge(
-        state,
-        args.key,
-        args.value as Record<string, JsonValue>,
-        args.ttlMs,
-      );
+      const merged = await state.merge(args.key, args.value, ttl(args.ttlMs));
       return { result: { key: args.key, value: merged }, text: show(merged) };
     },
   }),
@@ -179,18 +159,21 @@ export const WRITE_TOOLS: Tool[] = [
         await state.clear();
         return { result: { namespace: ns, wholeNamespace: true }, text: `Deleted namespace ${ns}` };
       }
-      const keys = args.keys ?? [args.key!];
-      const op = state.atomic();
-      if (args.ifVersion !== undefined) op.check(args.key!, args.ifVersion);
-      for (const k of keys) op.delete(k);
-      if (!(await op.commit()).ok) {
-        throw new ConflictError(
-          `Key ${show(args.key)} in namespace ${show(ns)} is no longer at version ${
-            show(args.ifVersion)
-          }`,
+      if (args.key !== undefined) {
+        await state.delete(
+          args.key,
+          args.ifVersion === undefined ? {} : { ifVersion: args.ifVersion },
         );
+        return { result: { namespace: ns, keys: [args.key] }, text: `Deleted ${args.key}` };
       }
-      return { result: { namespace: ns, keys }, text: `Deleted ${keys.join(", ")}` };
+      // Several keys in one commit: the library's atomic operation.
+      const op = state.atomic();
+      for (const k of args.keys!) op.delete(k);
+      await op.commit();
+      return {
+        result: { namespace: ns, keys: args.keys! },
+        text: `Deleted ${args.keys!.join(", ")}`,
+      };
     },
   }),
   tool({
@@ -232,24 +215,7 @@ export const WRITE_TOOLS: Tool[] = [
   }),
 ];
 
-/** A save call's keys and values, in one of its two forms. */
-function saveEntries(
-  args: { key?: string | undefined; value?: unknown; values?: Record<string, unknown> | undefined },
-): [string, unknown][] {
-  if (args.values !== undefined) {
-    if (args.key !== undefined || args.value !== undefined) {
-      throw new ValidationError('Give "key" and "value", or "values", not both');
-    }
-    const entries = Object.entries(args.values);
-    if (entries.length === 0) throw new ValidationError('"values" is empty');
-    return entries;
-  }
-  if (args.key === undefined || args.value === undefined) {
-    throw new ValidationError('Give "key" and "value" (any JSON value), or "values"');
-  }
-  return [[args.key, args.value]];
-}
-
-function plural(keys: string[]): string {
-  return keys.length === 1 ? "Key" : "Keys";
+/** A `ttlMs` argument as library options. */
+function ttl(ttlMs: number | undefined): { ttlMs?: number } {
+  return ttlMs === undefined ? {} : { ttlMs };
 }
