@@ -2,9 +2,8 @@
 // library exposes checkpoint lineage and changed values, so the History and
 // Diff pages switch to newer library calls by changing this file only.
 import type { StateManager } from "../state_manager.ts";
-import type { CheckpointInfo, Head, JsonValue, StoredEntry } from "../types.ts";
+import type { CheckpointInfo, Head, JsonValue } from "../types.ts";
 import { ancestors, treeRows } from "../core/_lineage.ts";
-import { CheckpointNotFoundError } from "../errors.ts";
 
 /** Most keys a diff lists with values per kind; the page says how many more there are. */
 export const DIFF_LIMIT = 500;
@@ -94,46 +93,19 @@ export async function diffValues(
   from: string,
   to: string | null,
 ): Promise<ValueDiff> {
-  const d = await state.diffCheckpoint(from, to ?? undefined);
-  const take = (keys: string[]) => keys.slice(0, DIFF_LIMIT);
-  const added = take(d.added);
-  const removed = take(d.removed);
-  const changed = take(d.changed);
-  const before = await checkpointValues(state, from, [...removed, ...changed]);
-  const after = to === null
-    ? await state.loadMany([...added, ...changed])
-    : await checkpointValues(state, to, [...added, ...changed]);
-  const row = (key: string, withOld: boolean, withNew: boolean): DiffRow => ({
-    key,
-    ...(withOld && Object.hasOwn(before, key) ? { old: before[key]! } : {}),
-    ...(withNew && Object.hasOwn(after, key) ? { new: after[key]! } : {}),
-  });
+  // The library's value diff (one read of each side); the page shows the first DIFF_LIMIT of each kind.
+  const d = await state.diffCheckpointValues(from, to ?? undefined);
+  const take = <T>(rows: Record<string, T>) => Object.entries(rows).slice(0, DIFF_LIMIT);
   return {
     from,
     to,
-    added: added.map((k) => row(k, false, true)),
-    removed: removed.map((k) => row(k, true, false)),
-    changed: changed.map((k) => row(k, true, true)),
-    counts: { added: d.added.length, removed: d.removed.length, changed: d.changed.length },
+    added: take(d.added).map(([key, value]) => ({ key, new: value })),
+    removed: take(d.removed).map(([key, value]) => ({ key, old: value })),
+    changed: take(d.changed).map(([key, c]) => ({ key, old: c.from, new: c.to })),
+    counts: {
+      added: Object.keys(d.added).length,
+      removed: Object.keys(d.removed).length,
+      changed: Object.keys(d.changed).length,
+    },
   };
-}
-
-/** Values of some keys as a checkpoint holds them (expired entries left out, as in diffs). */
-async function checkpointValues(
-  state: StateManager,
-  name: string,
-  keys: string[],
-): Promise<Record<string, JsonValue>> {
-  const wanted = new Set(keys);
-  const out: Record<string, JsonValue> = {};
-  if (wanted.size === 0) return out;
-  const entries: StoredEntry[] | null = await state.backend.readCheckpoint(state.namespace, name);
-  if (!entries) throw new CheckpointNotFoundError(state.namespace, name, "read");
-  const now = Date.now();
-  for (const e of entries) {
-    if (wanted.has(e.key) && (e.expiresAt === null || e.expiresAt > now)) {
-      out[e.key] = JSON.parse(e.value);
-    }
-  }
-  return out;
 }
