@@ -13,6 +13,8 @@ export interface Io {
   err(text: string): void;
   stdin(): Promise<string>;
   stderrIsTty: boolean;
+  /** How long an operation runs before its progress bar shows (ms); tests set 0. Default 200. */
+  progressDelayMs?: number;
 }
 
 /** Parsed options of one command. */

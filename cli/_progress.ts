@@ -42,7 +42,8 @@ export function progressBar(io: Io, label: string, total: number): Progress {
     drawn = true;
     lastDraw = Date.now();
   };
-  const due = () => Date.now() - start >= PROGRESS_DELAY_MS;
+  const delay = io.progressDelayMs ?? PROGRESS_DELAY_MS;
+  const due = () => Date.now() - start >= delay;
   const timer = setInterval(() => {
     if (due() && (!drawn || Date.now() - lastDraw >= 1000)) draw();
   }, 100);

@@ -5,7 +5,13 @@
 import { posix } from "node:path";
 
 /** Documents shipped in both packages: files, and folders ("references/") of Markdown files. */
-export const SHIPPED_DOCS: readonly string[] = ["README.md", "LICENSE", "SKILL.md", "references/"];
+export const SHIPPED_DOCS: readonly string[] = [
+  "README.md",
+  "LICENSE",
+  "SKILL.md",
+  "references/",
+  "docs/ui.png", // README shows it
+];
 
 /**
  * The relative link targets of a Markdown file as paths from the package

@@ -120,6 +120,7 @@ await main();
 function copyDocs(): void {
   for (const doc of SHIPPED_DOCS) {
     if (!doc.endsWith("/")) {
+      Deno.mkdirSync(dirname(join(NPM_DIR, doc)), { recursive: true });
       Deno.copyFileSync(join(ROOT, doc), join(NPM_DIR, doc));
       continue;
     }
