@@ -9,7 +9,7 @@ import { RequestLog } from "./_requests.ts";
 import { byteLength } from "../core/_validate.ts";
 
 /** A stored value as the JSON backend keeps it in memory. */
-export interface Rec {
+export interface JournalRecord {
   value: string;
   version: string;
   expiresAt: number | null;
@@ -24,7 +24,7 @@ export const MAX_NAMESPACE_BYTES = 128 * 1024 * 1024;
 export const MAX_FILE_BYTES = 3 * MAX_NAMESPACE_BYTES + 1024 * 1024;
 
 /** What an entry counts towards the namespace limit: about its size in the snapshot. */
-export function entryCost(key: string, r: Rec): number {
+export function entryCost(key: string, r: JournalRecord): number {
   return key.length + r.value.length + r.version.length + 64;
 }
 
@@ -33,7 +33,7 @@ export function entryCost(key: string, r: Rec): number {
  * with the record of applied request ids and the lineage head, which travel
  * with them through the snapshot and the journal.
  */
-export class Entries extends Map<string, Rec> {
+export class Entries extends Map<string, JournalRecord> {
   /** The sum of the entries' costs. */
   bytes = 0;
   /** Applied request ids (see Backend in types.ts). */
@@ -42,12 +42,12 @@ export class Entries extends Map<string, Rec> {
   head: Head | null = null;
 
   /** Entries from `init` (added after the count is set up). */
-  constructor(init?: Iterable<[string, Rec]>) {
+  constructor(init?: Iterable<[string, JournalRecord]>) {
     super();
     if (init) { for (const [key, r] of init) this.set(key, r); }
   }
 
-  override set(key: string, r: Rec): this {
+  override set(key: string, r: JournalRecord): this {
     const old = super.get(key);
     if (old !== undefined) this.bytes -= entryCost(key, old);
     this.bytes += entryCost(key, r);
@@ -87,7 +87,7 @@ export const CHECKPOINT_FORMAT = "managing-state/checkpoint@1";
 /** Serialises a snapshot; one entry per line, values embedded as JSON. */
 export function formatSnapshot(
   generation: number,
-  entries: Map<string, Rec>,
+  entries: Map<string, JournalRecord>,
   state: { requests: RequestLog; head: Head | null },
 ): string {
   const lines: string[] = [];
@@ -141,7 +141,7 @@ function toHead(h: unknown): Head | null {
   return { name: r.name, via: r.via === "restore" ? "restore" : "checkpoint", at: Number(r.at) };
 }
 
-function toRec(r: Record<string, unknown>): Rec {
+function toRec(r: Record<string, unknown>): JournalRecord {
   if (typeof r?.version !== "string" || !("value" in r)) throw new Error("malformed entry");
   const expiresAt = r.expiresAt === null ? null : Number(r.expiresAt);
   return { value: JSON.stringify(r.value), version: r.version, expiresAt };
@@ -188,7 +188,7 @@ export interface JournalRead {
  */
 export function applyJournal(
   bytes: Uint8Array,
-  entries: Map<string, Rec>,
+  entries: Map<string, JournalRecord>,
   fromStart: boolean,
   firstLine = 1,
 ): JournalRead {

@@ -17,7 +17,7 @@ import {
   lstatOrNull,
   removeFile,
 } from "./_files.ts";
-import { entryCost, FILES, readCheckpointInfo, type Rec } from "./_json_format.ts";
+import { entryCost, FILES, type JournalRecord, readCheckpointInfo } from "./_json_format.ts";
 import { legacyCheckpointFile, namespaceFolder, namespaceOfFolder } from "./_json_names.ts";
 
 /** The checked folder of namespace `ns` (valid) in the state folder `root`. */
@@ -123,7 +123,10 @@ export function tooBig(ns: string, bytes: number, max: number): ValidationError 
 }
 
 /** The namespace's size (see entryCost) after `op`. */
-export function bytesAfter(entries: Map<string, Rec> & { bytes: number }, op: CommitOp): number {
+export function bytesAfter(
+  entries: Map<string, JournalRecord> & { bytes: number },
+  op: CommitOp,
+): number {
   let bytes = entries.bytes;
   // Keys whose old cost is already taken off (no set needed for a plain save).
   const gone = op.deletes.length ? new Set<string>() : null;

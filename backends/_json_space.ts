@@ -20,9 +20,9 @@ import {
   FILES,
   formatJournalHeader,
   formatSnapshot,
+  type JournalRecord,
   readJournalFd,
   readSnapshot,
-  type Rec,
 } from "./_json_format.ts";
 import type { RequestLog } from "./_requests.ts";
 import type { Head } from "../types.ts";
@@ -192,7 +192,7 @@ export class Space {
    * records its id and moves the head in the same snapshot.
    */
   compact(
-    entries: Map<string, Rec>,
+    entries: Map<string, JournalRecord>,
     state: { requests: RequestLog; head: Head | null } = entries instanceof Entries
       ? entries
       : this.entries,

@@ -30,7 +30,7 @@ import {
   utf8,
   writeBlob,
 } from "./_kv_store.ts";
-import { type Ctx, type LineageHead, lostLock, type Op } from "./_kv_txn.ts";
+import { type LineageHead, lostLock, type Op, type TxnContext } from "./_kv_txn.ts";
 
 /** A checkpoint's info key value: the public info plus its area id. */
 type Stored = CheckpointInfo & { id: string };
@@ -43,7 +43,7 @@ const parse = (value: unknown): Stored => {
 
 /** Takes an atomic snapshot of the namespace. */
 export async function checkpoint(
-  ctx: Ctx,
+  ctx: TxnContext,
   ns: string,
   request: CheckpointRequest,
 ): Promise<CheckpointInfo> {
@@ -93,7 +93,7 @@ function existingInfo(
  * (clear, restore) makes it start over.
  */
 export async function importCheckpoint(
-  ctx: Ctx,
+  ctx: TxnContext,
   ns: string,
   info: CheckpointInfo,
   entries: StoredEntry[],
@@ -126,7 +126,7 @@ export async function importCheckpoint(
  * Null if the head moved.
  */
 async function publish(
-  ctx: Ctx,
+  ctx: TxnContext,
   ns: string,
   request: Omit<CheckpointRequest, "id"> & { parent?: string | null },
   entries: AreaEntry[],
@@ -218,7 +218,7 @@ async function publish(
 }
 
 /** Deletes every key of an area. */
-async function deleteArea(ctx: Ctx, area: KvKey): Promise<void> {
+async function deleteArea(ctx: TxnContext, area: KvKey): Promise<void> {
   const writer = new BatchWriter(ctx.kv, [], "delete checkpoint data");
   for (const entry of await listAll(ctx.kv, { prefix: area })) {
     await writer.delete(entry.key as KvKey);
@@ -227,7 +227,7 @@ async function deleteArea(ctx: Ctx, area: KvKey): Promise<void> {
 }
 
 /** Lists checkpoints, newest first. */
-export async function listCheckpoints(ctx: Ctx, ns: string): Promise<CheckpointInfo[]> {
+export async function listCheckpoints(ctx: TxnContext, ns: string): Promise<CheckpointInfo[]> {
   const snap = await stable(ctx, ns, () => listAll(ctx.kv, { prefix: ctx.layout.checkpoints(ns) }));
   if (snap === null) throw busy(ns, "list checkpoints");
   return snap.value.map((e) => {
@@ -238,7 +238,7 @@ export async function listCheckpoints(ctx: Ctx, ns: string): Promise<CheckpointI
 
 /** Reads a checkpoint's entries, or null. */
 export async function readCheckpoint(
-  ctx: Ctx,
+  ctx: TxnContext,
   ns: string,
   name: string,
 ): Promise<StoredEntry[] | null> {
@@ -268,7 +268,7 @@ export async function readCheckpoint(
  * request id), in one namespace transaction that also records the id.
  */
 export async function restore(
-  ctx: Ctx,
+  ctx: TxnContext,
   ns: string,
   name: string,
   id: string,
@@ -323,7 +323,7 @@ export async function restore(
 
 /** Deletes a checkpoint: its info key first (one commit, with the request id), then its area. */
 export async function deleteCheckpoint(
-  ctx: Ctx,
+  ctx: TxnContext,
   ns: string,
   name: string,
   id: string,
@@ -360,7 +360,7 @@ function busy(ns: string, what: string): BackendError {
 }
 
 /** The namespace's lineage head, once no transaction is being applied. */
-export async function readHead(ctx: Ctx, ns: string): Promise<LineageHead | null> {
+export async function readHead(ctx: TxnContext, ns: string): Promise<LineageHead | null> {
   const snap = await stable(
     ctx,
     ns,
@@ -372,7 +372,11 @@ export async function readHead(ctx: Ctx, ns: string): Promise<LineageHead | null
 }
 
 /** Sets (or removes) the lineage head as given. */
-export async function importHead(ctx: Ctx, ns: string, head: LineageHead | null): Promise<void> {
+export async function importHead(
+  ctx: TxnContext,
+  ns: string,
+  head: LineageHead | null,
+): Promise<void> {
   await ctx.txns.run(
     ns,
     () => Promise.resolve({ result: undefined, ops: [{ t: "lineage", head }] }),

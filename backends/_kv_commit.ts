@@ -19,22 +19,22 @@ import {
   getAll,
   keySize,
   kvCall,
+  type KvRecord,
   LIMITS,
   type Meta,
   type NewRecord,
-  type Rec,
   recordKey,
   sleep,
   utf8,
   writeBlob,
 } from "./_kv_store.ts";
 import { afterRecord, applied } from "./_kv_requests.ts";
-import { type Ctx, decodeHead, type HeadState, lostLock, type Op } from "./_kv_txn.ts";
+import { decodeHead, type HeadState, lostLock, type Op, type TxnContext } from "./_kv_txn.ts";
 
 type Written = Map<string, { meta: Meta; inline: string | null }>;
 
 /** Applies a commit atomically, in one Deno KV commit when it fits. */
-export async function commit(ctx: Ctx, ns: string, op: CommitOp): Promise<CommitResult> {
+export async function commit(ctx: TxnContext, ns: string, op: CommitOp): Promise<CommitResult> {
   const sets: NewRecord[] = op.sets.map((s) => ({
     key: s.key,
     meta: { v: op.version, x: s.expiresAt },
@@ -49,7 +49,7 @@ export async function commit(ctx: Ctx, ns: string, op: CommitOp): Promise<Commit
 }
 
 /** The payload of the commit as one Deno KV commit, or null when it does not fit. */
-function onePayload(ctx: Ctx, ns: string, op: CommitOp, sets: NewRecord[]): number | null {
+function onePayload(ctx: TxnContext, ns: string, op: CommitOp, sets: NewRecord[]): number | null {
   // One check and one write each go to the head, the change key and the request id.
   if (op.checks.length > LIMITS.checks - 2) return null;
   if (op.sets.length + op.deletes.length + 2 > LIMITS.mutations - 1) return null;
@@ -70,7 +70,7 @@ function onePayload(ctx: Ctx, ns: string, op: CommitOp, sets: NewRecord[]): numb
 }
 
 async function writeValues(
-  ctx: Ctx,
+  ctx: TxnContext,
   ns: string,
   sets: NewRecord[],
   headVs: string | null,
@@ -86,14 +86,14 @@ async function writeValues(
 }
 
 /** Deletes chunks written for a commit that did not land (best effort). */
-async function discard(ctx: Ctx, ns: string, written: Written | null): Promise<void> {
+async function discard(ctx: TxnContext, ns: string, written: Written | null): Promise<void> {
   if (written === null) return;
   const writer = new BatchWriter(ctx.kv, [], "delete unused chunks");
   for (const [key, r] of written) await deleteBlob(writer, ctx.layout.live(ns), key, r.meta);
   await writer.flush().catch(() => false);
 }
 
-function checkFails(op: CommitOp, recs: Map<string, Rec | null>): boolean {
+function checkFails(op: CommitOp, recs: Map<string, KvRecord | null>): boolean {
   const now = Date.now();
   return op.checks.some((c) => {
     const rec = recs.get(c.key) ?? null;
@@ -102,7 +102,7 @@ function checkFails(op: CommitOp, recs: Map<string, Rec | null>): boolean {
 }
 
 async function commitSmall(
-  ctx: Ctx,
+  ctx: TxnContext,
   ns: string,
   op: CommitOp,
   sets: NewRecord[],
@@ -121,7 +121,7 @@ async function commitSmall(
     if (attempt > 1) await sleep(Math.random() * Math.min(20, attempt));
     // The records this commit touches, each batch read with the head.
     // The request id is read with them: no extra round trip.
-    const recs = new Map<string, Rec | null>();
+    const recs = new Map<string, KvRecord | null>();
     const heads: HeadState[] = [];
     let seen = false;
     for (let i = 0; i < touched.length || i === 0; i += LIMITS.getMany - 2) {
@@ -215,7 +215,7 @@ async function commitSmall(
 
 /** A commit too large for one Deno KV commit: a namespace transaction. */
 function commitLarge(
-  ctx: Ctx,
+  ctx: TxnContext,
   ns: string,
   op: CommitOp,
   sets: NewRecord[],

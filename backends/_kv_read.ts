@@ -9,14 +9,14 @@ import {
   expired,
   getAll,
   kvCall,
+  type KvRecord,
   LIMITS,
   listAll,
-  readValue,
-  type Rec,
+  readKvValue,
   recordKey,
   recordsOf,
 } from "./_kv_store.ts";
-import { type Ctx, decodeHead, type HeadState } from "./_kv_txn.ts";
+import { decodeHead, type HeadState, type TxnContext } from "./_kv_txn.ts";
 
 const expiredLock = (h: HeadState): boolean => h.lock !== null && h.lock.until <= Date.now();
 
@@ -25,7 +25,7 @@ export interface AreaEntry {
   /** The key. */
   key: string;
   /** The record. */
-  rec: Rec;
+  rec: KvRecord;
   /** The value text. */
   value: string;
 }
@@ -34,14 +34,18 @@ export interface AreaEntry {
  * Reads every record of an area with its value (of the live area, only the
  * unexpired ones); null if a value's chunks vanished meanwhile.
  */
-export async function readArea(ctx: Ctx, area: KvKey, live: boolean): Promise<AreaEntry[] | null> {
+export async function readArea(
+  ctx: TxnContext,
+  area: KvKey,
+  live: boolean,
+): Promise<AreaEntry[] | null> {
   const out: AreaEntry[] = [];
   const now = Date.now();
   for (const entry of await listAll(ctx.kv, { prefix: recordsOf(area) })) {
     const key = entry.key[entry.key.length - 1] as string;
     const rec = decodeRecord(entry, key)!;
     if (live && expired(rec.meta, now)) continue;
-    const value = await readValue(ctx.kv, area, key, rec);
+    const value = await readKvValue(ctx.kv, area, key, rec);
     if (value === null) return null;
     out.push({ key, rec, value });
   }
@@ -55,7 +59,7 @@ export async function readArea(ctx: Ctx, area: KvKey, live: boolean): Promise<Ar
  * `tries` attempts, or when `read` keeps returning null.
  */
 export async function stable<T>(
-  ctx: Ctx,
+  ctx: TxnContext,
   ns: string,
   read: () => Promise<T | null>,
   options: { changes?: boolean; tries?: number } = {},
@@ -79,7 +83,7 @@ export async function stable<T>(
 
 /** Reads live keys; each batch of 9 is read with the head, so a transaction is never seen half applied. */
 export async function getEntries(
-  ctx: Ctx,
+  ctx: TxnContext,
   ns: string,
   keys: string[],
 ): Promise<(StoredEntry | null)[]> {
@@ -94,7 +98,7 @@ export async function getEntries(
     for (let i = 0; i < keys.length; i += LIMITS.getMany - 1) {
       batches.push(keys.slice(i, i + LIMITS.getMany - 1));
     }
-    const recs: (Rec | null)[] = [];
+    const recs: (KvRecord | null)[] = [];
     const heads: HeadState[] = [];
     // A few batches in flight at once: Deno KV serves them in parallel.
     for (let i = 0; i < batches.length; i += 16) {
@@ -126,7 +130,7 @@ export async function getEntries(
         out.push(null);
         continue;
       }
-      const value = await readValue(ctx.kv, area, keys[i]!, rec);
+      const value = await readKvValue(ctx.kv, area, keys[i]!, rec);
       if (value === null) {
         missing = true;
         continue outer; // replaced meanwhile: read again
@@ -145,7 +149,7 @@ export async function getEntries(
 }
 
 /** Reads the head and change keys' versionstamps. */
-export async function versionstamps(ctx: Ctx, ns: string): Promise<(string | null)[]> {
+export async function versionstamps(ctx: TxnContext, ns: string): Promise<(string | null)[]> {
   const entries = await getAll(ctx.kv, [ctx.layout.changed(ns), ctx.layout.head(ns)]);
   return entries.map((e) => e.versionstamp);
 }

@@ -16,13 +16,13 @@ import {
   text,
   timeOf,
 } from "./_kv_store.ts";
-import type { Ctx } from "./_kv_txn.ts";
+import type { TxnContext } from "./_kv_txn.ts";
 
 /** Left-overs younger than this may belong to a writer still at work. */
 const GRACE_MS = 10 * 60_000;
 
 /** Repairs one namespace; returns what it did. */
-export async function recover(ctx: Ctx, ns: string): Promise<RecoveryReport> {
+export async function recover(ctx: TxnContext, ns: string): Promise<RecoveryReport> {
   const actions: string[] = [];
   const before = await ctx.txns.head(ns);
   const after = await ctx.txns.settled(ns, false);
@@ -91,7 +91,7 @@ export async function recover(ctx: Ctx, ns: string): Promise<RecoveryReport> {
 
 /** Deletes the entries whose id (the key part at `at`) `doomed` picks; returns how many ids. */
 async function deleteGroups(
-  ctx: Ctx,
+  ctx: TxnContext,
   entries: KvEntry[],
   at: number,
   doomed: (id: string, key: readonly unknown[]) => boolean,

@@ -5,16 +5,16 @@
 import { REQUEST_WINDOW } from "../types.ts";
 import type { KvKey } from "./_kv_platform.ts";
 import { BatchWriter, getAll, listAll, text } from "./_kv_store.ts";
-import type { Ctx } from "./_kv_txn.ts";
+import type { TxnContext } from "./_kv_txn.ts";
 
 /** Whether a request id is recorded. */
-export async function applied(ctx: Ctx, ns: string, id: string): Promise<boolean> {
+export async function applied(ctx: TxnContext, ns: string, id: string): Promise<boolean> {
   const [entry] = await getAll(ctx.kv, [ctx.layout.request(ns, id)]);
   return entry!.versionstamp !== null;
 }
 
 /** After an id was recorded: every 256th time, prunes the namespace's ids past the window. */
-export async function afterRecord(ctx: Ctx, ns: string): Promise<void> {
+export async function afterRecord(ctx: TxnContext, ns: string): Promise<void> {
   if (++ctx.recorded % 256 !== 0) return;
   const all = await listAll(ctx.kv, { prefix: ctx.layout.requests(ns) });
   if (all.length <= REQUEST_WINDOW.count) return;

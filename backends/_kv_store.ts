@@ -57,7 +57,7 @@ export interface Meta {
 }
 
 /** A decoded record. */
-export interface Rec {
+export interface KvRecord {
   /** Its header. */
   meta: Meta;
   /** The value text when stored inline, else null (read the chunks). */
@@ -82,7 +82,7 @@ export function encodeRecord(meta: Meta, inline: string | null): Uint8Array {
 }
 
 /** Decodes a record read from Deno KV; null when absent. */
-export function decodeRecord(entry: KvEntry, where: string): Rec | null {
+export function decodeRecord(entry: KvEntry, where: string): KvRecord | null {
   if (entry.versionstamp === null) return null;
   const bytes = entry.value;
   const at = bytes instanceof Uint8Array ? bytes.indexOf(10) : -1;
@@ -117,7 +117,7 @@ export function timeId(now = Date.now()): string {
 export const timeOf = (id: string): number => parseInt(id.slice(0, 9), 36);
 
 /** Keys of one namespace. An "area" is where records and their chunks live: the live one or a checkpoint's. */
-export class Layout {
+export class KvLayout {
   readonly root: string;
   constructor(root: string) {
     this.root = root;
@@ -292,11 +292,11 @@ export async function writeBlob(
 }
 
 /** Reads a record's value text; null when its chunks are gone (the record was replaced meanwhile). */
-export async function readValue(
+export async function readKvValue(
   kv: KvDatabase,
   area: KvKey,
   key: string,
-  rec: Rec,
+  rec: KvRecord,
 ): Promise<string | null> {
   if (rec.inline !== null) return rec.inline;
   const chunks = await listAll(kv, { prefix: blobKey(area, key, rec.meta.b!) });

@@ -27,7 +27,7 @@ import {
   expireIn,
   getAll,
   kvCall,
-  type Layout,
+  type KvLayout,
   LIMITS,
   listAll,
   type Meta,
@@ -87,11 +87,11 @@ export interface Prepared<T> {
 }
 
 /** What the backend's helpers share. */
-export interface Ctx {
+export interface TxnContext {
   /** The open database. */
   kv: KvDatabase;
   /** The key layout. */
-  layout: Layout;
+  layout: KvLayout;
   /** Namespace transactions. */
   txns: Txns;
   /** Request ids recorded through this database (pruning runs every so often). */
@@ -101,10 +101,10 @@ export interface Ctx {
 /** Runs namespace transactions and lets readers and writers wait for them. */
 export class Txns {
   readonly #kv: KvDatabase;
-  readonly #layout: Layout;
+  readonly #layout: KvLayout;
   readonly #leaseMs: number;
 
-  constructor(kv: KvDatabase, layout: Layout, leaseMs: number) {
+  constructor(kv: KvDatabase, layout: KvLayout, leaseMs: number) {
     this.#kv = kv;
     this.#layout = layout;
     this.#leaseMs = leaseMs;

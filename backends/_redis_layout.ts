@@ -23,7 +23,7 @@ export function validatePrefix(prefix: unknown): asserts prefix is string {
 }
 
 /** The Redis key names of one namespace. */
-export class Layout {
+export class RedisLayout {
   /** "<prefix>:{<ns>}:" */
   readonly base: string;
   /** Prefix of data keys: base + "k:"; the rest is the key. */

@@ -2,7 +2,7 @@
 // master, matching each namespace's index and checkpoint list.
 import { compareKeys } from "../core/_keys.ts";
 import { type IoRedisClient, isCluster } from "./_redis_connect.ts";
-import { Layout, namespaceOf, namespacePattern } from "./_redis_layout.ts";
+import { namespaceOf, namespacePattern, RedisLayout } from "./_redis_layout.ts";
 
 /** Namespaces under `prefix` that hold live keys or checkpoints, in byte order. */
 export async function scanNamespaces(client: IoRedisClient, prefix: string): Promise<string[]> {
@@ -24,7 +24,7 @@ export async function scanNamespaces(client: IoRedisClient, prefix: string): Pro
   const now = Date.now();
   const live = await Promise.all([...found].map(async ([ns, hasCheckpoints]) => {
     if (hasCheckpoints) return true;
-    const l = new Layout(prefix, ns);
+    const l = new RedisLayout(prefix, ns);
     const [all, expired] = await Promise.all([
       client.zcard(l.idx),
       client.zcount(l.ttl, "-inf", now),

@@ -53,10 +53,10 @@ import {
   FILES,
   formatCheckpoint,
   formatCommit,
+  type JournalRecord,
   MAX_NAMESPACE_BYTES,
   readCheckpointFile,
   readCheckpointInfo,
-  type Rec,
 } from "./_json_format.ts";
 import {
   bytesAfter,
@@ -367,7 +367,7 @@ export class JsonBackend implements Backend {
       const found = findCheckpoint(join(space.dir, FILES.checkpoints), file, name);
       if (found === null) return false;
       const now = Date.now();
-      const next = new Map<string, Rec>();
+      const next = new Map<string, JournalRecord>();
       for (const e of readCheckpointFile(found).entries) {
         if (!kept(e.key, options.keep)) next.set(e.key, { ...e, version: options.id });
       }

@@ -53,11 +53,11 @@ import {
   expired,
   keyRange,
   kvCall,
-  Layout,
+  KvLayout,
   listAll,
   recordsOf,
 } from "./_kv_store.ts";
-import { type Ctx, type Op, Txns } from "./_kv_txn.ts";
+import { type Op, type TxnContext, Txns } from "./_kv_txn.ts";
 import { afterRecord, applied } from "./_kv_requests.ts";
 import { contention, isBusy, mapKvError as mapError } from "./_errors_kv.ts";
 
@@ -123,9 +123,9 @@ export class KvBackend implements Backend {
   readonly capabilities: BackendCapabilities;
   readonly #path: string;
   readonly #given: KvDatabase | undefined;
-  readonly #layout: Layout;
+  readonly #layout: KvLayout;
   readonly #leaseMs: number;
-  #ctx: Promise<Ctx> | null = null;
+  #ctx: Promise<TxnContext> | null = null;
   /** Started operations finish before close() closes the database. */
   readonly #inflight = new Inflight();
 
@@ -145,13 +145,13 @@ export class KvBackend implements Backend {
     }
     this.#path = options.path ?? ".claude/state/state.kv";
     this.#given = options.kv;
-    this.#layout = new Layout(prefix);
+    this.#layout = new KvLayout(prefix);
     this.#leaseMs = lease;
     const persistent = options.kv !== undefined || this.#path !== ":memory:";
     this.capabilities = { persistent, multiProcess: persistent, freshReadsAreCheap: true };
   }
 
-  async #open(): Promise<Ctx> {
+  async #open(): Promise<TxnContext> {
     let kv = this.#given;
     if (kv === undefined) {
       const path = this.#path;
@@ -179,13 +179,13 @@ export class KvBackend implements Backend {
     };
   }
 
-  #run<T>(what: string, fn: (ctx: Ctx) => Promise<T>): Promise<T> {
+  #run<T>(what: string, fn: (ctx: TxnContext) => Promise<T>): Promise<T> {
     return this.#inflight.run(() => this.#call(what, fn));
   }
 
-  async #call<T>(what: string, fn: (ctx: Ctx) => Promise<T>): Promise<T> {
+  async #call<T>(what: string, fn: (ctx: TxnContext) => Promise<T>): Promise<T> {
     const pending = this.#ctx ??= this.#open();
-    let ctx: Ctx;
+    let ctx: TxnContext;
     try {
       ctx = await pending;
     } catch (error) {
@@ -364,7 +364,7 @@ export class KvBackend implements Backend {
   }
 }
 
-async function hasData(ctx: Ctx, ns: string): Promise<boolean> {
+async function hasData(ctx: TxnContext, ns: string): Promise<boolean> {
   const cps = await listAll(ctx.kv, { prefix: ctx.layout.checkpoints(ns) }, 1);
   if (cps.length > 0) return true;
   return await kvCall("list namespaces", async () => {

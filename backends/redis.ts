@@ -65,9 +65,9 @@ import {
 import { mapRedisError } from "./_errors_redis.ts";
 import {
   DEFAULT_PREFIX,
-  Layout,
   lexRange,
   pack,
+  RedisLayout,
   splitInfo,
   unpack,
   validatePrefix,
@@ -137,7 +137,7 @@ export class RedisBackend implements Backend {
     this.#gate = new ReadyGate(this.#client, timeout ?? 5000);
   }
 
-  readonly #layouts = new Map<string, Layout>();
+  readonly #layouts = new Map<string, RedisLayout>();
 
   #run<T>(what: string, fn: (client: IoRedisClient) => Promise<T>): Promise<T> {
     return this.#inflight.run(() => this.#call(what, fn));
@@ -153,11 +153,11 @@ export class RedisBackend implements Backend {
     }
   }
 
-  #layout(ns: string): Layout {
+  #layout(ns: string): RedisLayout {
     let layout = this.#layouts.get(ns);
     if (!layout) {
       validateNamespace(ns); // whoever passed it: "a}:k:x" would reach into another namespace
-      layout = new Layout(this.#prefix, ns);
+      layout = new RedisLayout(this.#prefix, ns);
       this.#layouts.set(ns, layout);
     }
     return layout;

@@ -119,14 +119,14 @@ function bad(file: string, line: number, why: string): ValidationError {
   );
 }
 
-type Rec = Record<string, unknown>;
+type ExportRecord = Record<string, unknown>;
 
 /** Reads an export file as a migration source, streaming it line by line. */
 export function exportFileSource(path: string): Source {
   const it = readLines(path, MAX_EXPORT_LINE_BYTES);
   let lineNo = 0;
-  let peeked: { rec: Rec; line: number } | null | undefined;
-  const read = async (): Promise<{ rec: Rec; line: number } | null> => {
+  let peeked: { rec: ExportRecord; line: number } | null | undefined;
+  const read = async (): Promise<{ rec: ExportRecord; line: number } | null> => {
     const r: IteratorResult<Line> = await it.next();
     if (r.done) return null;
     lineNo = r.value.line;
@@ -167,7 +167,7 @@ export function exportFileSource(path: string): Source {
       );
     }
   };
-  const entry = ({ rec, line }: { rec: Rec; line: number }): StoredEntry => {
+  const entry = ({ rec, line }: { rec: ExportRecord; line: number }): StoredEntry => {
     at(line, () => validateKey(rec.key));
     if (!("value" in rec)) throw bad(path, line, "a key line has no value");
     const expiresAt = rec.expiresAt ?? null;
