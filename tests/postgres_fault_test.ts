@@ -6,6 +6,7 @@
 // reply). While it is down, callers see transient BackendErrors, quickly.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
+import { writesSurviveKill } from "./_server_kill.ts";
 import { BackendError, StateManager } from "../mod.ts";
 import { type PgServer, reportNoServer, startPgServer } from "./_pg_server.ts";
 
@@ -16,16 +17,6 @@ try {
   server = (error as Error).message;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, done: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 if (typeof server === "string") {
   reportNoServer("postgres-fault", server);
 } else {
@@ -34,56 +25,12 @@ if (typeof server === "string") {
 
   test("postgres: acknowledged writes survive SIGKILL and restart; failed ones throw BackendError", async () => {
     const s = await StateManager.open({ backend: "postgres", url: pg.url, namespace: "wf" });
-    const acked = new Map<string, number>();
-    const failures: { error: unknown; ms: number }[] = [];
-    let increments = 0;
-    let failedIncrements = 0;
-    let stop = false;
-    const attempt = async (fn: () => Promise<unknown>) => {
-      const start = Date.now();
-      try {
-        await fn();
-        return true;
-      } catch (error) {
-        failures.push({ error, ms: Date.now() - start });
-        return false;
-      }
-    };
-    const writer = (async () => {
-      for (let i = 0; !stop; i++) {
-        if (await attempt(() => s.save(`k${i}`, i))) acked.set(`k${i}`, i);
-        if (await attempt(() => s.update<number>("counter", (n = 0) => n + 1))) increments++;
-        else failedIncrements++;
-        if (i % 50 === 0) await attempt(() => s.checkpoint(`cp-${i}`, { overwrite: true }));
-      }
-    })();
-    try {
-      await until("writes before the kill", () => acked.size >= 200, 15_000);
-      await pg.kill();
-      await sleep(300);
-      await pg.start();
-      const before = acked.size;
-      // The same manager works again once the pool has new connections.
-      await until("writes after the restart", () => acked.size >= before + 200, 20_000);
-    } finally {
-      stop = true;
-      await writer;
-    }
-    assert.ok(failures.length > 0, "the kill should have failed some writes");
-    for (const { error, ms } of failures) {
-      assert.ok(error instanceof BackendError, String(error));
-      assert.equal(error.transient, true, error.message);
-      assert.ok(ms < 12_000, `a failed write took ${ms} ms`);
-    }
-    const stored = await s.loadMany([...acked.keys()]);
-    for (const [key, value] of acked) assert.equal(stored[key], value, `${key} was acknowledged`);
-    // An increment whose reply was lost may have landed, but none lands twice.
-    const counter = await s.load<number>("counter");
-    assert.ok(counter >= increments, `counter ${counter} < ${increments} acknowledged`);
-    assert.ok(
-      counter <= increments + failedIncrements,
-      `counter ${counter} > ${increments} + ${failedIncrements} attempted`,
-    );
+    await writesSurviveKill(s, pg, {
+      beforeMs: 15_000,
+      afterMs: 20_000,
+      failMs: 12_000,
+      checkpointEvery: 50,
+    });
     // The last checkpoint restores.
     const [newest] = await s.listCheckpoints();
     assert.ok(newest);

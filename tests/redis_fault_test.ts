@@ -2,6 +2,7 @@
 // middle of a stream of writes and restart it on the same port and folder.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
+import { sleep, writesSurviveKill } from "./_server_kill.ts";
 import { BackendError, StateManager } from "../mod.ts";
 import { type RedisServer, reportUnavailable, startRedisServer } from "./_redis_server.ts";
 
@@ -13,16 +14,6 @@ try {
   server = (error as Error).message;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, done: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 if (typeof server === "string") {
   reportUnavailable("redis-fault", server);
 } else {
@@ -31,55 +22,12 @@ if (typeof server === "string") {
 
   test("redis: acknowledged writes survive SIGKILL and restart; failed ones throw BackendError", async () => {
     const s = await StateManager.open({ backend: "redis", url: redis.url, namespace: "wf" });
-    const acked = new Map<string, number>();
-    const failures: { error: unknown; ms: number }[] = [];
-    let increments = 0;
-    let failedIncrements = 0;
-    let stop = false;
-    const attempt = async (fn: () => Promise<unknown>) => {
-      const start = Date.now();
-      try {
-        await fn();
-        return true;
-      } catch (error) {
-        failures.push({ error, ms: Date.now() - start });
-        return false;
-      }
-    };
-    const writer = (async () => {
-      for (let i = 0; !stop; i++) {
-        if (await attempt(() => s.save(`k${i}`, i))) acked.set(`k${i}`, i);
-        if (await attempt(() => s.update<number>("counter", (n = 0) => n + 1))) increments++;
-        else failedIncrements++;
-      }
-    })();
-    try {
-      await until("writes before the kill", () => acked.size >= 200, 10_000);
-      await redis.kill();
-      await sleep(300);
-      await redis.start();
-      const before = acked.size;
-      // The same manager works again once the client has reconnected.
-      await until("writes after the restart", () => acked.size >= before + 200, 15_000);
-    } finally {
-      stop = true;
-      await writer;
-    }
-    assert.ok(failures.length > 0, "the kill should have failed some writes");
-    for (const { error, ms } of failures) {
-      assert.ok(error instanceof BackendError, String(error));
-      assert.equal(error.transient, true, error.message);
-      assert.ok(ms < 5000, `a failed write took ${ms} ms`);
-    }
-    const stored = await s.loadMany([...acked.keys()]);
-    for (const [key, value] of acked) assert.equal(stored[key], value, `${key} was acknowledged`);
-    // An increment whose reply was lost may have landed, but none lands twice.
-    const counter = await s.load<number>("counter");
-    assert.ok(counter >= increments, `counter ${counter} < ${increments} acknowledged`);
-    assert.ok(
-      counter <= increments + failedIncrements,
-      `counter ${counter} > ${increments} + ${failedIncrements} attempted`,
-    );
+    await writesSurviveKill(s, redis, {
+      beforeMs: 10_000,
+      afterMs: 15_000,
+      failMs: 5000,
+      checkpointEvery: 0,
+    });
     await s.close();
   });
 
