@@ -111,11 +111,21 @@ export const CHECKPOINT_COMMANDS: Record<string, Command> = {
   },
   restore: {
     summary: "Make the namespace exactly what it was at a checkpoint",
-    usage: "restore --checkpoint after_planning",
-    options: { checkpoint: { type: "string", help: "the checkpoint to restore" } },
+    usage: "restore --checkpoint after_planning [--keep-prefix attempts:]",
+    options: {
+      checkpoint: { type: "string", help: "the checkpoint to restore" },
+      "keep-prefix": {
+        type: "string",
+        help: "keys starting with this keep their live values (e.g. attempt counters)",
+      },
+    },
     async run(ctx) {
       const name = required(ctx.values, "checkpoint");
       validateCheckpointName(name);
+      const prefix = ctx.values["keep-prefix"];
+      if (prefix !== undefined && (typeof prefix !== "string" || prefix === "")) {
+        throw new UsageError("--keep-prefix needs a non-empty key prefix");
+      }
       await using state = await openState(ctx.settings);
       // Restoring is one atomic step; on a terminal the bar shows it is running.
       const info = ctx.io.stderrIsTty
@@ -123,12 +133,15 @@ export const CHECKPOINT_COMMANDS: Record<string, Command> = {
         : undefined;
       const bar = info ? progressBar(ctx.io, `restoring ${safe(name)}`, info.keyCount) : undefined;
       try {
-        await state.restoreCheckpoint(name);
+        await state.restoreCheckpoint(name, prefix ? { keep: { prefix } } : {});
         bar?.tick(info!.keyCount);
       } finally {
         bar?.done();
       }
-      print(ctx, `Restored from: ${safe(name)}`, { restored: name });
+      print(ctx, `Restored from: ${safe(name)}`, {
+        restored: name,
+        ...(prefix ? { kept: prefix } : {}),
+      });
     },
   },
   diff: {

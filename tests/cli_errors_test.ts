@@ -110,6 +110,11 @@ const CASES: [string[], number, RegExp][] = [
   [["diff", "--namespace", "fresh"], 2, /no head to diff from: give --from \(run "checkpoints"\)/],
   [["merge", "--key", "m", "--value", "[1]"], 2, /merge takes a JSON object in --value/],
   [["checkpoint", "--metadata", "{"], 2, /--metadata must be a JSON object/],
+  [
+    ["restore", "--checkpoint", "cp", "--keep-prefix", ""],
+    2,
+    /--keep-prefix needs a non-empty key prefix/,
+  ],
   [["checkpoint", "--metadata", "[1]"], 2, /--metadata must be a plain JSON object/],
   [["migrate", "--from", "json"], 2, /Give both --from and --to/],
   [["migrate", "--from", "json", "--to", "sqlite", "--keep-ttl"], 2, /--keep-ttl applies/],

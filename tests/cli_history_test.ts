@@ -179,3 +179,43 @@ for (const backend of ["json", "sqlite"]) {
     }
   });
 }
+
+for (const backend of ["json", "sqlite"]) {
+  test(`cli: ${backend}: restore --keep-prefix keeps those keys' live values`, async () => {
+    const dir = tempDir();
+    const cli = cliIn(dir, backend);
+    try {
+      for (
+        const args of [
+          ["save", "--values", '{"phase": "plan", "attempts:build": 0}'],
+          ["checkpoint", "--name", "plan"],
+          ["save", "--values", '{"phase": "build", "attempts:build": 1, "attempts:new": 1}'],
+        ]
+      ) assert.equal((await cli(args)).code, 0, args.join(" "));
+      const r = await cli([
+        "restore",
+        "--checkpoint",
+        "plan",
+        "--keep-prefix",
+        "attempts:",
+        "--json",
+      ]);
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(JSON.parse(r.out), { restored: "plan", kept: "attempts:" });
+      const dump = await cli(["dump", "--json"]);
+      assert.deepEqual(JSON.parse(dump.out), {
+        "attempts:build": 1,
+        "attempts:new": 1,
+        phase: "plan",
+      });
+      // Without it, the restore is exact.
+      assert.equal((await cli(["restore", "--checkpoint", "plan"])).code, 0);
+      assert.deepEqual(JSON.parse((await cli(["dump", "--json"])).out), {
+        "attempts:build": 0,
+        phase: "plan",
+      });
+    } finally {
+      removeDir(dir);
+    }
+  });
+}
