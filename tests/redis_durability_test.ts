@@ -10,12 +10,14 @@ import { BackendError, MemoryBackend, migrate, StateManager, ValidationError } f
 import { RedisBackend, type RedisDurability } from "../backends/redis.ts";
 import { Redis } from "ioredis";
 import { type RedisServer, skipUnavailable, startRedisServer } from "./_redis_server.ts";
-import { command, startFailoverSet, SYNC } from "./_redis_failover.ts";
+import { command, type FailoverSet, startFailoverSet, SYNC } from "./_redis_failover.ts";
 
 /** Failovers per mode (with and without the option); CI runs one of each. */
 const ROUNDS = Number(process.env.DURABILITY_ROUNDS ?? 1);
 /** Concurrent writers in the stream (each its own manager and connection). */
 const WRITERS = 4;
+/** How long the primary outlives its replicas' links in the second case, in ms. */
+const CUT_MS = 300;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,6 +25,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function calls(port: number, name: string): Promise<number> {
   const info = String(await command(port, "INFO", "commandstats"));
   return Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+}
+
+/** SIGKILL, then remove the folders (a SIGTERMed primary would wait for its replicas). */
+async function stopAll(servers: RedisServer[]): Promise<void> {
+  await Promise.all(servers.map(async (s) => {
+    await s.kill();
+    await s.stop();
+  }));
 }
 
 async function startServers(
@@ -51,7 +61,7 @@ async function startServers(
     }
     return servers;
   } catch (error) {
-    await Promise.all(servers.map((s) => s.stop()));
+    await stopAll(servers);
     skipUnavailable(t as never, what, (error as Error).message);
     return null;
   }
@@ -143,6 +153,214 @@ test("redis durability: every write path waits for the replica, and an acknowled
     );
   } finally {
     await state.close();
-    await Promise.all(servers.map((s) => s.stop()));
+    await stopAll(servers);
   }
 });
+
+test("redis durability: too few replicas is an outcome-unknown error, sent once, and the write is on the primary", async (t) => {
+  const servers = await startServers(t, "redis durability", null);
+  if (!servers) return;
+  const [primary] = servers as [RedisServer];
+  const durable = await StateManager.open({
+    backend: "redis",
+    url: primary.url,
+    namespace: "short",
+    durability: { replicas: 1, timeoutMs: 100 },
+  });
+  const plain = await StateManager.open({ backend: "redis", url: primary.url, namespace: "short" });
+  try {
+    const before = await calls(primary.port, "evalsha");
+    const start = Date.now();
+    const error = await durable.save("phase", "build").then(() => null, (e: unknown) => e);
+    assert.ok(error instanceof BackendError, String(error));
+    assert.equal(error.outcomeUnknown, true);
+    assert.equal(error.transient, false);
+    assert.match(error.message, /only 0 of 1 replica\(s\) acknowledged it within 100 ms/);
+    assert.match(error.message, /write to namespace "short"/);
+    assert.ok(Date.now() - start >= 100, "it waited for the replicas");
+    // Not retried: the script ran once, and it did land on the primary.
+    assert.equal(await calls(primary.port, "evalsha") - before, 1);
+    assert.equal(await plain.load("phase"), "build");
+    // A checkpoint (another script) reports the same.
+    await assert.rejects(
+      durable.checkpoint("cp"),
+      (e: unknown) =>
+        e instanceof BackendError && e.outcomeUnknown && /take checkpoint "cp"/.test(e.message),
+    );
+    assert.deepEqual((await plain.listCheckpoints()).map((c) => c.name), ["cp"]);
+  } finally {
+    await durable.close();
+    await plain.close();
+    await stopAll(servers);
+  }
+});
+
+test("redis durability: aof waits with WAITAOF where the server has it, else with WAIT", async (t) => {
+  const servers = await startServers(t, "redis durability", ["--appendonly", "yes"]);
+  if (!servers) return;
+  const [primary, replica] = servers as [RedisServer, RedisServer];
+  const version = /redis_version:(\d+)\.(\d+)/.exec(
+    String(await command(primary.port, "INFO", "server")),
+  );
+  const hasWaitAof = Number(version?.[1]) * 100 + Number(version?.[2]) >= 702;
+  const state = await StateManager.open({
+    backend: "redis",
+    url: primary.url,
+    namespace: "aof",
+    durability: { replicas: 1, timeoutMs: 2000, aof: true },
+  });
+  try {
+    const [wait, waitaof] = [
+      await calls(primary.port, "wait"),
+      await calls(primary.port, "waitaof"),
+    ];
+    for (let i = 0; i < 3; i++) await state.save(`k${i}`, i);
+    const waits = await calls(primary.port, "wait") - wait;
+    const waitaofs = await calls(primary.port, "waitaof") - waitaof;
+    // Without WAITAOF the first write learns it from "unknown command"; every write then WAITs.
+    assert.deepEqual([waits, waitaofs], hasWaitAof ? [0, 3] : [3, 0], `Redis ${version?.[0]}`);
+    assert.equal(await command(replica.port, "EXISTS", "ms:{aof}:k:k2"), 1);
+  } finally {
+    await state.close();
+    await stopAll(servers);
+  }
+});
+
+/** What one failover run saw. */
+interface Figures {
+  acknowledged: number;
+  lost: number;
+  /** From SIGKILL until the Sentinels named a new primary that answers as one. */
+  failoverMs: number;
+  /** Acknowledged after the promotion (the stream carried on). */
+  after: number;
+  outcomeUnknown: number;
+  otherErrors: number;
+}
+
+/**
+ * Streams saves from WRITERS managers through the Sentinels, SIGKILLs the
+ * primary in the middle, waits for the promotion, keeps writing, then reads
+ * every acknowledged key back from the new primary.
+ */
+async function failover(
+  set: FailoverSet,
+  durability: RedisDurability | undefined,
+  cut: boolean,
+): Promise<Figures> {
+  const base = {
+    backend: "redis",
+    namespace: "stream",
+    redisOptions: { ...set.redisOptions, connectTimeout: 1000 },
+    cache: false,
+  } as const;
+  const managers = await Promise.all(
+    Array.from(
+      { length: WRITERS },
+      () => StateManager.open(durability ? { ...base, durability } : base),
+    ),
+  );
+  const acked = new Map<string, number>();
+  const figures = { outcomeUnknown: 0, otherErrors: 0, after: 0 };
+  let promoted = false;
+  let stop = false;
+  const writer = async (state: StateManager, w: number) => {
+    for (let i = 0; !stop; i++) {
+      const key = `w${w}-${i}`;
+      try {
+        await state.save(key, i);
+        acked.set(key, i);
+        if (promoted) figures.after++;
+      } catch (error) {
+        if (error instanceof BackendError && error.outcomeUnknown) figures.outcomeUnknown++;
+        else if (error instanceof BackendError) figures.otherErrors++;
+        else throw error;
+        await sleep(20);
+      }
+    }
+  };
+  const writers = managers.map(writer);
+  try {
+    const first = set.servers[0]!;
+    assert.equal(await set.primaryPort(), first.port);
+    const deadline = Date.now() + 10_000;
+    while (acked.size < 300 && Date.now() < deadline) await sleep(10);
+    assert.ok(acked.size >= 300, `only ${acked.size} writes before the kill`);
+    const replicas = set.servers.slice(1);
+    if (cut) {
+      // The replicas lose their links (a network partition) and cannot get
+      // back (a wrong masterauth fails their handshake); the primary keeps
+      // taking writes for CUT_MS, then dies.
+      for (const r of replicas) await command(r.port, "CONFIG", "SET", "masterauth", "partitioned");
+      await command(first.port, "CLIENT", "KILL", "TYPE", "replica");
+      await sleep(CUT_MS);
+    }
+    const killedAt = Date.now();
+    await first.kill();
+    // The partition heals: the remaining replica may sync with the new primary.
+    for (const r of cut ? replicas : []) await command(r.port, "CONFIG", "SET", "masterauth", "");
+    await set.promoted(first.port, 30_000);
+    const failoverMs = Date.now() - killedAt;
+    promoted = true;
+    const resumed = Date.now() + 20_000;
+    while (figures.after < 200 && Date.now() < resumed) await sleep(10);
+    assert.ok(figures.after >= 200, `the stream did not carry on: ${figures.after} writes after`);
+    stop = true;
+    await Promise.all(writers);
+    // Read every acknowledged key back from the new primary.
+    const check = await StateManager.open(base);
+    let lost = 0;
+    const keys = [...acked.keys()];
+    for (let i = 0; i < keys.length; i += 500) {
+      const slice = keys.slice(i, i + 500);
+      const entries = await check.getEntries(slice);
+      entries.forEach((e, j) => {
+        if (e?.value !== acked.get(slice[j]!)) lost++;
+      });
+    }
+    await check.close();
+    return { acknowledged: acked.size, lost, failoverMs, ...figures };
+  } finally {
+    stop = true;
+    await Promise.allSettled(writers);
+    await Promise.all(managers.map((m) => m.close()));
+  }
+}
+
+const CASES = [
+  ["mid-stream", false],
+  ["cut off from its replicas", true],
+] as const;
+for (const [when, cut] of CASES) {
+  for (const mode of ["with", "without"] as const) {
+    const durability = mode === "with" ? { replicas: 1, timeoutMs: 1000 } : undefined;
+    test(`redis durability: Sentinel failover after SIGKILL of the primary ${when}, ${mode} the option (${ROUNDS} round(s))`, async (t) => {
+      for (let round = 1; round <= ROUNDS; round++) {
+        let set: FailoverSet;
+        try {
+          set = await startFailoverSet(2);
+        } catch (error) {
+          return skipUnavailable(t, "redis durability failover", (error as Error).message);
+        }
+        try {
+          const f = await failover(set, durability, cut);
+          console.log(
+            `failover ${when}, ${mode} durability (round ${round}): ${f.acknowledged} writes acknowledged, ` +
+              `${f.lost} lost; new primary after ${f.failoverMs} ms; ${f.after} acknowledged after it; ` +
+              `${f.outcomeUnknown} outcome-unknown and ${f.otherErrors} other errors`,
+          );
+          if (durability) assert.equal(f.lost, 0, "an acknowledged write was lost");
+          // The control: cut off from its replicas, the primary acknowledges writes
+          // that die with it, and this check sees them (loopback replication is
+          // otherwise so fast that a plain kill rarely loses any).
+          if (cut && !durability) assert.ok(f.lost > 0, "the partition lost no write: no control");
+          // With the option those writes were never acknowledged: the writers
+          // waiting for replicas when the primary died were told the outcome is unknown.
+          if (cut && durability) assert.ok(f.outcomeUnknown > 0, "no outcome-unknown error");
+        } finally {
+          await set.stop();
+        }
+      }
+    });
+  }
+}
