@@ -11,7 +11,7 @@
 import { BackendError, ValidationError } from "../errors.ts";
 import { type IoRedisClient, isCluster } from "./_redis_connect.ts";
 import type { LuaScript } from "./_redis_scripts.ts";
-import type { RedisDurability } from "./_redis_options.ts";
+import type { RedisBackendOptions, RedisDurability } from "./_redis_options.ts";
 
 /** Checks the `durability` option; returns it, or undefined when not given. */
 export function validateDurability(value: unknown): Required<RedisDurability> | undefined {
@@ -40,6 +40,18 @@ export function validateDurability(value: unknown): Required<RedisDurability> | 
   return { replicas: replicas as number, timeoutMs: timeoutMs as number, aof: aof ?? false };
 }
 
+/**
+ * The backend's options with a command timeout that outlasts a wait for
+ * replicas (a client the caller passed is checked by Durability instead).
+ */
+export function withWaitTime(options: RedisBackendOptions, waitMs: number): RedisBackendOptions {
+  if (options.client !== undefined || options.redisOptions?.commandTimeout !== undefined) {
+    return options;
+  }
+  const commandTimeout = Math.max(5000, waitMs + 5000);
+  return { ...options, redisOptions: { ...options.redisOptions, commandTimeout } };
+}
+
 /** A pipeline's replies: [error, result] per command. */
 type Replies = [Error | null, unknown][];
 
@@ -50,7 +62,17 @@ export class Durability {
   /** False once the server answered WAITAOF with "unknown command" (Redis before 7.2). */
   #waitAof: boolean;
 
-  constructor(options: Required<RedisDurability>, where: string) {
+  /** Throws ValidationError when `client` would time out a command before its wait ends. */
+  constructor(options: Required<RedisDurability>, client: IoRedisClient, where: string) {
+    const commandTimeout = isCluster(client)
+      ? client.options.redisOptions?.commandTimeout
+      : client.options.commandTimeout;
+    if (commandTimeout !== undefined && commandTimeout <= options.timeoutMs) {
+      throw new ValidationError(
+        `The client's commandTimeout (${commandTimeout} ms) must be longer than ` +
+          `durability.timeoutMs (${options.timeoutMs} ms), or every wait for replicas fails`,
+      );
+    }
     this.#options = options;
     this.#where = where;
     this.#waitAof = options.aof;
@@ -64,27 +86,56 @@ export class Durability {
       : ["WAIT", String(replicas), String(timeoutMs)];
   }
 
-  /** Runs a write script and waits for the replicas; returns the script's reply. */
+  /**
+   * Runs a write script and waits for the replicas; returns the script's
+   * reply. `request` names the request id and the namespace's change counter:
+   * a retry of a failed attempt (same id) increments the counter after the
+   * script. The script writes nothing when it finds its id applied (the lost
+   * reply case), and WAIT counts from the connection's last write, which on a
+   * new connection is none; the increment makes the wait cover everything the
+   * primary holds, the first attempt's write included.
+   */
   async script(
     client: IoRedisClient,
     s: LuaScript,
     keys: string[],
     args: string[],
     what: string,
+    request?: { id: string; chg: string },
   ): Promise<unknown> {
+    const retry = request !== undefined && this.#failed.delete(request.id);
     const send = (eval_: boolean) => {
       const p = client.pipeline();
       if (eval_) p.eval(s.lua, keys.length, ...keys, ...args);
       else p.evalsha(s.sha, keys.length, ...keys, ...args);
+      if (retry) p.incr(request.chg);
       return exec(p.call(...this.#wait()));
     };
-    let replies = await send(false);
-    if (String(replies[0]?.[0]?.message).startsWith("NOSCRIPT")) replies = await send(true);
+    let replies: Replies;
+    try {
+      replies = await send(false);
+      if (String(replies[0]?.[0]?.message).startsWith("NOSCRIPT")) replies = await send(true);
+    } catch (error) {
+      this.#remember(request);
+      throw error;
+    }
     const [error, result] = replies[0] ?? [new Error("no reply to the script")];
     // The write failed (or its reply was lost): an ordinary error, retried by id when transient.
-    if (error) throw error;
-    await this.#check(client, keys[0]!, replies[1], what);
+    if (error) {
+      this.#remember(request);
+      throw error;
+    }
+    await this.#check(client, keys[0]!, replies[replies.length - 1], what);
     return result;
+  }
+
+  /** Ids of requests whose last attempt failed before the script's reply (at most 1000). */
+  readonly #failed = new Set<string>();
+
+  #remember(request: { id: string } | undefined): void {
+    if (!request) return;
+    this.#failed.add(request.id);
+    if (this.#failed.size > 1000) this.#failed.delete(this.#failed.values().next().value!);
   }
 
   /** Waits for the replicas after a write already made on `client` (`anchor`: a key of its slot). */

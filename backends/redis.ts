@@ -35,7 +35,7 @@
  */
 import { compareKeys } from "../core/_keys.ts";
 import { validateNamespace } from "../core/_validate.ts";
-import { CheckpointExistsError, ValidationError } from "../errors.ts";
+import { CheckpointExistsError } from "../errors.ts";
 import { Inflight } from "../core/_inflight.ts";
 import type {
   Backend,
@@ -73,7 +73,7 @@ import {
   validatePrefix,
 } from "./_redis_layout.ts";
 import type { RedisBackendOptions } from "./_redis_options.ts";
-import { Durability, validateDurability } from "./_redis_durability.ts";
+import { Durability, validateDurability, withWaitTime } from "./_redis_durability.ts";
 import { scanNamespaces } from "./_redis_scan.ts";
 import * as lua from "./_redis_scripts.ts";
 
@@ -145,18 +145,7 @@ export class RedisBackend implements Backend {
       ? client.options.redisOptions?.connectTimeout
       : client.options.connectTimeout;
     this.#gate = new ReadyGate(this.#client, timeout ?? 5000);
-    if (durability) {
-      const commandTimeout = isCluster(client)
-        ? client.options.redisOptions?.commandTimeout
-        : client.options.commandTimeout;
-      if (commandTimeout !== undefined && commandTimeout <= durability.timeoutMs) {
-        throw new ValidationError(
-          `The client's commandTimeout (${commandTimeout} ms) must be longer than ` +
-            `durability.timeoutMs (${durability.timeoutMs} ms), or every wait for replicas fails`,
-        );
-      }
-      this.#durability = new Durability(durability, this.#where);
-    }
+    if (durability) this.#durability = new Durability(durability, client, this.#where);
   }
 
   readonly #layouts = new Map<string, RedisLayout>();
@@ -175,13 +164,24 @@ export class RedisBackend implements Backend {
     }
   }
 
-  /** Runs a write script; with `durability`, waits for the replicas on the same connection. */
-  #write(what: string, s: lua.LuaScript, keys: string[], args: string[]): Promise<unknown> {
+  /**
+   * Runs a write script; with `durability`, waits for the replicas on the
+   * same connection (`request`: its id and the namespace's change counter).
+   */
+  #write(
+    what: string,
+    s: lua.LuaScript,
+    keys: string[],
+    args: string[],
+    request?: { id: string; chg: string },
+  ): Promise<unknown> {
     const durability = this.#durability;
     return this.#run(
       what,
       (c) =>
-        durability ? durability.script(c, s, keys, args, what) : lua.runScript(c, s, keys, args),
+        durability
+          ? durability.script(c, s, keys, args, what, request)
+          : lua.runScript(c, s, keys, args),
     );
   }
 
@@ -224,7 +224,7 @@ export class RedisBackend implements Backend {
         pack(op.version, null, only!.value),
         op.id,
         String(Date.now()),
-      ]);
+      ], { id: op.id, chg: l.chg });
       return { ok: true, version: op.version };
     }
     const keys = [
@@ -249,7 +249,10 @@ export class RedisBackend implements Backend {
         pack(op.version, s.expiresAt, s.value),
       ]),
     ];
-    const done = await this.#write(`write to namespace "${ns}"`, lua.COMMIT, keys, args);
+    const done = await this.#write(`write to namespace "${ns}"`, lua.COMMIT, keys, args, {
+      id: op.id,
+      chg: l.chg,
+    });
     return Number(done) === 1 ? { ok: true, version: op.version } : { ok: false };
   }
 
@@ -297,6 +300,7 @@ export class RedisBackend implements Backend {
         request.id,
         String(request.createdAt),
       ],
+      { id: request.id, chg: l.chg },
     ) as [number, number | string, string?] | null;
     if (!result) throw new CheckpointExistsError(ns, request.name);
     if (Number(result[0]) === -1) {
@@ -352,6 +356,7 @@ export class RedisBackend implements Backend {
         options.keep ? "1" : "0",
         options.keep?.prefix ?? "",
       ],
+      { id: options.id, chg: l.chg },
     );
     return Number(done) === 1;
   }
@@ -393,11 +398,8 @@ export class RedisBackend implements Backend {
       `delete checkpoint "${name}" of namespace "${ns}"`,
       lua.DELETE_CHECKPOINT,
       [l.cps, l.cp + name, l.req],
-      [
-        name,
-        options.id,
-        String(Date.now()),
-      ],
+      [name, options.id, String(Date.now())],
+      { id: options.id, chg: l.chg },
     );
     return Number(done) === 1;
   }
@@ -410,19 +412,13 @@ export class RedisBackend implements Backend {
   /** Deletes every key and checkpoint of the namespace, in one script. */
   async clear(ns: string, options: RequestOptions): Promise<void> {
     const l = this.#layout(ns);
-    await this.#write(`clear namespace "${ns}"`, lua.CLEAR, [
-      l.idx,
-      l.ttl,
-      l.chg,
-      l.cps,
-      l.req,
-      l.head,
-    ], [
-      l.data,
-      l.cp,
-      options.id,
-      String(Date.now()),
-    ]);
+    await this.#write(
+      `clear namespace "${ns}"`,
+      lua.CLEAR,
+      [l.idx, l.ttl, l.chg, l.cps, l.req, l.head],
+      [l.data, l.cp, options.id, String(Date.now())],
+      { id: options.id, chg: l.chg },
+    );
   }
 
   /** The checkpoint last taken or restored (one HGETALL). */
@@ -481,18 +477,6 @@ export class RedisBackend implements Backend {
     }
     client.disconnect();
   }
-}
-
-/**
- * The options with a command timeout that outlasts a wait for replicas
- * (a client the caller passed is checked instead: its options are its own).
- */
-function withWaitTime(options: RedisBackendOptions, waitMs: number): RedisBackendOptions {
-  if (options.client !== undefined || options.redisOptions?.commandTimeout !== undefined) {
-    return options;
-  }
-  const commandTimeout = Math.max(5000, waitMs + 5000);
-  return { ...options, redisOptions: { ...options.redisOptions, commandTimeout } };
 }
 
 /** A checkpoint's info from its record "<keyCount>:<bytes>:<info JSON>". */

@@ -132,7 +132,7 @@ export async function command(port: number, ...args: string[]): Promise<unknown>
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     connectTimeout: 1000,
-    commandTimeout: 2000,
+    commandTimeout: 5000,
   });
   client.on("error", () => {});
   try {

@@ -21,6 +21,13 @@ const CUT_MS = 300;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A Lua script that keeps the server busy for ARGV[1] ms. */
+const BUSY = `local s = redis.call('TIME')
+repeat
+  local n = redis.call('TIME')
+until (n[1] - s[1]) * 1000 + (n[2] - s[2]) / 1000 >= tonumber(ARGV[1])
+return 1`;
+
 /** How many times the server has run `name` (INFO commandstats). */
 async function calls(port: number, name: string): Promise<number> {
   const info = String(await command(port, "INFO", "commandstats"));
@@ -191,6 +198,50 @@ test("redis durability: too few replicas is an outcome-unknown error, sent once,
   } finally {
     await durable.close();
     await plain.close();
+    await stopAll(servers);
+  }
+});
+
+test("redis durability: a retry after a lost reply makes its wait cover the write it finds applied", async (t) => {
+  const servers = await startServers(t, "redis durability", []);
+  if (!servers) return;
+  const [primary, replica] = servers as [RedisServer, RedisServer];
+  // Replies later than 2.5 s are lost to the client; the manager retries by
+  // request id. (A WAIT queued behind a busy server can take until the
+  // replica's next periodic acknowledgement, up to 1 s: the limits leave room.)
+  const state = await StateManager.open({
+    backend: "redis",
+    url: primary.url,
+    namespace: "lost",
+    redisOptions: { commandTimeout: 2500 },
+    durability: { replicas: 1, timeoutMs: 2000 },
+    retry: { attempts: 3, baseDelayMs: 25, maxDelayMs: 25, timeoutMs: 10_000 },
+  });
+  try {
+    await state.save("warm", 0); // connected and scripts loaded
+    const [evals, incrs] = [
+      await calls(primary.port, "evalsha"),
+      await calls(primary.port, "incr"),
+    ];
+    // A script on another connection keeps the server busy for 2.7 s: the
+    // first attempt runs only after its reply was given up; the retry is
+    // answered.
+    const busy = command(primary.port, "EVAL", BUSY, "0", "2700");
+    await sleep(20);
+    await state.save("k", "once");
+    await busy;
+    const attempts = await calls(primary.port, "evalsha") - evals;
+    assert.ok(attempts >= 2, `${attempts} attempt(s): no reply was lost`);
+    // The write ran once (its script increments the change counter once), and
+    // each retry increments the counter after its script, so its WAIT counts
+    // from a write of its own although the script found its id applied.
+    assert.equal(await calls(primary.port, "incr") - incrs, 1 + (attempts - 1));
+    assert.equal(await command(primary.port, "GET", "ms:{lost}:chg"), String(1 + attempts));
+    const entry = await state.getEntry("k");
+    assert.equal(entry?.value, "once");
+    assert.equal(await command(replica.port, "EXISTS", "ms:{lost}:k:k"), 1);
+  } finally {
+    await state.close();
     await stopAll(servers);
   }
 });
