@@ -9,7 +9,13 @@ import { test } from "node:test";
 import { BackendError, MemoryBackend, migrate, StateManager, ValidationError } from "../mod.ts";
 import { RedisBackend, type RedisDurability } from "../backends/redis.ts";
 import { Redis } from "ioredis";
-import { type RedisServer, skipUnavailable, startRedisServer } from "./_redis_server.ts";
+import {
+  type RedisCluster,
+  type RedisServer,
+  skipUnavailable,
+  startRedisCluster,
+  startRedisServer,
+} from "./_redis_server.ts";
 import { command, type FailoverSet, startFailoverSet, SYNC } from "./_redis_failover.ts";
 
 /** Failovers per mode (with and without the option); CI runs one of each. */
@@ -243,6 +249,54 @@ test("redis durability: a retry after a lost reply makes its wait cover the writ
   } finally {
     await state.close();
     await stopAll(servers);
+  }
+});
+
+test("redis durability: in a Cluster the wait runs on the node that owns the namespace's slot", async (t) => {
+  let cluster: RedisCluster;
+  try {
+    cluster = await startRedisCluster();
+  } catch (error) {
+    return skipUnavailable(t, "redis durability (cluster)", (error as Error).message);
+  }
+  // Three masters without replicas: every wait falls short, which says where it ran.
+  const base = { backend: "redis", url: cluster.url, cluster: true } as const;
+  const durable = await StateManager.open({
+    ...base,
+    namespace: "slot",
+    durability: { replicas: 1, timeoutMs: 50 },
+  });
+  const plain = await StateManager.open({ ...base, namespace: "slot" });
+  try {
+    const ports = cluster.servers.map((s) => s.port);
+    const before = await Promise.all(ports.map((p) => calls(p, "wait")));
+    await assert.rejects(
+      durable.save("k", 1),
+      (e: unknown) => e instanceof BackendError && e.outcomeUnknown && /0 of 1/.test(e.message),
+    );
+    // (Twice on the owner, as the script was not loaded there yet: NOSCRIPT, then EVAL.)
+    const waited = (await Promise.all(ports.map((p) => calls(p, "wait")))).map((n, i) =>
+      n > before[i]! ? 1 : 0
+    );
+    // The owner answers EXISTS; the others answer MOVED.
+    const owner = await Promise.all(
+      ports.map((p) => command(p, "EXISTS", "ms:{slot}:k:k").then(Number, () => 0)),
+    );
+    assert.deepEqual(waited, owner, "WAIT ran on another node than the write");
+    assert.equal(await plain.load("k"), 1);
+    // Migration's MULTI imports route their wait the same way.
+    const source = new MemoryBackend();
+    const s = await StateManager.open({ backend: source, namespace: "slot2" });
+    await s.checkpoint("c");
+    await s.close();
+    await assert.rejects(
+      migrate({ from: source, to: { ...base, durability: { replicas: 1, timeoutMs: 50 } } }),
+      (e: unknown) => e instanceof BackendError && e.outcomeUnknown,
+    );
+  } finally {
+    await durable.close();
+    await plain.close();
+    await cluster.stop();
   }
 });
 
