@@ -7,7 +7,8 @@
 // A write the primary applied but too few replicas acknowledged in time is an
 // outcome-unknown BackendError, never retried by the manager: the write is on
 // the primary and survives unless the primary fails before the replicas catch
-// up, and a blind retry would report success without making it any safer.
+// up; it is not a failed write to repeat, and how long to wait for replicas
+// beyond timeoutMs is the caller's decision.
 import { BackendError, ValidationError } from "../errors.ts";
 import { type IoRedisClient, isCluster } from "./_redis_connect.ts";
 import type { LuaScript } from "./_redis_scripts.ts";
