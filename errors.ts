@@ -172,8 +172,9 @@ export class LeaseHeldError extends ConflictError {
  * retried. `outcomeUnknown` says the write may have been applied: it was
  * sent, but the storage could not confirm it (for example the Redis
  * `durability` option: the primary applied it, too few replicas acknowledged
- * it in time). The manager never retries such an error by itself; read the
- * state to see what landed.
+ * it in time; that error is not transient, so the manager does not retry it).
+ * The two are independent: the manager retries only what is `transient`.
+ * After an outcome-unknown error, read the state to see what landed.
  *
  * @example Tell an unconfirmed write from one that failed
  * ```ts
@@ -188,7 +189,7 @@ export class LeaseHeldError extends ConflictError {
 export class BackendError extends StateError {
   /** Whether retrying the same operation later may succeed. */
   readonly transient: boolean;
-  /** Whether the write may have been applied although it failed (never retried automatically). */
+  /** Whether the write may have been applied although it failed. */
   readonly outcomeUnknown: boolean;
 
   /** Creates a backend error; `cause` should carry the driver's error. */
@@ -197,9 +198,8 @@ export class BackendError extends StateError {
     options: ErrorOptions & { transient?: boolean; outcomeUnknown?: boolean } = {},
   ) {
     super("BACKEND", message, options);
+    this.transient = options.transient ?? false;
     this.outcomeUnknown = options.outcomeUnknown ?? false;
-    // An unconfirmed write is never retried blindly: that could apply it twice.
-    this.transient = !this.outcomeUnknown && (options.transient ?? false);
   }
 }
 
