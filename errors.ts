@@ -167,18 +167,39 @@ export class LeaseHeldError extends ConflictError {
   }
 }
 
-/** The storage failed. `transient` faults (busy, connection lost) may be retried. */
+/**
+ * The storage failed. `transient` faults (busy, connection lost) may be
+ * retried. `outcomeUnknown` says the write may have been applied: it was
+ * sent, but the storage could not confirm it (for example the Redis
+ * `durability` option: the primary applied it, too few replicas acknowledged
+ * it in time; that error is not transient, so the manager does not retry it).
+ * The two are independent: the manager retries only what is `transient`.
+ * After an outcome-unknown error, read the state to see what landed.
+ *
+ * @example Tell an unconfirmed write from one that failed
+ * ```ts
+ * import { BackendError } from "./errors.ts";
+ *
+ * const error = new BackendError("only 0 of 1 replicas acknowledged the write", {
+ *   outcomeUnknown: true,
+ * });
+ * console.log(error.outcomeUnknown, error.transient); // true false
+ * ```
+ */
 export class BackendError extends StateError {
   /** Whether retrying the same operation later may succeed. */
   readonly transient: boolean;
+  /** Whether the write may have been applied although it failed. */
+  readonly outcomeUnknown: boolean;
 
   /** Creates a backend error; `cause` should carry the driver's error. */
   constructor(
     message: string,
-    options: ErrorOptions & { transient?: boolean } = {},
+    options: ErrorOptions & { transient?: boolean; outcomeUnknown?: boolean } = {},
   ) {
     super("BACKEND", message, options);
     this.transient = options.transient ?? false;
+    this.outcomeUnknown = options.outcomeUnknown ?? false;
   }
 }
 

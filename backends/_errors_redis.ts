@@ -1,10 +1,13 @@
 // The Redis backend's one error classifier: ioredis errors to BackendErrors
 // that say what failed and what to do. Transient: connection loss, timeouts,
 // and the server replies LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, BUSY,
-// READONLY, NOREPLICAS. Not transient: authentication, protocol, scripts.
+// READONLY, NOREPLICAS, and MOVED/ASK (a Cluster pipeline sent before ioredis
+// learnt the new slot owner: nothing ran). Not transient: authentication,
+// protocol, scripts.
 import { BackendError, StateError } from "../errors.ts";
 
-const TRANSIENT_REPLY = /^(LOADING|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|BUSY|READONLY|NOREPLICAS)\b/;
+const TRANSIENT_REPLY =
+  /^(LOADING|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|BUSY|READONLY|NOREPLICAS|MOVED|ASK)\b/;
 const TRANSIENT_NET =
   /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|timed out|Connection is closed|max retries per request|isn't writeable|isn't ready|startup nodes|refresh slots|ready connection|Socket timeout/i;
 const AUTH = /^(WRONGPASS|NOAUTH|NOPERM)\b|invalid password|ERR AUTH/;

@@ -45,6 +45,8 @@ export interface RedisLocation {
   redisOptions?: RedisBackendOptions["redisOptions"];
   /** Extra ioredis Cluster options. */
   clusterOptions?: RedisBackendOptions["clusterOptions"];
+  /** Wait for replicas after every write: `{ replicas: 1, timeoutMs: 1000 }`. Default: none. */
+  durability?: RedisBackendOptions["durability"];
 }
 
 /** Options of the Deno KV backend. */

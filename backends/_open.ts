@@ -17,6 +17,7 @@ const REDIS_FIELDS: readonly (keyof RedisLocation)[] = [
   "prefix",
   "redisOptions",
   "clusterOptions",
+  "durability",
 ];
 
 /** Default state folder, as the seed has it. */

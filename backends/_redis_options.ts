@@ -60,6 +60,35 @@ export interface RedisConnectionOptions {
 }
 
 /**
+ * Replicated durability: every write waits until `replicas` replicas have it
+ * (`WAIT` after the write, on the same connection). A write the primary
+ * applied that too few replicas acknowledged within `timeoutMs` fails with a
+ * `BackendError` whose `outcomeUnknown` is true (it is on the primary, and it
+ * is lost only if the primary fails before the replicas catch up); the
+ * manager does not retry it.
+ *
+ * @example One replica, one second
+ * ```ts
+ * import type { RedisDurability } from "./redis.ts";
+ *
+ * const durability: RedisDurability = { replicas: 1, timeoutMs: 1000 };
+ * ```
+ */
+export interface RedisDurability {
+  /** How many replicas must have each write. At least 1. */
+  replicas: number;
+  /** How long a write waits for them, in ms (at least 1; the command timeout is raised above it). */
+  timeoutMs: number;
+  /**
+   * Wait until the replicas have written it to their append-only files
+   * (`WAITAOF 0 <replicas> <timeoutMs>`; the replicas need `appendonly yes`,
+   * or they never acknowledge). On servers before Redis 7.2, which have no
+   * WAITAOF, the backend falls back to WAIT. Default false: WAIT only.
+   */
+  aof?: boolean;
+}
+
+/**
  * Options of {@linkcode RedisBackend}.
  *
  * @example Sentinel
@@ -97,4 +126,10 @@ export interface RedisBackendOptions {
   redisOptions?: RedisConnectionOptions;
   /** Extra ioredis Cluster options (with `cluster: true`). */
   clusterOptions?: Record<string, unknown>;
+  /**
+   * Wait for replicas after every write: `{ replicas: 1, timeoutMs: 1000 }`.
+   * Default: none (a write is acknowledged once the primary applied it; a
+   * failover may lose the last writes). See {@linkcode RedisDurability}.
+   */
+  durability?: RedisDurability;
 }

@@ -73,10 +73,16 @@ import {
   validatePrefix,
 } from "./_redis_layout.ts";
 import type { RedisBackendOptions } from "./_redis_options.ts";
+import { Durability, validateDurability, withWaitTime } from "./_redis_durability.ts";
 import { scanNamespaces } from "./_redis_scan.ts";
 import * as lua from "./_redis_scripts.ts";
 
-export type { RedisBackendOptions, RedisClient, RedisConnectionOptions } from "./_redis_options.ts";
+export type {
+  RedisBackendOptions,
+  RedisClient,
+  RedisConnectionOptions,
+  RedisDurability,
+} from "./_redis_options.ts";
 
 /**
  * Stores namespaces in Redis. Safe for many processes and machines at once.
@@ -109,12 +115,16 @@ export class RedisBackend implements Backend {
   readonly #gate: ReadyGate;
   /** Started operations finish before close() quits the connection. */
   readonly #inflight = new Inflight();
+  /** Waits for replicas after each write (the `durability` option). */
+  readonly #durability: Durability | undefined;
 
   /** Creates the backend; nothing connects until the first operation. */
   constructor(options: RedisBackendOptions = {}) {
     const prefix = options.prefix ?? DEFAULT_PREFIX;
     validatePrefix(prefix);
     this.#prefix = prefix;
+    const durability = validateDurability(options.durability);
+    if (durability) options = withWaitTime(options, durability.timeoutMs);
     if (options.client !== undefined) {
       this.#client = toClient(options.client);
       this.#owns = false;
@@ -135,6 +145,7 @@ export class RedisBackend implements Backend {
       ? client.options.redisOptions?.connectTimeout
       : client.options.connectTimeout;
     this.#gate = new ReadyGate(this.#client, timeout ?? 5000);
+    if (durability) this.#durability = new Durability(durability, client, this.#where);
   }
 
   readonly #layouts = new Map<string, RedisLayout>();
@@ -151,6 +162,27 @@ export class RedisBackend implements Backend {
     } catch (error) {
       throw mapRedisError(error, what, this.#where, this.#secret, this.#gate.lastError);
     }
+  }
+
+  /**
+   * Runs a write script; with `durability`, waits for the replicas on the
+   * same connection (`request`: its id and the namespace's change counter).
+   */
+  #write(
+    what: string,
+    s: lua.LuaScript,
+    keys: string[],
+    args: string[],
+    request?: { id: string; chg: string },
+  ): Promise<unknown> {
+    const durability = this.#durability;
+    return this.#run(
+      what,
+      (c) =>
+        durability
+          ? durability.script(c, s, keys, args, what, request)
+          : lua.runScript(c, s, keys, args),
+    );
   }
 
   #layout(ns: string): RedisLayout {
@@ -186,16 +218,13 @@ export class RedisBackend implements Backend {
       only!.expiresAt === null
     ) {
       // The common save takes a smaller script: about 20 us less per call.
-      await this.#run(
-        `write to namespace "${ns}"`,
-        (c) =>
-          lua.runScript(c, lua.SAVE, [l.idx, l.ttl, l.chg, l.data + only!.key, l.req], [
-            only!.key,
-            pack(op.version, null, only!.value),
-            op.id,
-            String(Date.now()),
-          ]),
-      );
+      const keys = [l.idx, l.ttl, l.chg, l.data + only!.key, l.req];
+      await this.#write(`write to namespace "${ns}"`, lua.SAVE, keys, [
+        only!.key,
+        pack(op.version, null, only!.value),
+        op.id,
+        String(Date.now()),
+      ], { id: op.id, chg: l.chg });
       return { ok: true, version: op.version };
     }
     const keys = [
@@ -220,10 +249,10 @@ export class RedisBackend implements Backend {
         pack(op.version, s.expiresAt, s.value),
       ]),
     ];
-    const done = await this.#run(
-      `write to namespace "${ns}"`,
-      (c) => lua.runScript(c, lua.COMMIT, keys, args),
-    );
+    const done = await this.#write(`write to namespace "${ns}"`, lua.COMMIT, keys, args, {
+      id: op.id,
+      chg: l.chg,
+    });
     return Number(done) === 1 ? { ok: true, version: op.version } : { ok: false };
   }
 
@@ -258,18 +287,20 @@ export class RedisBackend implements Backend {
       auto: request.auto,
       metadata: request.metadata,
     }).slice(0, -1) + ',"parent":';
-    const result = await this.#run(
+    const result = await this.#write(
       `take checkpoint "${request.name}" of namespace "${ns}"`,
-      (c) =>
-        lua.runScript(c, lua.CHECKPOINT, [l.idx, l.cps, l.cp + request.name, l.req, l.head], [
-          String(Date.now()),
-          l.data,
-          request.name,
-          request.overwrite ? "1" : "0",
-          info,
-          request.id,
-          String(request.createdAt),
-        ]),
+      lua.CHECKPOINT,
+      [l.idx, l.cps, l.cp + request.name, l.req, l.head],
+      [
+        String(Date.now()),
+        l.data,
+        request.name,
+        request.overwrite ? "1" : "0",
+        info,
+        request.id,
+        String(request.createdAt),
+      ],
+      { id: request.id, chg: l.chg },
     ) as [number, number | string, string?] | null;
     if (!result) throw new CheckpointExistsError(ns, request.name);
     if (Number(result[0]) === -1) {
@@ -313,17 +344,19 @@ export class RedisBackend implements Backend {
   /** Makes the namespace exactly the checkpoint, in one script. */
   async restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
     const l = this.#layout(ns);
-    const done = await this.#run(
+    const done = await this.#write(
       `restore checkpoint "${name}" of namespace "${ns}"`,
-      (c) =>
-        lua.runScript(c, lua.RESTORE, [l.idx, l.ttl, l.chg, l.cps, l.cp + name, l.req, l.head], [
-          String(Date.now()),
-          l.data,
-          name,
-          options.id,
-          options.keep ? "1" : "0",
-          options.keep?.prefix ?? "",
-        ]),
+      lua.RESTORE,
+      [l.idx, l.ttl, l.chg, l.cps, l.cp + name, l.req, l.head],
+      [
+        String(Date.now()),
+        l.data,
+        name,
+        options.id,
+        options.keep ? "1" : "0",
+        options.keep?.prefix ?? "",
+      ],
+      { id: options.id, chg: l.chg },
     );
     return Number(done) === 1;
   }
@@ -350,20 +383,23 @@ export class RedisBackend implements Backend {
       const results = await tx.exec();
       const failed = results?.find(([error]) => error);
       if (!results || failed) throw failed?.[0] ?? new Error("transaction aborted");
+      await this.#durability?.after(
+        c,
+        l.cps,
+        `import checkpoint "${info.name}" of namespace "${ns}"`,
+      );
     });
   }
 
   /** Deletes a checkpoint. */
   async deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
     const l = this.#layout(ns);
-    const done = await this.#run(
+    const done = await this.#write(
       `delete checkpoint "${name}" of namespace "${ns}"`,
-      (c) =>
-        lua.runScript(c, lua.DELETE_CHECKPOINT, [l.cps, l.cp + name, l.req], [
-          name,
-          options.id,
-          String(Date.now()),
-        ]),
+      lua.DELETE_CHECKPOINT,
+      [l.cps, l.cp + name, l.req],
+      [name, options.id, String(Date.now())],
+      { id: options.id, chg: l.chg },
     );
     return Number(done) === 1;
   }
@@ -376,15 +412,12 @@ export class RedisBackend implements Backend {
   /** Deletes every key and checkpoint of the namespace, in one script. */
   async clear(ns: string, options: RequestOptions): Promise<void> {
     const l = this.#layout(ns);
-    await this.#run(
+    await this.#write(
       `clear namespace "${ns}"`,
-      (c) =>
-        lua.runScript(c, lua.CLEAR, [l.idx, l.ttl, l.chg, l.cps, l.req, l.head], [
-          l.data,
-          l.cp,
-          options.id,
-          String(Date.now()),
-        ]),
+      lua.CLEAR,
+      [l.idx, l.ttl, l.chg, l.cps, l.req, l.head],
+      [l.data, l.cp, options.id, String(Date.now())],
+      { id: options.id, chg: l.chg },
     );
   }
 
@@ -405,6 +438,7 @@ export class RedisBackend implements Backend {
       const results = await tx.exec();
       const failed = results?.find(([error]) => error);
       if (!results || failed) throw failed?.[0] ?? new Error("transaction aborted");
+      await this.#durability?.after(c, l.head, `import head of namespace "${ns}"`);
     });
   }
 
@@ -418,10 +452,11 @@ export class RedisBackend implements Backend {
   /** Drops index entries whose keys expired or vanished (evicted, deleted by hand). */
   async recover(ns: string): Promise<RecoveryReport> {
     const l = this.#layout(ns);
-    const [expired, dangling] = await this.#run(
-      `recover namespace "${ns}"`,
-      (c) => lua.runScript(c, lua.RECOVER, [l.idx, l.ttl, l.chg], [String(Date.now()), l.data]),
-    ) as [number, number];
+    const [expired, dangling] = await this.#write(`recover namespace "${ns}"`, lua.RECOVER, [
+      l.idx,
+      l.ttl,
+      l.chg,
+    ], [String(Date.now()), l.data]) as [number, number];
     const actions: string[] = [];
     if (expired > 0) actions.push(`purged ${expired} expired keys from the index`);
     if (dangling > 0) actions.push(`dropped ${dangling} index entries whose keys were gone`);
