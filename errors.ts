@@ -167,18 +167,36 @@ export class LeaseHeldError extends ConflictError {
   }
 }
 
-/** The storage failed. `transient` faults (busy, connection lost) may be retried. */
+/**
+ * The storage failed. `transient` faults (busy, connection lost) may be
+ * retried. When `outcomeUnknown` is set, the request may have reached the
+ * storage before its reply was lost: a write may have been applied, so read
+ * the state before writing again. Otherwise a failed write changed nothing.
+ *
+ * @example Tell "not written" from "maybe written"
+ * ```ts
+ * import { BackendError } from "./mod.ts";
+ *
+ * const error = new BackendError("reply lost", { transient: true, outcomeUnknown: true });
+ * if (error.outcomeUnknown) {
+ *   // load() the key before deciding to write it again
+ * }
+ * ```
+ */
 export class BackendError extends StateError {
   /** Whether retrying the same operation later may succeed. */
   readonly transient: boolean;
+  /** Whether a write may have been applied although it failed (its reply was lost). */
+  readonly outcomeUnknown: boolean;
 
   /** Creates a backend error; `cause` should carry the driver's error. */
   constructor(
     message: string,
-    options: ErrorOptions & { transient?: boolean } = {},
+    options: ErrorOptions & { transient?: boolean; outcomeUnknown?: boolean } = {},
   ) {
     super("BACKEND", message, options);
     this.transient = options.transient ?? false;
+    this.outcomeUnknown = options.outcomeUnknown ?? false;
   }
 }
 
