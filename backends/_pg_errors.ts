@@ -3,6 +3,7 @@
 // may succeed. Messages say what failed, where (the URL without its
 // password) and what to do; the password never appears.
 import { BackendError, StateError } from "../errors.ts";
+import { beforeSending } from "./_pg_pool.ts";
 
 /**
  * SQLSTATEs worth retrying: the transaction lost a race (40001 serialization
@@ -66,7 +67,7 @@ export function mapPgError(
   if (secret) message = message.split(secret).join("***");
   const transient = isTransientPg(error);
   const serverSaid = typeof code === "string" && /^[0-9A-Z]{5}$/.test(code);
-  const outcomeUnknown = transient &&
+  const outcomeUnknown = transient && !beforeSending.has(error as object) &&
     (serverSaid
       ? !NOT_APPLIED_STATES.has(code) && !code.startsWith("53")
       : !NOT_SENT.test(`${String(code ?? "")} ${messageOf(error)}`));

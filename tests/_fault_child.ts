@@ -11,12 +11,7 @@
 // landed). Own namespace "faults-<p>" (this process alone writes it): the key
 // "gen", and checkpoints, restores and deletes of checkpoints of it.
 import process from "node:process";
-import {
-  BackendError,
-  CheckpointNotFoundError,
-  StateError,
-  StateManager,
-} from "../mod.ts";
+import { BackendError, CheckpointNotFoundError, StateError, StateManager } from "../mod.ts";
 import type { Backend } from "../types.ts";
 import { type FaultMode, FaultProxy, seededRandom } from "./_fault_proxy.ts";
 
@@ -211,8 +206,11 @@ async function increment(s: StateManager, i: number): Promise<void> {
   if (outcome === "ok") {
     counted++;
     report.increments++;
-    const mine = wrote?.by[config.proc];
-    if (mine !== counted) report.violations.push(`increment ${i} wrote ${mine}, not ${counted}`);
+    const mine = wrote?.by[config.proc] ?? 0;
+    if (mine !== counted) {
+      report.violations.push(`increment ${i} wrote ${mine}, not ${counted}`);
+      counted = mine;
+    }
     return;
   }
   const mine = await readMine();
@@ -283,7 +281,7 @@ async function remove(s: StateManager, name: string): Promise<void> {
   }
 }
 
-const MODES: FaultMode[] = ["drop", "reset", "stall"];
+const MODES: FaultMode[] = ["drop", "reset", "stall", "refuse"];
 const keysOf = (i: number) => ["a", "b", "c"].map((x) => `m/${config.proc}/${i}/${x}`);
 const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
 

@@ -7,11 +7,17 @@
 //   stall  the request is forwarded or held (a coin flip), then nothing moves
 //          until `stallMs` has passed and both sockets close: the client's
 //          own timeout must fire first.
+//   refuse the request is forwarded or not (a coin flip), the connection is
+//          closed, and new connections are closed at once for `stallMs`:
+//          the client's reconnects fail before anything is sent, so its
+//          retries fail with a known outcome after one that is unknown. (The port keeps
+//          listening: a freed loopback port can be taken by a client's own
+//          connection to it.)
 // node:net, so the same proxy runs under Deno and Node.
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 
 /** What the proxy does to one request. */
-export type FaultMode = "drop" | "reset" | "stall";
+export type FaultMode = "drop" | "reset" | "stall" | "refuse";
 
 /** The proxy's options. */
 export interface FaultProxyOptions {
@@ -41,18 +47,18 @@ type PairState = "open" | "dropping" | "stalled" | "closed";
 export class FaultProxy {
   readonly port: number;
   /** Faults applied so far, by mode. */
-  readonly injected: Record<FaultMode, number> = { drop: 0, reset: 0, stall: 0 };
+  readonly injected: Record<FaultMode, number> = { drop: 0, reset: 0, stall: 0, refuse: 0 };
   readonly #server: Server;
   readonly #options: FaultProxyOptions;
   readonly #sockets = new Set<Socket>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #armed: { mode: FaultMode; skip: number } | null = null;
+  #refusingUntil = 0;
 
   private constructor(server: Server, port: number, options: FaultProxyOptions) {
     this.#server = server;
     this.port = port;
     this.#options = options;
-    server.on("connection", (client) => this.#pair(client));
   }
 
   /** Starts a proxy on a free loopback port. */
@@ -63,14 +69,11 @@ export class FaultProxy {
       server.listen(0, "127.0.0.1", () => {
         const address = server.address();
         const port = typeof address === "object" && address ? address.port : 0;
-        resolve(new FaultProxy(server, port, options));
+        const proxy = new FaultProxy(server, port, options);
+        server.on("connection", (client) => proxy.#pair(client));
+        resolve(proxy);
       });
     });
-  }
-
-  /** The total of faults applied. */
-  get total(): number {
-    return this.injected.drop + this.injected.reset + this.injected.stall;
   }
 
   /** Breaks the request after the next `skip` ones with `mode` (replacing any armed fault). */
@@ -111,6 +114,7 @@ export class FaultProxy {
   }
 
   #pair(client: Socket): void {
+    if (Date.now() < this.#refusingUntil) return void client.destroy();
     const upstream = createConnection({ host: "127.0.0.1", port: this.#options.targetPort });
     let state: PairState = "open";
     const close = () => {
@@ -137,6 +141,10 @@ export class FaultProxy {
         state = "dropping";
         // A request that has no reply still ends the connection.
         this.#later(close, this.#options.stallMs);
+      } else if (mode === "refuse") {
+        this.#refusingUntil = Date.now() + this.#options.stallMs;
+        if (this.#options.random() < 0.5) upstream.write(chunk, close);
+        else close();
       } else if (mode === "reset") {
         const cut = Math.floor(this.#options.random() * chunk.length);
         if (cut === 0) close();

@@ -1,24 +1,24 @@
-// Connection faults between client and server, on a seeded schedule: each of
-// FAULT_PROCS processes (default 4) runs FAULT_OPS mixed operations (default
-// 500: saves, update() increments, atomic three-key writes, checkpoints,
-// restores, checkpoint deletes) through its own FaultProxy, which drops a
-// connection after forwarding a request, resets it mid-request, or stalls it
-// past the client's timeout, about once every FAULT_EVERY operations
-// (default 10). FAULT_SEED fixes the schedules (printed on every run).
+// The fault-proxy test, shared by Redis and PostgreSQL: each of FAULT_PROCS
+// processes (default 4) runs FAULT_OPS mixed operations (default 500: saves,
+// update() increments, atomic three-key writes, checkpoints, restores,
+// checkpoint deletes; a quarter of them without retries) through its own
+// FaultProxy, which, about once every FAULT_EVERY operations (default 10),
+// drops a connection after forwarding a request, resets it mid-request,
+// stalls it past the client's timeout, or closes it and refuses reconnects
+// for a while (tests/_fault_proxy.ts). FAULT_SEED fixes the schedules; it is
+// printed on every run with the counts.
 //
-// Then the servers are read directly (not through a proxy): every
-// acknowledged write is there, every write that failed without
-// `outcomeUnknown` is not, every atomic group is all or nothing, the shared
-// counter counts every increment exactly once, and every error was a
-// transient, typed BackendError (checked in the children).
+// The children check what they can see at once (tests/_fault_child.ts);
+// then the server is read directly, not through a proxy: every acknowledged
+// write is there, every write that failed without `outcomeUnknown` is not,
+// every atomic group is all or nothing, every increment is counted once, and
+// every checkpoint is where the acknowledgements say.
 import assert from "node:assert/strict";
 import process from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type OpenOptions, StateManager } from "../mod.ts";
 import type { FaultChildConfig, FaultChildReport } from "./_fault_child.ts";
-import { startPgServer } from "./_pg_server.ts";
-import { startRedisServer } from "./_redis_server.ts";
 import { runScript } from "./_runtime.ts";
 
 const child = fileURLToPath(new URL("./_fault_child.ts", import.meta.url));
@@ -28,31 +28,25 @@ const OPS = env("FAULT_OPS", 500);
 const EVERY = env("FAULT_EVERY", 10);
 const SEED = env("FAULT_SEED", Math.floor(Math.random() * 2 ** 31));
 
-interface Server {
+/** A server the fault test started. */
+export interface FaultServer {
   port: number;
   /** Options reaching the server directly, without a proxy. */
   direct: OpenOptions;
   stop(): Promise<void>;
 }
 
-const servers: Record<"redis" | "postgres", () => Promise<Server>> = {
-  redis: async () => {
-    const s = await startRedisServer();
-    return { port: s.port, direct: { backend: "redis", url: s.url }, stop: () => s.stop() };
-  },
-  postgres: async () => {
-    const s = await startPgServer();
-    return { port: s.port, direct: { backend: "postgres", url: s.url }, stop: () => s.stop() };
-  },
-};
-
 // Client timeouts short enough that a stall becomes an error quickly.
 const TIMEOUT_MS = { redis: 500, postgres: 600 };
 
-for (const name of ["redis", "postgres"] as const) {
+/** Registers the fault-proxy test for `name`, against a server `start()` starts (or throws). */
+export function testThroughFaultProxy(
+  name: "redis" | "postgres",
+  start: () => Promise<FaultServer>,
+): void {
   test(`${name}: ${PROCS} processes x ${OPS} operations through a fault proxy lose nothing and count once`, async () => {
     // No server is a failure, never a skip.
-    const server = await servers[name]();
+    const server = await start();
     try {
       const started = Date.now();
       const results = await Promise.all(
@@ -75,13 +69,15 @@ for (const name of ["redis", "postgres"] as const) {
         return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as FaultChildReport;
       });
       const sum = (f: (r: FaultChildReport) => number) => reports.reduce((n, r) => n + f(r), 0);
-      const faults = sum((r) => r.faults.drop + r.faults.reset + r.faults.stall);
+      const faults = sum((r) => Object.values(r.faults).reduce((a, b) => a + b, 0));
       console.log(
         `${name} (seed ${SEED}): ${sum((r) => r.ops)} operations, ${faults} faults injected ` +
           `(drop ${sum((r) => r.faults.drop)}, reset ${sum((r) => r.faults.reset)}, ` +
-          `stall ${sum((r) => r.faults.stall)}), ${sum((r) => r.retries)} retries ` +
+          `stall ${sum((r) => r.faults.stall)}, refuse ${sum((r) => r.faults.refuse)}), ${
+            sum((r) => r.retries)
+          } retries ` +
           `(${sum((r) => r.failedAttempts)} failed attempts), ${sum((r) => r.unknown)} ` +
-          `unknown outcomes (${sum((r) => r.unknownApplied)} of them applied), ` +
+          `unknown outcomes (${sum((r) => r.unknownApplied)} were increments that landed), ` +
           `${sum((r) => r.failed)} failed with nothing written, in ${Date.now() - started} ms`,
       );
       for (const r of reports) assert.deepEqual(r.violations, [], `${r.proc} saw violations`);
