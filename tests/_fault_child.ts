@@ -43,6 +43,9 @@ export interface FaultChildReport {
   unknownApplied: number;
   /** Operations that failed with a known outcome (nothing written). */
   failed: number;
+  /** The longest an operation took, in ms, and the errors seen by kind (digits as #). */
+  slowestMs: number;
+  errors: Record<string, number>;
   violations: string[];
   /** Acknowledged: keys saved, three-key groups written, increments. */
   saved: string[];
@@ -81,6 +84,8 @@ const report: FaultChildReport = {
   unknown: 0,
   unknownApplied: 0,
   failed: 0,
+  slowestMs: 0,
+  errors: {},
   violations: [],
   saved: [],
   multi: [],
@@ -153,6 +158,7 @@ async function attempt(
   fn: () => Promise<unknown>,
 ): Promise<"ok" | "failed" | "unknown"> {
   report.ops++;
+  const start = Date.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const hang = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`hung for ${OP_LIMIT_MS} ms`)), OP_LIMIT_MS);
@@ -161,6 +167,8 @@ async function attempt(
     await Promise.race([fn(), hang]);
     return "ok";
   } catch (error) {
+    const kind = /max retries/.test(String((error as Error)?.cause?.message)) ? String((error as Error).message).replace(/\d+/g, "#").slice(80, 200) : "other";
+    report.errors[kind] = (report.errors[kind] ?? 0) + 1;
     if (!(error instanceof StateError)) {
       report.violations.push(`${what}: untyped error ${String(error)}`);
       return "unknown";
@@ -177,6 +185,7 @@ async function attempt(
     return "failed";
   } finally {
     clearTimeout(timer);
+    report.slowestMs = Math.max(report.slowestMs, Date.now() - start);
   }
 }
 

@@ -6,7 +6,7 @@
 // drops a connection after forwarding a request, resets it mid-request,
 // stalls it past the client's timeout, or closes it and refuses reconnects
 // for a while (tests/_fault_proxy.ts). FAULT_SEED fixes the schedules; it is
-// printed on every run with the counts.
+// printed on every run with the counts; FAULT_VERBOSE=1 lists the errors seen.
 //
 // The children check what they can see at once (tests/_fault_child.ts);
 // then the server is read directly, not through a proxy: every acknowledged
@@ -78,8 +78,18 @@ export function testThroughFaultProxy(
           } retries ` +
           `(${sum((r) => r.failedAttempts)} failed attempts), ${sum((r) => r.unknown)} ` +
           `unknown outcomes (${sum((r) => r.unknownApplied)} were increments that landed), ` +
-          `${sum((r) => r.failed)} failed with nothing written, in ${Date.now() - started} ms`,
+          `${sum((r) => r.failed)} failed with nothing written; slowest operation ` +
+          `${Math.max(...reports.map((r) => r.slowestMs))} ms; in ${Date.now() - started} ms`,
       );
+      if (process.env.FAULT_VERBOSE) {
+        const kinds: Record<string, number> = {};
+        for (const r of reports) {
+          for (const [k, n] of Object.entries(r.errors)) kinds[k] = (kinds[k] ?? 0) + n;
+        }
+        for (const [k, n] of Object.entries(kinds).sort((a, b) => b[1] - a[1])) {
+          console.log(`${String(n).padStart(5)}  ${k}`);
+        }
+      }
       for (const r of reports) assert.deepEqual(r.violations, [], `${r.proc} saw violations`);
       // About one fault per FAULT_EVERY operations reached the wire.
       assert.ok(faults >= (PROCS * OPS) / EVERY / 3, `only ${faults} faults were injected`);

@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BackendError, MemoryBackend, StateManager } from "../mod.ts";
+import { EventEmitter } from "node:events";
 import { mapRedisError } from "../backends/_errors_redis.ts";
+import { type IoRedisClient, ReadyGate } from "../backends/_redis_connect.ts";
 import { mapPgError } from "../backends/_pg_errors.ts";
 import { beforeSending } from "../backends/_pg_pool.ts";
 import type { CommitOp, CommitResult } from "../types.ts";
@@ -107,4 +109,28 @@ test("postgres: a lost or timed-out reply is outcomeUnknown; no connection and r
     assert.ok(isUnknown(false)(map(error)), error.message + (error as { code?: string }).code);
   }
   assert.equal((map(pgError("23505")) as BackendError).outcomeUnknown, false);
+});
+
+test("redis: a connection error from before a reconnect does not describe a later lost reply", async () => {
+  const client = Object.assign(new EventEmitter(), { status: "connecting" });
+  const gate = new ReadyGate(client as unknown as IoRedisClient, 1000);
+  const waiting = gate.ready();
+  const refused = new Error("write EPIPE");
+  client.emit("error", refused);
+  await assert.rejects(waiting, refused);
+  assert.equal(gate.lastError, refused);
+  // ioredis reconnects by itself; commands then skip the gate.
+  client.status = "ready";
+  client.emit("ready");
+  assert.equal(gate.lastError, undefined);
+  const e = mapRedisError(
+    new Error("Connection is closed."),
+    "save",
+    "Redis at x",
+    undefined,
+    gate.lastError,
+    true,
+  );
+  assert.doesNotMatch(e.message, /EPIPE/);
+  assert.ok(isUnknown(true)(e), e.message);
 });
