@@ -13,6 +13,8 @@
 import process from "node:process";
 import { BackendError, CheckpointNotFoundError, StateError, StateManager } from "../mod.ts";
 import type { Backend } from "../types.ts";
+import { PostgresBackend } from "../backends/postgres.ts";
+import { RedisBackend } from "../backends/redis.ts";
 import { type FaultMode, FaultProxy, seededRandom } from "./_fault_proxy.ts";
 
 /** What the parent passes (as JSON in argv). */
@@ -128,11 +130,11 @@ function counting(backend: Backend): Backend {
 }
 
 const real: Backend = config.backend === "redis"
-  ? new (await import("../backends/redis.ts")).RedisBackend({
+  ? new RedisBackend({
     url: `redis://127.0.0.1:${proxy.port}`,
     redisOptions: { commandTimeout: config.timeoutMs, connectTimeout: config.timeoutMs },
   })
-  : new (await import("../backends/postgres.ts")).PostgresBackend({
+  : new PostgresBackend({
     url: `postgres://postgres@127.0.0.1:${proxy.port}/postgres`,
     queryTimeoutMs: config.timeoutMs,
     connectTimeoutMs: config.timeoutMs,
@@ -167,7 +169,7 @@ async function attempt(
     await Promise.race([fn(), hang]);
     return "ok";
   } catch (error) {
-    const kind = /max retries/.test(String((error as Error)?.cause?.message)) ? String((error as Error).message).replace(/\d+/g, "#").slice(80, 200) : "other";
+    const kind = String((error as Error)?.message ?? error).replace(/\d+/g, "#").slice(0, 160);
     report.errors[kind] = (report.errors[kind] ?? 0) + 1;
     if (!(error instanceof StateError)) {
       report.violations.push(`${what}: untyped error ${String(error)}`);
