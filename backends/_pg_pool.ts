@@ -12,9 +12,9 @@ import type { PgPool } from "./_pg_options.ts";
  */
 export const beforeSending: WeakSet<object> = new WeakSet();
 
-function unsent(error: unknown): unknown {
+function unsent(error: unknown): never {
   if (typeof error === "object" && error !== null) beforeSending.add(error);
-  return error;
+  throw error;
 }
 
 type Waiter = { resolve(client: pg.Client): void; reject(error: unknown): void };
@@ -46,8 +46,7 @@ export class LeanPool implements PgPool {
 
   /** Runs one statement on an idle (or new) client. */
   async query(config: unknown): Promise<{ rows: Record<string, unknown>[] }> {
-    const client = this.#idle.pop() ??
-      await this.#acquire().catch((e) => Promise.reject(unsent(e)));
+    const client = this.#idle.pop() ?? await this.#acquire().catch(unsent);
     let failed: unknown;
     try {
       return await client.query(config as pg.QueryConfig);
