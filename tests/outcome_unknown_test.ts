@@ -11,6 +11,7 @@ import { mapRedisError } from "../backends/_errors_redis.ts";
 import { type IoRedisClient, ReadyGate } from "../backends/_redis_connect.ts";
 import { mapPgError } from "../backends/_pg_errors.ts";
 import { beforeSending } from "../backends/_pg_pool.ts";
+import { errorResult } from "../mcp/_errors.ts";
 import type { CommitOp, CommitResult } from "../types.ts";
 
 /** A memory backend whose commits fail as scripted: "applied" lands first, "lost" does not. */
@@ -133,4 +134,12 @@ test("redis: a connection error from before a reconnect does not describe a late
   );
   assert.doesNotMatch(e.message, /EPIPE/);
   assert.ok(isUnknown(true)(e), e.message);
+});
+
+test("mcp: a write of unknown outcome tells the agent to load before calling again", () => {
+  const text = (e: BackendError) => errorResult(e).content[0]!.text;
+  const lost = new BackendError("Redis could not write", { transient: true, outcomeUnknown: true });
+  assert.match(text(lost), /^BACKEND: .*Hint: the write may have been applied .*call "load"/);
+  const refused = new BackendError("Redis could not write", { transient: true });
+  assert.match(text(refused), /Hint: a transient fault .*: call again$/);
 });
