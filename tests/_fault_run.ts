@@ -91,6 +91,9 @@ export function testThroughFaultProxy(
         }
       }
       for (const r of reports) assert.deepEqual(r.violations, [], `${r.proc} saw violations`);
+      // A stall is an error within the client's timeout (and the retries' 10 s), never a hang.
+      const slowest = Math.max(...reports.map((r) => r.slowestMs));
+      assert.ok(slowest < 20_000, `an operation took ${slowest} ms`);
       // About one fault per FAULT_EVERY operations reached the wire.
       assert.ok(faults >= (PROCS * OPS) / EVERY / 3, `only ${faults} faults were injected`);
 
