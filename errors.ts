@@ -170,26 +170,28 @@ export class LeaseHeldError extends ConflictError {
 /**
  * The storage failed. `transient` faults (busy, connection lost) may be
  * retried. `outcomeUnknown` says the write may have been applied: it was
- * sent, but the storage could not confirm it (for example the Redis
- * `durability` option: the primary applied it, too few replicas acknowledged
- * it in time; that error is not transient, so the manager does not retry it).
- * The two are independent: the manager retries only what is `transient`.
- * After an outcome-unknown error, read the state to see what landed.
+ * sent, but the storage could not confirm it (its reply was lost, or with the
+ * Redis `durability` option the primary applied it but too few replicas
+ * acknowledged it in time; that one is not transient, so the manager does not
+ * retry it). The two are independent: the manager retries only what is
+ * `transient`, and a retry carries the same request id, so it is never
+ * applied twice. After an outcome-unknown error, read the state to see what
+ * landed; otherwise a failed write changed nothing.
  *
- * @example Tell an unconfirmed write from one that failed
+ * @example Tell "not written" from "maybe written"
  * ```ts
  * import { BackendError } from "./errors.ts";
  *
- * const error = new BackendError("only 0 of 1 replicas acknowledged the write", {
- *   outcomeUnknown: true,
- * });
- * console.log(error.outcomeUnknown, error.transient); // true false
+ * const error = new BackendError("reply lost", { transient: true, outcomeUnknown: true });
+ * if (error.outcomeUnknown) {
+ *   // load() the key before deciding to write it again
+ * }
  * ```
  */
 export class BackendError extends StateError {
   /** Whether retrying the same operation later may succeed. */
   readonly transient: boolean;
-  /** Whether the write may have been applied although it failed. */
+  /** Whether a write may have been applied although it failed (its reply was lost or unconfirmed). */
   readonly outcomeUnknown: boolean;
 
   /** Creates a backend error; `cause` should carry the driver's error. */

@@ -12,6 +12,8 @@ const TRANSIENT_NET =
   /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|timed out|Connection is closed|max retries per request|isn't writeable|isn't ready|startup nodes|refresh slots|ready connection|Socket timeout/i;
 const AUTH = /^(WRONGPASS|NOAUTH|NOPERM)\b|invalid password|ERR AUTH/;
 const PROTOCOL = /Unknown RESP type|Protocol error|Expected|invalid (bulk|multibulk)/i;
+// Refused by the client before anything was written to the socket.
+const NOT_SENT = /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|isn't writeable|isn't ready/i;
 
 /** Maps an ioredis error to a BackendError that says what failed and what to do. */
 export function mapRedisError(
@@ -20,6 +22,7 @@ export function mapRedisError(
   where: string,
   secret: string | undefined,
   lastError?: unknown,
+  sent = false,
 ): StateError {
   if (error instanceof StateError) return error;
   let message = String((error as Error)?.message ?? error);
@@ -38,6 +41,7 @@ export function mapRedisError(
   if (secret) message = message.split(secret).join("***");
   let hint: string;
   let transient = false;
+  let outcomeUnknown = false;
   if (AUTH.test(reason)) {
     hint = "Check the user name and password in the URL or options";
   } else if (PROTOCOL.test(reason)) {
@@ -45,6 +49,11 @@ export function mapRedisError(
   } else if (TRANSIENT_REPLY.test(reason) || TRANSIENT_NET.test(reason)) {
     transient = true;
     hint = "Check that the server is running and reachable; retrying later may succeed";
+    // A server reply (LOADING, BUSY, ...) means the command did not run; a
+    // connection lost or timed out after sending leaves it unknown.
+    const own = String((error as Error)?.message ?? error);
+    outcomeUnknown = sent && !TRANSIENT_REPLY.test(own) && !NOT_SENT.test(own);
+    if (outcomeUnknown) hint += " (the command may have run: read before writing again)";
   } else {
     hint = "See the cause for details";
   }
@@ -52,5 +61,6 @@ export function mapRedisError(
   return new BackendError(`Redis could not ${what} (${where}): ${message}. ${hint}.`, {
     cause: error,
     transient,
+    outcomeUnknown,
   });
 }

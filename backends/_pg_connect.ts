@@ -83,6 +83,11 @@ export function openConnection(options: PostgresBackendOptions): Connection {
   }
   const poolSize = positiveInt(options.poolSize, "poolSize", 10, 1);
   const statementTimeoutMs = positiveInt(options.statementTimeoutMs, "statementTimeoutMs", 30_000);
+  const queryTimeoutMs = positiveInt(
+    options.queryTimeoutMs,
+    "queryTimeoutMs",
+    statementTimeoutMs === 0 ? 0 : statementTimeoutMs + connectTimeoutMs,
+  );
   const fromEnv = options.url === undefined ? envUrl() : undefined;
   const url = options.url ?? fromEnv;
   let secret: string | undefined;
@@ -108,7 +113,7 @@ export function openConnection(options: PostgresBackendOptions): Connection {
   const config: pg.ClientConfig = {
     connectionTimeoutMillis: connectTimeoutMs,
     // A server that stops answering mid-query: fail instead of hanging forever.
-    query_timeout: statementTimeoutMs === 0 ? undefined : statementTimeoutMs + connectTimeoutMs,
+    query_timeout: queryTimeoutMs === 0 ? undefined : queryTimeoutMs,
     application_name: "managing-state",
   };
   if (statementTimeoutMs > 0) config.statement_timeout = statementTimeoutMs;

@@ -3,6 +3,7 @@
 // may succeed. Messages say what failed, where (the URL without its
 // password) and what to do; the password never appears.
 import { BackendError, StateError } from "../errors.ts";
+import { beforeSending } from "./_pg_pool.ts";
 
 /**
  * SQLSTATEs worth retrying: the transaction lost a race (40001 serialization
@@ -17,6 +18,16 @@ const TRANSIENT_CLASSES = ["08", "53"];
 /** Socket-level failures and node-postgres' own messages for a lost or absent connection. */
 const TRANSIENT_NET =
   /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|Connection terminated|connection timeout|timeout exceeded when trying to connect|timeout expired|Query read timeout|not queryable|Connection refused|the database system is (starting up|shutting down|in recovery mode)/i;
+
+/**
+ * Transient failures that leave no doubt the statement did not run: no
+ * connection was made, or the server refused it (a lost race, no room). Any
+ * other transient failure (the connection broke or timed out while waiting
+ * for the reply) leaves a write's outcome unknown.
+ */
+const NOT_APPLIED_STATES = new Set(["40001", "40P01", "55P03", "57P03"]);
+const NOT_SENT =
+  /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|connection timeout|timeout exceeded when trying to connect|timeout expired|not queryable|Connection refused|the database system is (starting up|shutting down|in recovery mode)|pool was ended/i;
 
 const HINTS: Record<string, string> = {
   "28P01": "Check the user name and password in the URL or the PG* variables",
@@ -55,12 +66,19 @@ export function mapPgError(
   if (typeof code === "string" && !message.includes(code)) message += ` [${code}]`;
   if (secret) message = message.split(secret).join("***");
   const transient = isTransientPg(error);
-  const hint = (typeof code === "string" ? HINTS[code] : undefined) ??
+  const serverSaid = typeof code === "string" && /^[0-9A-Z]{5}$/.test(code);
+  const outcomeUnknown = transient && !beforeSending.has(error as object) &&
+    (serverSaid
+      ? !NOT_APPLIED_STATES.has(code) && !code.startsWith("53")
+      : !NOT_SENT.test(`${String(code ?? "")} ${messageOf(error)}`));
+  let hint = (typeof code === "string" ? HINTS[code] : undefined) ??
     (transient
       ? "Check that the server is running and reachable; retrying later may succeed"
       : "See the cause for details");
+  if (outcomeUnknown) hint += " (the statement may have run: read before writing again)";
   return new BackendError(`PostgreSQL could not ${what} (${where}): ${message}. ${hint}.`, {
     cause: error,
     transient,
+    outcomeUnknown,
   });
 }

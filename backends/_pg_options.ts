@@ -35,6 +35,12 @@ export interface PostgresBackendOptions {
   statementTimeoutMs?: number;
   /** How long to wait for a connection, in ms. Default 5000. */
   connectTimeoutMs?: number;
+  /**
+   * How long the client waits for a statement's reply before it drops the
+   * connection (a transient error whose outcome is unknown), in ms. Default
+   * `statementTimeoutMs` + `connectTimeoutMs`; none when `statementTimeoutMs` is 0.
+   */
+  queryTimeoutMs?: number;
   /** TLS as node-postgres takes it (`true`, or `tls.connect` options). */
   ssl?: boolean | Record<string, unknown>;
 }

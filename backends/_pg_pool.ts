@@ -6,6 +6,17 @@
 import pg from "pg";
 import type { PgPool } from "./_pg_options.ts";
 
+/**
+ * Errors raised while getting a connection, before any statement was sent:
+ * a write that failed so changed nothing (the classifier reads this).
+ */
+export const beforeSending: WeakSet<object> = new WeakSet();
+
+function unsent(error: unknown): never {
+  if (typeof error === "object" && error !== null) beforeSending.add(error);
+  throw error;
+}
+
 type Waiter = { resolve(client: pg.Client): void; reject(error: unknown): void };
 
 /** Whether an error left the connection unusable (not an error the server reported). */
@@ -35,7 +46,7 @@ export class LeanPool implements PgPool {
 
   /** Runs one statement on an idle (or new) client. */
   async query(config: unknown): Promise<{ rows: Record<string, unknown>[] }> {
-    const client = this.#idle.pop() ?? await this.#acquire();
+    const client = this.#idle.pop() ?? await this.#acquire().catch(unsent);
     let failed: unknown;
     try {
       return await client.query(config as pg.QueryConfig);

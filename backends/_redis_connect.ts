@@ -218,6 +218,10 @@ export class ReadyGate {
   constructor(client: IoRedisClient, timeoutMs: number) {
     this.#client = client;
     this.#timeoutMs = timeoutMs;
+    // Commands skip the gate while the client is ready, so a reconnect must
+    // clear the old failure here: a later lost connection is not described
+    // (and classified) by an error from before it.
+    client.on("ready", () => (this.#failure = undefined));
   }
 
   /** The error of the last failed wait, if the connection has not been ready since. */

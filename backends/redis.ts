@@ -155,12 +155,14 @@ export class RedisBackend implements Backend {
   }
 
   async #call<T>(what: string, fn: (client: IoRedisClient) => Promise<T>): Promise<T> {
+    let sent = false; // past the gate: the command may reach the server
     try {
       // Skip the extra await on the hot path: most calls find the client ready.
       if (this.#client.status !== "ready") await this.#gate.ready();
+      sent = true;
       return await fn(this.#client);
     } catch (error) {
-      throw mapRedisError(error, what, this.#where, this.#secret, this.#gate.lastError);
+      throw mapRedisError(error, what, this.#where, this.#secret, this.#gate.lastError, sent);
     }
   }
 

@@ -25,6 +25,8 @@ export async function withRetry<T>(
   fn: () => Promise<T>,
 ): Promise<T> {
   const start = Date.now();
+  // Whether an earlier attempt may have been applied (its reply was lost).
+  let unknown = false;
   for (let attempt = 1;; attempt++) {
     try {
       return await fn();
@@ -34,10 +36,21 @@ export async function withRetry<T>(
       if (
         !isTransient(error) || attempt >= options.attempts ||
         Date.now() - start + delay > options.timeoutMs
-      ) throw error;
+      ) throw unknown ? outcomeUnknown(error) : error;
+      unknown ||= error instanceof BackendError && error.outcomeUnknown;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
+}
+
+// The last attempt failed before reaching the storage, but an earlier one
+// may have been applied: the caller must not read the failure as "not written".
+function outcomeUnknown(error: unknown): unknown {
+  if (!(error instanceof BackendError) || error.outcomeUnknown) return error;
+  return new BackendError(
+    `${error.message} An earlier attempt's reply was lost: it may have been applied.`,
+    { cause: error, transient: error.transient, outcomeUnknown: true },
+  );
 }
 
 /** Fills in the defaults. */

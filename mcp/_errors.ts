@@ -72,7 +72,11 @@ function describeError(error: unknown): [string, string, string] {
     const message = error.message
       .replace(/^update\((".*")\) in namespace/, "Key $1 in namespace")
       .replace(/: retry later or raise maxUpdateAttempts$/, "");
-    const hint = error instanceof BackendError && error.transient
+    // Calling a write again after a lost reply could apply it twice (a new request).
+    const hint = error instanceof BackendError && error.outcomeUnknown
+      ? 'the write may have been applied (its reply was lost): call "load" to check before ' +
+        "calling again"
+      : error instanceof BackendError && error.transient
       ? "a transient fault (busy, connection lost): call again"
       : HINTS[error.code] ?? "see the message";
     return [error.code, message, hint];

@@ -5,8 +5,8 @@
 //
 // Arguments are passed to `node --test` (e.g. --test-name-pattern=sqlite).
 // The crash loops run CRASH_KILLS=50 kills per backend here unless set, and
-// the steps kill loops STEP_KILLS=20: the Deno suite runs the full 200 and
-// 100 on the same code.
+// the steps kill loops STEP_KILLS=20, the fault-proxy tests FAULT_OPS=200 per
+// process: the Deno suite runs the full 200, 100 and 500 on the same code.
 import { join } from "node:path";
 import { envWithNode, findNode, NPM_DIR, output, run } from "./_node.ts";
 
@@ -26,5 +26,6 @@ await run(node, ["--test", "--test-concurrency=2", ...Deno.args, ...tests], {
     ...envWithNode(node),
     CRASH_KILLS: Deno.env.get("CRASH_KILLS") ?? "50",
     STEP_KILLS: Deno.env.get("STEP_KILLS") ?? "20",
+    FAULT_OPS: Deno.env.get("FAULT_OPS") ?? "200",
   },
 });

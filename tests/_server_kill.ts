@@ -1,7 +1,8 @@
 // The killed-server proof shared by the network backends: a writer saves and
 // increments while the server is SIGKILLed and restarted; every acknowledged
 // write must be there afterwards, every failure a fast transient BackendError,
-// and no increment applied twice.
+// every write that failed without `outcomeUnknown` absent, and no increment
+// applied twice.
 import assert from "node:assert/strict";
 import { BackendError, type StateManager } from "../mod.ts";
 
@@ -40,25 +41,30 @@ export async function writesSurviveKill(
   limits: KillLimits,
 ): Promise<void> {
   const acked = new Map<string, number>();
+  const notWritten: string[] = [];
   const failures: { error: unknown; ms: number }[] = [];
   let increments = 0;
-  let failedIncrements = 0;
+  let unknownIncrements = 0;
   let stop = false;
+  // "ok", "failed" (nothing written) or "unknown" (it may have been).
   const attempt = async (fn: () => Promise<unknown>) => {
     const start = Date.now();
     try {
       await fn();
-      return true;
+      return "ok";
     } catch (error) {
       failures.push({ error, ms: Date.now() - start });
-      return false;
+      return error instanceof BackendError && error.outcomeUnknown ? "unknown" : "failed";
     }
   };
   const writer = (async () => {
     for (let i = 0; !stop; i++) {
-      if (await attempt(() => s.save(`k${i}`, i))) acked.set(`k${i}`, i);
-      if (await attempt(() => s.update<number>("counter", (n = 0) => n + 1))) increments++;
-      else failedIncrements++;
+      const saved = await attempt(() => s.save(`k${i}`, i));
+      if (saved === "ok") acked.set(`k${i}`, i);
+      else if (saved === "failed") notWritten.push(`k${i}`);
+      const counted = await attempt(() => s.update<number>("counter", (n = 0) => n + 1));
+      if (counted === "ok") increments++;
+      else if (counted === "unknown") unknownIncrements++;
       if (limits.checkpointEvery > 0 && i % limits.checkpointEvery === 0) {
         await attempt(() => s.checkpoint(`cp-${i}`, { overwrite: true }));
       }
@@ -82,13 +88,14 @@ export async function writesSurviveKill(
     assert.equal(error.transient, true, error.message);
     assert.ok(ms < limits.failMs, `a failed write took ${ms} ms`);
   }
-  const stored = await s.loadMany([...acked.keys()]);
+  const stored = await s.loadMany([...acked.keys(), ...notWritten]);
   for (const [key, value] of acked) assert.equal(stored[key], value, `${key} was acknowledged`);
+  for (const key of notWritten) assert.equal(stored[key], undefined, `${key} failed, yet landed`);
   // An increment whose reply was lost may have landed, but none lands twice.
   const counter = await s.load<number>("counter");
   assert.ok(counter >= increments, `counter ${counter} < ${increments} acknowledged`);
   assert.ok(
-    counter <= increments + failedIncrements,
-    `counter ${counter} > ${increments} + ${failedIncrements} attempted`,
+    counter <= increments + unknownIncrements,
+    `counter ${counter} > ${increments} + ${unknownIncrements} of unknown outcome`,
   );
 }
