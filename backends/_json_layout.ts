@@ -3,7 +3,7 @@
 // encoding), checkpoint files found by name and checked to hold that name,
 // and the namespace size limit.
 import { readdirSync, renameSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { compareKeys } from "../core/_keys.ts";
 import { StateDamagedError, ValidationError } from "../errors.ts";
 import type { CheckpointInfo, CommitOp } from "../types.ts";
@@ -16,6 +16,9 @@ import {
   listDir,
   lstatOrNull,
   removeFile,
+  removeQuietly,
+  tempPathFor,
+  writeNewFile,
 } from "./_files.ts";
 import { entryCost, FILES, type JournalRecord, readCheckpointInfo } from "./_json_format.ts";
 import { legacyCheckpointFile, namespaceFolder, namespaceOfFolder } from "./_json_names.ts";
@@ -73,7 +76,7 @@ export function writeCheckpoint(
   dir: string,
   file: string,
   found: string | null,
-  text: string,
+  text: string | Uint8Array,
 ): void {
   const path = join(dir, file);
   if (fileExists(path) && path !== found) {
@@ -84,8 +87,22 @@ export function writeCheckpoint(
       }): move it aside, or run recover()`,
     );
   }
-  atomicWrite(path, text);
+  if (typeof text === "string") atomicWrite(path, text);
+  else writeBytesAtomically(path, text);
   if (found !== null && found !== path) removeFile(found);
+}
+
+/** `atomicWrite` for bytes already encoded: a new temp file (fsynced), renamed, and the folder fsynced. */
+function writeBytesAtomically(path: string, bytes: Uint8Array): void {
+  const temp = tempPathFor(path);
+  try {
+    writeNewFile(temp, bytes);
+    renameSync(temp, path);
+  } catch (error) {
+    removeQuietly(temp);
+    throw error;
+  }
+  fsyncDir(dirname(path));
 }
 
 /** Names in the state folder, which may itself be a link (the user's choice). */

@@ -3,15 +3,16 @@
 import { closeSync, linkSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { contention } from "./_errors_file.ts";
-import { byteLength } from "../core/_validate.ts";
 import {
   atomicWrite,
   fileIdentity,
   fsyncDir,
   isNotFound,
   openFile,
+  removeQuietly,
   tempPathFor,
   truncateFile,
+  writeNewFile,
 } from "./_files.ts";
 import {
   applyJournal,
@@ -198,17 +199,23 @@ export class Space {
       : this.entries,
   ): void {
     const now = Date.now();
-    const live = new Entries(
-      [...entries].filter(([, r]) => r.expiresAt === null || r.expiresAt > now),
-    );
+    const live = new Entries();
+    for (const [key, r] of entries) {
+      if (r.expiresAt === null || r.expiresAt > now) live.set(key, r);
+    }
     live.requests = state.requests;
     live.head = state.head;
     const generation = this.generation + 1;
     const snapPath = join(this.dir, FILES.snapshot);
     const journalPath = join(this.dir, FILES.journal);
-    const text = formatSnapshot(generation, live, state);
+    const bytes = new TextEncoder().encode(formatSnapshot(generation, live, state));
     const temp = tempPathFor(snapPath);
-    atomicWrite(temp, text, false);
+    try {
+      writeNewFile(temp, bytes);
+    } catch (error) {
+      removeQuietly(temp);
+      throw error;
+    }
     // Keep the previous generation (snapshot + journal) as the last good copy.
     keepBackup(snapPath, join(this.dir, FILES.snapshotBackup));
     keepBackup(journalPath, join(this.dir, FILES.journalBackup));
@@ -220,7 +227,7 @@ export class Space {
       entries: live,
       sorted: null,
       generation,
-      snapshotBytes: byteLength(text),
+      snapshotBytes: bytes.length,
       offset: formatJournalHeader(generation).length,
       changes: this.#tick(),
     });
