@@ -308,8 +308,8 @@ function checkpointLines(keys: string[], records: JournalRecord[]): string {
 }
 
 /**
- * A checkpoint of `keys` (in byte order) of `entries`, encoded as UTF-8,
- * with its info (`base` plus the key count and their bytes, counted as
+ * A checkpoint of `keys` (in byte order) of `entries`: its header line and
+ * its entry lines encoded as UTF-8, with its info (`base` plus the key count and their bytes, counted as
  * `checkpointInfo` counts them). When the entry lines are all ASCII, as they
  * usually are, their encoding (made anyway) shows it, and the bytes are the
  * keys' and values' lengths; only other text is counted character by character.
@@ -318,7 +318,7 @@ export function encodeCheckpoint(
   base: CheckpointInfo,
   keys: string[],
   entries: Map<string, JournalRecord>,
-): { info: CheckpointInfo; bytes: Uint8Array } {
+): { info: CheckpointInfo; parts: [string, Uint8Array] } {
   const records = keys.map((key) => entries.get(key)!);
   const body = checkpointLines(keys, records);
   const encoded = new TextEncoder().encode(body);
@@ -331,11 +331,8 @@ export function encodeCheckpoint(
     bytes += ascii ? key.length + value.length : byteLength(key) + byteLength(value);
   }
   const info = { ...base, keyCount: keys.length, bytes };
-  const header = new TextEncoder().encode(checkpointHeader(info));
-  const out = new Uint8Array(header.length + encoded.length);
-  out.set(header);
-  out.set(encoded, header.length);
-  return { info, bytes: out };
+  // Two parts, written one after the other: no copy of the body to put the header first.
+  return { info, parts: [checkpointHeader(info), encoded] };
 }
 
 /**

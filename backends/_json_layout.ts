@@ -2,7 +2,7 @@
 // folders by their encoded names (moving folders of the layout before the
 // encoding), checkpoint files found by name and checked to hold that name,
 // and the namespace size limit.
-import { readdirSync, renameSync } from "node:fs";
+import { closeSync, fsyncSync, readdirSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { compareKeys } from "../core/_keys.ts";
 import { StateDamagedError, ValidationError } from "../errors.ts";
@@ -15,9 +15,11 @@ import {
   fsyncDir,
   listDir,
   lstatOrNull,
+  openAppend,
   removeFile,
   removeQuietly,
   tempPathFor,
+  writeAll,
   writeNewFile,
 } from "./_files.ts";
 import { entryCost, FILES, type JournalRecord, readCheckpointInfo } from "./_json_format.ts";
@@ -76,7 +78,7 @@ export function writeCheckpoint(
   dir: string,
   file: string,
   found: string | null,
-  text: string | Uint8Array,
+  text: string | (string | Uint8Array)[],
 ): void {
   const path = join(dir, file);
   if (fileExists(path) && path !== found) {
@@ -88,15 +90,22 @@ export function writeCheckpoint(
     );
   }
   if (typeof text === "string") atomicWrite(path, text);
-  else writeBytesAtomically(path, text);
+  else writePartsAtomically(path, text);
   if (found !== null && found !== path) removeFile(found);
 }
 
-/** `atomicWrite` for bytes already encoded: a new temp file (fsynced), renamed, and the folder fsynced. */
-function writeBytesAtomically(path: string, bytes: Uint8Array): void {
+/** `atomicWrite` of a file given in parts: a new temp file (fsynced), renamed, and the folder fsynced. */
+function writePartsAtomically(path: string, parts: (string | Uint8Array)[]): void {
   const temp = tempPathFor(path);
   try {
-    writeNewFile(temp, bytes);
+    writeNewFile(temp, parts[0] ?? "", false);
+    const { fd } = openAppend(temp);
+    try {
+      for (const part of parts.slice(1)) writeAll(fd, part);
+      fsyncSync(fd); // the whole file, the first part too
+    } finally {
+      closeSync(fd);
+    }
     renameSync(temp, path);
   } catch (error) {
     removeQuietly(temp);

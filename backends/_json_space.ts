@@ -190,7 +190,9 @@ export class Space {
    * Under the lock: writes `entries` as a new snapshot generation and starts
    * a new journal. The record of request ids and the head are `state`
    * (default: those of `entries`, or those in memory), so a restore or clear
-   * records its id and moves the head in the same snapshot.
+   * records its id and moves the head in the same snapshot. A new `Entries`
+   * handed over (not the one in memory) becomes the one in memory as it is
+   * when nothing in it has expired, saving a copy.
    */
   compact(
     entries: Map<string, JournalRecord>,
@@ -199,9 +201,14 @@ export class Space {
       : this.entries,
   ): void {
     const now = Date.now();
-    const live = new Entries();
-    for (const [key, r] of entries) {
-      if (r.expiresAt === null || r.expiresAt > now) live.set(key, r);
+    let live: Entries;
+    if (entries instanceof Entries && entries !== this.entries && allLive(entries, now)) {
+      live = entries;
+    } else {
+      live = new Entries();
+      for (const [key, r] of entries) {
+        if (r.expiresAt === null || r.expiresAt > now) live.set(key, r);
+      }
     }
     live.requests = state.requests;
     live.head = state.head;
@@ -232,6 +239,12 @@ export class Space {
       changes: this.#tick(),
     });
   }
+}
+
+/** Whether no record of `entries` has expired at `now`. */
+function allLive(entries: Map<string, JournalRecord>, now: number): boolean {
+  for (const r of entries.values()) if (r.expiresAt !== null && r.expiresAt <= now) return false;
+  return true;
 }
 
 /** Hard-links `path` to `backup` (replacing it), so the old file survives the rename over `path`. */

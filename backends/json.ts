@@ -50,11 +50,11 @@ import {
 } from "./_files.ts";
 import {
   encodeCheckpoint,
+  Entries,
   entryCost,
   FILES,
   formatCheckpoint,
   formatCommit,
-  type JournalRecord,
   MAX_NAMESPACE_BYTES,
   readCheckpointFile,
   readCheckpointInfo,
@@ -308,12 +308,12 @@ export class JsonBackend implements Backend {
       for (const [key, r] of space.entries) {
         if (r.expiresAt === null || r.expiresAt > now) keys.push(key);
       }
-      const { info, bytes } = encodeCheckpoint(
+      const { info, parts } = encodeCheckpoint(
         checkpointInfo({ ...request, parent: space.entries.head?.name ?? null }, []),
         sortKeys(keys),
         space.entries,
       );
-      writeCheckpoint(dir, file, found, bytes);
+      writeCheckpoint(dir, file, found, parts);
       this.#recordRequest(space, request.id, {
         name: request.name,
         via: "checkpoint",
@@ -368,7 +368,7 @@ export class JsonBackend implements Backend {
       const found = findCheckpoint(join(space.dir, FILES.checkpoints), file, name);
       if (found === null) return false;
       const now = Date.now();
-      const next = new Map<string, JournalRecord>();
+      const next = new Entries();
       for (const e of readCheckpointFile(found).entries) {
         if (kept(e.key, options.keep)) continue;
         next.set(e.key, { value: e.value, version: options.id, expiresAt: e.expiresAt });
