@@ -90,11 +90,12 @@ export function formatSnapshot(
   entries: Map<string, JournalRecord>,
   state: { requests: RequestLog; head: Head | null },
 ): string {
+  const version = quoter();
   const lines: string[] = [];
   for (const [key, r] of entries) {
     lines.push(
       `    ${JSON.stringify(key)}: {"value": ${r.value}, "version": ${
-        JSON.stringify(r.version)
+        version(r.version)
       }, "expiresAt": ${r.expiresAt}}`,
     );
   }
@@ -113,8 +114,15 @@ export interface Snapshot {
 
 /** Reads a snapshot; null if the file does not exist; StateDamagedError if it cannot be parsed. */
 export function readSnapshot(path: string): Snapshot | null {
-  const text = readText(path, MAX_FILE_BYTES);
-  if (text === null) return null;
+  const file = openFile(path);
+  if (file === null) return null;
+  let raw: Uint8Array;
+  try {
+    raw = readAll(file.fd, path, 0, MAX_FILE_BYTES, file.st.size);
+  } finally {
+    closeSync(file.fd);
+  }
+  const text = new TextDecoder().decode(raw);
   try {
     const doc = JSON.parse(text);
     if (doc?.format !== SNAPSHOT_FORMAT || !Number.isInteger(doc.generation)) {
@@ -128,7 +136,7 @@ export function readSnapshot(path: string): Snapshot | null {
     if (Array.isArray(doc.requests)) {
       for (const [id, at] of doc.requests as [string, number][]) entries.requests.add(id, at);
     }
-    return { generation: doc.generation, entries, bytes: byteLength(text) };
+    return { generation: doc.generation, entries, bytes: raw.length };
   } catch (error) {
     throw damaged(path, error);
   }
@@ -275,15 +283,72 @@ export function readJournalFd(
 
 /** Serialises a checkpoint: a header line, then one line per entry. */
 export function formatCheckpoint(info: CheckpointInfo, entries: StoredEntry[]): string {
-  const lines = [JSON.stringify({ format: CHECKPOINT_FORMAT, ...info })];
-  for (const e of entries) {
+  return checkpointHeader(info) + checkpointLines(entries.map((e) => e.key), entries);
+}
+
+/** A checkpoint's header line. */
+function checkpointHeader(info: CheckpointInfo): string {
+  return `${JSON.stringify({ format: CHECKPOINT_FORMAT, ...info })}\n`;
+}
+
+/** One checkpoint line per key of `keys` with its record in `records`, each ending in a newline. */
+function checkpointLines(keys: string[], records: JournalRecord[]): string {
+  const version = quoter();
+  const lines: string[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const r = records[i]!;
     lines.push(
-      `{"key": ${JSON.stringify(e.key)}, "value": ${e.value}, "version": ${
-        JSON.stringify(e.version)
-      }, "expiresAt": ${e.expiresAt}}`,
+      `{"key": ${JSON.stringify(key)}, "value": ${r.value}, "version": ${
+        version(r.version)
+      }, "expiresAt": ${r.expiresAt}}\n`,
     );
   }
-  return lines.join("\n") + "\n";
+  return lines.join("");
+}
+
+/**
+ * A checkpoint of `keys` (in byte order) of `entries`: its header line and
+ * its entry lines encoded as UTF-8, with its info (`base` plus the key count and their bytes, counted as
+ * `checkpointInfo` counts them). When the entry lines are all ASCII, as they
+ * usually are, their encoding (made anyway) shows it, and the bytes are the
+ * keys' and values' lengths; only other text is counted character by character.
+ */
+export function encodeCheckpoint(
+  base: CheckpointInfo,
+  keys: string[],
+  entries: Map<string, JournalRecord>,
+): { info: CheckpointInfo; parts: [string, Uint8Array] } {
+  const records = keys.map((key) => entries.get(key)!);
+  const body = checkpointLines(keys, records);
+  const encoded = new TextEncoder().encode(body);
+  // JSON text escapes a lone surrogate as \udXXX: ASCII in the file, 3 bytes in the contract's count.
+  const ascii = encoded.length === body.length && !body.includes("\\ud");
+  let bytes = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const value = records[i]!.value;
+    bytes += ascii ? key.length + value.length : byteLength(key) + byteLength(value);
+  }
+  const info = { ...base, keyCount: keys.length, bytes };
+  // Two parts, written one after the other: no copy of the body to put the header first.
+  return { info, parts: [checkpointHeader(info), encoded] };
+}
+
+/**
+ * JSON.stringify for versions, remembering the last one: versions come in
+ * runs (every key of a commit, a restore or an import shares one).
+ */
+function quoter(): (text: string) => string {
+  let last: string | undefined;
+  let quoted = "";
+  return (text) => {
+    if (text !== last) {
+      last = text;
+      quoted = JSON.stringify(text);
+    }
+    return quoted;
+  };
 }
 
 /** Reads a checkpoint's header; StateDamagedError when unreadable. */
@@ -320,7 +385,13 @@ export function readCheckpointFile(path: string): { info: CheckpointInfo; entrie
   for (let i = 1; i < lines.length - 1; i++) {
     try {
       const e = JSON.parse(lines[i]!);
-      entries.push({ key: String(e.key), ...toRec(e) });
+      const r = toRec(e);
+      entries.push({
+        key: String(e.key),
+        value: r.value,
+        version: r.version,
+        expiresAt: r.expiresAt,
+      });
     } catch (error) {
       throw damaged(`${path} line ${i + 1}`, error);
     }

@@ -2,8 +2,8 @@
 // folders by their encoded names (moving folders of the layout before the
 // encoding), checkpoint files found by name and checked to hold that name,
 // and the namespace size limit.
-import { readdirSync, renameSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, fsyncSync, readdirSync, renameSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { compareKeys } from "../core/_keys.ts";
 import { StateDamagedError, ValidationError } from "../errors.ts";
 import type { CheckpointInfo, CommitOp } from "../types.ts";
@@ -15,7 +15,12 @@ import {
   fsyncDir,
   listDir,
   lstatOrNull,
+  openAppend,
   removeFile,
+  removeQuietly,
+  tempPathFor,
+  writeAll,
+  writeNewFile,
 } from "./_files.ts";
 import { entryCost, FILES, type JournalRecord, readCheckpointInfo } from "./_json_format.ts";
 import { legacyCheckpointFile, namespaceFolder, namespaceOfFolder } from "./_json_names.ts";
@@ -73,7 +78,7 @@ export function writeCheckpoint(
   dir: string,
   file: string,
   found: string | null,
-  text: string,
+  text: string | (string | Uint8Array)[],
 ): void {
   const path = join(dir, file);
   if (fileExists(path) && path !== found) {
@@ -84,8 +89,29 @@ export function writeCheckpoint(
       }): move it aside, or run recover()`,
     );
   }
-  atomicWrite(path, text);
+  if (typeof text === "string") atomicWrite(path, text);
+  else writePartsAtomically(path, text);
   if (found !== null && found !== path) removeFile(found);
+}
+
+/** `atomicWrite` of a file given in parts: a new temp file (fsynced), renamed, and the folder fsynced. */
+function writePartsAtomically(path: string, parts: (string | Uint8Array)[]): void {
+  const temp = tempPathFor(path);
+  try {
+    writeNewFile(temp, parts[0] ?? "", false);
+    const { fd } = openAppend(temp);
+    try {
+      for (const part of parts.slice(1)) writeAll(fd, part);
+      fsyncSync(fd); // the whole file, the first part too
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+  } catch (error) {
+    removeQuietly(temp);
+    throw error;
+  }
+  fsyncDir(dirname(path));
 }
 
 /** Names in the state folder, which may itself be a link (the user's choice). */

@@ -3,15 +3,16 @@
 import { closeSync, linkSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { contention } from "./_errors_file.ts";
-import { byteLength } from "../core/_validate.ts";
 import {
   atomicWrite,
   fileIdentity,
   fsyncDir,
   isNotFound,
   openFile,
+  removeQuietly,
   tempPathFor,
   truncateFile,
+  writeNewFile,
 } from "./_files.ts";
 import {
   applyJournal,
@@ -189,7 +190,9 @@ export class Space {
    * Under the lock: writes `entries` as a new snapshot generation and starts
    * a new journal. The record of request ids and the head are `state`
    * (default: those of `entries`, or those in memory), so a restore or clear
-   * records its id and moves the head in the same snapshot.
+   * records its id and moves the head in the same snapshot. A new `Entries`
+   * handed over (not the one in memory) becomes the one in memory as it is
+   * when nothing in it has expired, saving a copy.
    */
   compact(
     entries: Map<string, JournalRecord>,
@@ -198,17 +201,28 @@ export class Space {
       : this.entries,
   ): void {
     const now = Date.now();
-    const live = new Entries(
-      [...entries].filter(([, r]) => r.expiresAt === null || r.expiresAt > now),
-    );
+    let live: Entries;
+    if (entries instanceof Entries && entries !== this.entries && allLive(entries, now)) {
+      live = entries;
+    } else {
+      live = new Entries();
+      for (const [key, r] of entries) {
+        if (r.expiresAt === null || r.expiresAt > now) live.set(key, r);
+      }
+    }
     live.requests = state.requests;
     live.head = state.head;
     const generation = this.generation + 1;
     const snapPath = join(this.dir, FILES.snapshot);
     const journalPath = join(this.dir, FILES.journal);
-    const text = formatSnapshot(generation, live, state);
+    const bytes = new TextEncoder().encode(formatSnapshot(generation, live, state));
     const temp = tempPathFor(snapPath);
-    atomicWrite(temp, text, false);
+    try {
+      writeNewFile(temp, bytes);
+    } catch (error) {
+      removeQuietly(temp);
+      throw error;
+    }
     // Keep the previous generation (snapshot + journal) as the last good copy.
     keepBackup(snapPath, join(this.dir, FILES.snapshotBackup));
     keepBackup(journalPath, join(this.dir, FILES.journalBackup));
@@ -220,11 +234,17 @@ export class Space {
       entries: live,
       sorted: null,
       generation,
-      snapshotBytes: byteLength(text),
+      snapshotBytes: bytes.length,
       offset: formatJournalHeader(generation).length,
       changes: this.#tick(),
     });
   }
+}
+
+/** Whether no record of `entries` has expired at `now`. */
+function allLive(entries: Map<string, JournalRecord>, now: number): boolean {
+  for (const r of entries.values()) if (r.expiresAt !== null && r.expiresAt <= now) return false;
+  return true;
 }
 
 /** Hard-links `path` to `backup` (replacing it), so the old file survives the rename over `path`. */

@@ -21,7 +21,7 @@
  */
 import { closeSync, fsyncSync } from "node:fs";
 import { join } from "node:path";
-import { compareKeys, pageSorted } from "../core/_keys.ts";
+import { compareKeys, pageSorted, sortKeys } from "../core/_keys.ts";
 import { validateCheckpointName, validateNamespace } from "../core/_validate.ts";
 import { CheckpointExistsError, ClosedError, ValidationError } from "../errors.ts";
 import type {
@@ -49,11 +49,12 @@ import {
   writeAll,
 } from "./_files.ts";
 import {
+  encodeCheckpoint,
+  Entries,
   entryCost,
   FILES,
   formatCheckpoint,
   formatCommit,
-  type JournalRecord,
   MAX_NAMESPACE_BYTES,
   readCheckpointFile,
   readCheckpointInfo,
@@ -274,7 +275,7 @@ export class JsonBackend implements Backend {
   list(ns: string, options: ListOptions): Promise<KeyPage> {
     try {
       const space = this.#read(ns);
-      space.sorted ??= [...space.entries.keys()].sort(compareKeys);
+      space.sorted ??= sortKeys([...space.entries.keys()]);
       const now = Date.now();
       const isLive = (key: string) => {
         const r = space.entries.get(key);
@@ -303,16 +304,16 @@ export class JsonBackend implements Backend {
       }
       if (!request.overwrite && found !== null) throw new CheckpointExistsError(ns, request.name);
       const now = Date.now();
-      const entries: StoredEntry[] = [];
+      const keys: string[] = [];
       for (const [key, r] of space.entries) {
-        if (r.expiresAt === null || r.expiresAt > now) entries.push({ key, ...r });
+        if (r.expiresAt === null || r.expiresAt > now) keys.push(key);
       }
-      entries.sort((a, b) => compareKeys(a.key, b.key));
-      const info = checkpointInfo(
-        { ...request, parent: space.entries.head?.name ?? null },
-        entries,
+      const { info, parts } = encodeCheckpoint(
+        checkpointInfo({ ...request, parent: space.entries.head?.name ?? null }, []),
+        sortKeys(keys),
+        space.entries,
       );
-      writeCheckpoint(dir, file, found, formatCheckpoint(info, entries));
+      writeCheckpoint(dir, file, found, parts);
       this.#recordRequest(space, request.id, {
         name: request.name,
         via: "checkpoint",
@@ -367,11 +368,14 @@ export class JsonBackend implements Backend {
       const found = findCheckpoint(join(space.dir, FILES.checkpoints), file, name);
       if (found === null) return false;
       const now = Date.now();
-      const next = new Map<string, JournalRecord>();
+      const next = new Entries();
       for (const e of readCheckpointFile(found).entries) {
-        if (!kept(e.key, options.keep)) next.set(e.key, { ...e, version: options.id });
+        if (kept(e.key, options.keep)) continue;
+        next.set(e.key, { value: e.value, version: options.id, expiresAt: e.expiresAt });
       }
-      for (const [key, r] of space.entries) if (kept(key, options.keep)) next.set(key, r);
+      if (options.keep) {
+        for (const [key, r] of space.entries) if (kept(key, options.keep)) next.set(key, r);
+      }
       const requests = space.entries.requests.clone();
       requests.add(options.id, now);
       space.compact(next, { requests, head: { name, via: "restore", at: now } });

@@ -18,6 +18,19 @@ export function compareKeys(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** A code unit where UTF-16 order and UTF-8 byte order can disagree (surrogates and what follows). */
+const HIGH = /[\ud800-\uffff]/;
+
+/**
+ * Sorts keys in place in UTF-8 byte order. Without surrogates or characters
+ * past them, that is UTF-16 order, so the built-in sort (several times
+ * faster than a comparator) gives it.
+ */
+export function sortKeys(keys: string[]): string[] {
+  for (const key of keys) if (HIGH.test(key)) return keys.sort(compareKeys);
+  return keys.sort();
+}
+
 /** Index of the first element of `sorted` that is greater than (or, unless `strict`, equal to) `key`. */
 function lowerBound(sorted: string[], key: string, strict: boolean): number {
   let lo = 0;
