@@ -35,8 +35,9 @@ import { createPrivateFile } from "./_create.ts";
 import type { SqliteDatabase, SqliteStatement } from "./_sqlite_driver.ts";
 import { mapSqliteError as mapError } from "./_errors_sqlite.ts";
 import {
+  CHANGES,
   type CheckpointRow,
-  INSERT_REQUEST,
+  CLAIM_REQUEST,
   LIVE,
   NOT_KEPT,
   PRUNE_REQUESTS,
@@ -44,7 +45,6 @@ import {
   SCHEMA,
   SELECT_CHECKPOINTS,
   SELECT_ENTRY,
-  SELECT_REQUEST,
   SELECT_VERSION,
   UPSERT,
   UPSERT_HEAD,
@@ -83,6 +83,9 @@ export interface SqliteOptions {
    */
   synchronous?: "NORMAL" | "FULL";
 }
+
+/** A commit whose checks did not hold. */
+const FAILED: CommitResult = { ok: false };
 
 /** The values of the `synchronous` option. */
 const SYNCHRONOUS: readonly string[] = ["NORMAL", "FULL"];
@@ -176,17 +179,23 @@ export class SqliteBackend implements Backend {
     return stmt;
   }
 
-  #tx<T>(fn: () => T): T {
+  /** Runs `fn` in a write transaction; rolls back when it throws or `keep` says so. */
+  #tx<T>(fn: () => T, keep: (result: T) => boolean = () => true): T {
     this.#db.exec("BEGIN IMMEDIATE");
+    let result: T;
     try {
-      const result = fn();
-      this.#db.exec("COMMIT");
-      localCommits.set(this.#db, (localCommits.get(this.#db) ?? 0) + 1);
-      return result;
+      result = fn();
     } catch (error) {
       this.#db.exec("ROLLBACK");
       throw error;
     }
+    if (!keep(result)) {
+      this.#db.exec("ROLLBACK");
+      return result;
+    }
+    this.#db.exec("COMMIT");
+    localCommits.set(this.#db, (localCommits.get(this.#db) ?? 0) + 1);
+    return result;
   }
 
   #run<T>(what: string, fn: () => T): Promise<T> {
@@ -213,38 +222,41 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  /** Applies a commit and records its id, in one transaction. */
+  /**
+   * Applies a commit and records its id, in one transaction. The id is
+   * claimed first: a replay finds it taken and changes nothing; a failed
+   * check rolls the claim back with everything else.
+   */
   commit(ns: string, op: CommitOp): Promise<CommitResult> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("write", () =>
-      this.#tx((): CommitResult => {
-        if (this.#applied(ns, op.id)) return { ok: true, version: op.version };
+      this.#tx((): CommitResult | null => {
         const now = Date.now();
+        if (!this.#claim(ns, op.id, now)) return null;
         const version = this.#stmt(SELECT_VERSION);
         for (const check of op.checks) {
           const row = version.get(ns, check.key, now) as { version: string } | undefined;
-          if ((row?.version ?? null) !== check.version) return { ok: false };
+          if ((row?.version ?? null) !== check.version) return FAILED;
         }
         const del = this.#stmt("DELETE FROM ms_entries WHERE ns = ? AND key = ?");
         for (const key of op.deletes) del.run(ns, key);
         const upsert = this.#stmt(UPSERT);
         for (const s of op.sets) upsert.run(ns, s.key, s.value, op.version, s.expiresAt);
-        this.#record(ns, op.id, now);
         return { ok: true, version: op.version };
-      }));
+      }, (result) => result !== null && result.ok) ?? { ok: true, version: op.version });
   }
 
-  /** Whether a request id is recorded (inside a transaction). */
-  #applied(ns: string, id: string): boolean {
-    return this.#stmt(SELECT_REQUEST).get(ns, id) !== undefined;
-  }
-
-  /** Records a request id (inside the transaction of its change); prunes now and then. */
-  #record(ns: string, id: string, now: number): void {
-    this.#stmt(INSERT_REQUEST).run(ns, id, now);
+  /**
+   * Records a request id (inside the transaction of its change); false when
+   * it was recorded already, i.e. this is a replay. Prunes now and then.
+   */
+  #claim(ns: string, id: string, now: number): boolean {
+    this.#stmt(CLAIM_REQUEST).run(ns, id, now);
+    if (Number((this.#stmt(CHANGES).get() as { n: number | bigint }).n) === 0) return false;
     if (++this.#recorded % 256 === 0) {
       this.#stmt(PRUNE_REQUESTS).run(ns, now - REQUEST_WINDOW.ms, ns, REQUEST_WINDOW.count);
     }
+    return true;
   }
 
   /** Lists live keys in UTF-8 byte order (SQLite's BINARY collation). */
@@ -273,14 +285,14 @@ export class SqliteBackend implements Backend {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("take checkpoint", () =>
       this.#tx(() => {
-        if (this.#applied(ns, request.id)) {
+        const now = Date.now();
+        if (!this.#claim(ns, request.id, now)) {
           return this.#checkpointInfo(ns, request.name) ?? checkpointInfo(request, []);
         }
         const exists = this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?")
           .get(ns, request.name);
         if (exists && !request.overwrite) throw new CheckpointExistsError(ns, request.name);
         this.#deleteCheckpoint(ns, request.name);
-        const now = Date.now();
         const entries = this.#stmt(
           `SELECT key, value FROM ms_entries WHERE ns = ? AND ${LIVE}`,
         ).all(ns, now) as { key: string; value: string }[];
@@ -292,7 +304,6 @@ export class SqliteBackend implements Backend {
         const info = checkpointInfo({ ...request, parent }, entries);
         this.#insertCheckpointInfo(ns, info);
         this.#stmt(UPSERT_HEAD).run(ns, request.name, 0, request.createdAt);
-        this.#record(ns, request.id, now);
         return info;
       }));
   }
@@ -369,11 +380,11 @@ export class SqliteBackend implements Backend {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("restore checkpoint", () =>
       this.#tx(() => {
-        if (this.#applied(ns, options.id)) return true;
-        if (!this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name)) {
-          return false;
-        }
         const now = Date.now();
+        if (!this.#claim(ns, options.id, now)) return true;
+        if (!this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name)) {
+          return false; // rolled back, claim included
+        }
         const keep = options.keep;
         if (keep === undefined) {
           this.#stmt("DELETE FROM ms_entries WHERE ns = ?").run(ns);
@@ -392,9 +403,8 @@ export class SqliteBackend implements Backend {
           ).run(options.id, ns, name, now, ...range);
         }
         this.#stmt(UPSERT_HEAD).run(ns, name, 1, now);
-        this.#record(ns, options.id, now);
         return true;
-      }));
+      }, (restored) => restored));
   }
 
   /** Deletes a checkpoint. */
@@ -402,11 +412,9 @@ export class SqliteBackend implements Backend {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("delete checkpoint", () =>
       this.#tx(() => {
-        if (this.#applied(ns, options.id)) return true;
-        const found = this.#deleteCheckpoint(ns, name);
-        if (found) this.#record(ns, options.id, Date.now());
-        return found;
-      }));
+        if (!this.#claim(ns, options.id, Date.now())) return true;
+        return this.#deleteCheckpoint(ns, name); // none found: rolled back, claim included
+      }, (found) => found));
   }
 
   #deleteCheckpoint(ns: string, name: string): boolean {
@@ -467,7 +475,7 @@ export class SqliteBackend implements Backend {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("clear namespace", () =>
       this.#tx(() => {
-        if (this.#applied(ns, options.id)) return;
+        if (!this.#claim(ns, options.id, Date.now())) return;
         for (
           const table of [
             "ms_entries",
@@ -479,7 +487,6 @@ export class SqliteBackend implements Backend {
         ) {
           this.#stmt(`DELETE FROM ${table} WHERE ns = ?`).run(ns);
         }
-        this.#record(ns, options.id, Date.now());
       }));
   }
 
