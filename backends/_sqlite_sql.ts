@@ -52,6 +52,30 @@ export const UPSERT =
   ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
   version = excluded.version, expires_at = excluded.expires_at`;
 
+/**
+ * The common save (one key, no checks, no deletes) as one statement, so one
+ * implicit transaction: no BEGIN and COMMIT to parse and run, no changes()
+ * to read. An INSERT into this connection's temporary view runs the trigger,
+ * which writes the entry unless the request id is recorded already (a
+ * replay: nothing written, and the answer, ok, is the same), then records
+ * the id. Temporary objects belong to this connection alone: other tools and
+ * processes see no trace of them. Measured p50 here: 28 us against 46 us for
+ * the same writes in BEGIN IMMEDIATE ... COMMIT (a raw upsert: 27 us).
+ */
+export const SAVE_TRIGGER = `
+CREATE TEMP VIEW IF NOT EXISTS ms_save (ns, key, value, version, expires_at, id, at) AS
+  SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL;
+CREATE TEMP TRIGGER IF NOT EXISTS ms_save_apply INSTEAD OF INSERT ON ms_save BEGIN
+  INSERT INTO main.ms_entries (ns, key, value, version, expires_at)
+    SELECT NEW.ns, NEW.key, NEW.value, NEW.version, NEW.expires_at
+    WHERE NOT EXISTS (SELECT 1 FROM main.ms_requests WHERE ns = NEW.ns AND id = NEW.id)
+  ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
+    version = excluded.version, expires_at = excluded.expires_at;
+  INSERT OR IGNORE INTO main.ms_requests (ns, id, at) VALUES (NEW.ns, NEW.id, NEW.at);
+END;`;
+/** Runs SAVE_TRIGGER (params: ns, key, value, version, expires_at, id, at). */
+export const SAVE = "INSERT INTO temp.ms_save VALUES (?, ?, ?, ?, ?, ?, ?)";
+
 /** A row of ms_entries as read. */
 export interface Row {
   value: string;
