@@ -109,6 +109,7 @@ export class SqliteBackend implements Backend {
   /** Set when the file this backend opened is damaged: every operation throws it until recover(). */
   #damage: StateError | undefined;
   #closed = false;
+  readonly #validated = new Set<string>();
   /** Requests recorded through this backend; every 256th prunes the namespace's old ids. */
   #recorded = 0;
 
@@ -171,6 +172,14 @@ export class SqliteBackend implements Backend {
     }
   }
 
+  /** Validates a namespace once (then remembers it: validation runs on every call). */
+  #ns(ns: string): void {
+    if (this.#validated.has(ns)) return;
+    validateNamespace(ns);
+    if (this.#validated.size >= 10_000) this.#validated.clear();
+    this.#validated.add(ns);
+  }
+
   #stmt(sql: string): SqliteStatement {
     if (this.#closed) throw new ClosedError();
     if (this.#damage) throw this.#damage;
@@ -217,7 +226,7 @@ export class SqliteBackend implements Backend {
 
   /** Reads keys; missing or expired ones are null. */
   get(ns: string, keys: string[]): Promise<(StoredEntry | null)[]> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("read", () => {
       const stmt = this.#stmt(SELECT_ENTRY);
       const now = Date.now();
@@ -237,7 +246,7 @@ export class SqliteBackend implements Backend {
    * key is one statement instead (SAVE_TRIGGER in _sqlite_sql.ts).
    */
   commit(ns: string, op: CommitOp): Promise<CommitResult> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     const only = op.sets.length === 1 && op.checks.length === 0 && op.deletes.length === 0
       ? op.sets[0]!
       : undefined;
@@ -290,7 +299,7 @@ export class SqliteBackend implements Backend {
 
   /** Lists live keys in UTF-8 byte order (SQLite's BINARY collation). */
   list(ns: string, options: ListOptions): Promise<KeyPage> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("list keys", () => {
       const prefix = options.prefix ?? "";
       const start = options.cursor !== undefined && compareKeys(options.cursor, prefix) >= 0
@@ -311,7 +320,7 @@ export class SqliteBackend implements Backend {
 
   /** Copies the live keys into checkpoint tables in one transaction. */
   checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("take checkpoint", () =>
       this.#tx(() => {
         const now = Date.now();
@@ -339,7 +348,7 @@ export class SqliteBackend implements Backend {
 
   /** Lists checkpoints, newest first. */
   listCheckpoints(ns: string): Promise<CheckpointInfo[]> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("list checkpoints", () => {
       const rows = this.#stmt(
         `${SELECT_CHECKPOINTS} WHERE c.ns = ? ORDER BY c.created_at DESC, c.name DESC`,
@@ -368,13 +377,13 @@ export class SqliteBackend implements Backend {
 
   /** The checkpoint last taken or restored. */
   head(ns: string): Promise<Head | null> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("read head", () => this.#head(ns));
   }
 
   /** Sets the head as given. */
   importHead(ns: string, head: Head | null): Promise<void> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("import head", () =>
       this.#tx(() => {
         this.#stmt("DELETE FROM ms_heads WHERE ns = ?").run(ns);
@@ -386,7 +395,7 @@ export class SqliteBackend implements Backend {
 
   /** Reads a checkpoint's entries. */
   readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("read checkpoint", () => {
       if (!this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name)) {
         return null;
@@ -406,7 +415,7 @@ export class SqliteBackend implements Backend {
 
   /** Replaces the namespace's keys with the checkpoint's (fresh versions), in one transaction. */
   restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("restore checkpoint", () =>
       this.#tx(() => {
         const now = Date.now();
@@ -438,7 +447,7 @@ export class SqliteBackend implements Backend {
 
   /** Deletes a checkpoint. */
   deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("delete checkpoint", () =>
       this.#tx(() => {
         if (!this.#claim(ns, options.id, Date.now())) return true;
@@ -459,7 +468,7 @@ export class SqliteBackend implements Backend {
 
   /** Writes a checkpoint from given entries, in one transaction. */
   importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("import checkpoint", () =>
       this.#tx(() => {
         this.#deleteCheckpoint(ns, info.name);
@@ -501,7 +510,7 @@ export class SqliteBackend implements Backend {
 
   /** Deletes the namespace's keys and checkpoints in one transaction. */
   clear(ns: string, options: RequestOptions): Promise<void> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("clear namespace", () =>
       this.#tx(() => {
         if (!this.#claim(ns, options.id, Date.now())) return;
@@ -534,7 +543,7 @@ export class SqliteBackend implements Backend {
    * (`_sqlite_repair.ts`); the report names what was lost.
    */
   recover(ns: string): Promise<RecoveryReport> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("recover", () => {
       if (!this.#damage) {
         const isDamage = (e: unknown) => mapError(e, "") instanceof StateDamagedError;
