@@ -33,10 +33,13 @@ CREATE TABLE IF NOT EXISTS ms_parents (
 -- Second copies of every key's name, in b-trees of their own, so that a repair
 -- of a damaged file names the keys whose rows it cannot read.
 CREATE INDEX IF NOT EXISTS ms_entries_names ON ms_entries (ns, key);
-CREATE INDEX IF NOT EXISTS ms_requests_names ON ms_requests (ns, id);
 CREATE INDEX IF NOT EXISTS ms_heads_names ON ms_heads (ns);
 CREATE INDEX IF NOT EXISTS ms_parents_names ON ms_parents (ns, name);
-CREATE INDEX IF NOT EXISTS ms_checkpoint_entries_names ON ms_checkpoint_entries (ns, name, key);`;
+CREATE INDEX IF NOT EXISTS ms_checkpoint_entries_names ON ms_checkpoint_entries (ns, name, key);
+-- Request ids have none: every commit records a new id, and a second b-tree
+-- insert per commit costs more than naming lost ids after damage is worth
+-- (files made before this drop theirs).
+DROP INDEX IF EXISTS ms_requests_names;`;
 
 export const LIVE = "(expires_at IS NULL OR expires_at > ?)";
 // Hot statements as constants: the statement cache is keyed by SQL text, and
@@ -48,6 +51,30 @@ export const UPSERT =
   `INSERT INTO ms_entries (ns, key, value, version, expires_at) VALUES (?, ?, ?, ?, ?)
   ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
   version = excluded.version, expires_at = excluded.expires_at`;
+
+/**
+ * The common save (one key, no checks, no deletes) as one statement, so one
+ * implicit transaction: no BEGIN and COMMIT to parse and run, no changes()
+ * to read. An INSERT into this connection's temporary view runs the trigger,
+ * which writes the entry unless the request id is recorded already (a
+ * replay: nothing written, and the answer, ok, is the same), then records
+ * the id. Temporary objects belong to this connection alone: other tools and
+ * processes see no trace of them. Measured p50 here: 28 us against 46 us for
+ * the same writes in BEGIN IMMEDIATE ... COMMIT (a raw upsert: 27 us).
+ */
+export const SAVE_TRIGGER = `
+CREATE TEMP VIEW IF NOT EXISTS ms_save (ns, key, value, version, expires_at, id, at) AS
+  SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL;
+CREATE TEMP TRIGGER IF NOT EXISTS ms_save_apply INSTEAD OF INSERT ON ms_save BEGIN
+  INSERT INTO main.ms_entries (ns, key, value, version, expires_at)
+    SELECT NEW.ns, NEW.key, NEW.value, NEW.version, NEW.expires_at
+    WHERE NOT EXISTS (SELECT 1 FROM main.ms_requests WHERE ns = NEW.ns AND id = NEW.id)
+  ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value,
+    version = excluded.version, expires_at = excluded.expires_at;
+  INSERT OR IGNORE INTO main.ms_requests (ns, id, at) VALUES (NEW.ns, NEW.id, NEW.at);
+END;`;
+/** Runs SAVE_TRIGGER (params: ns, key, value, version, expires_at, id, at). */
+export const SAVE = "INSERT INTO temp.ms_save VALUES (?, ?, ?, ?, ?, ?, ?)";
 
 /** A row of ms_entries as read. */
 export interface Row {
@@ -78,10 +105,14 @@ export interface CheckpointRow {
   bytes: number;
 }
 
-/** Whether a request id is recorded. */
-export const SELECT_REQUEST = "SELECT 1 FROM ms_requests WHERE ns = ? AND id = ?";
-/** Records a request id. */
-export const INSERT_REQUEST = "INSERT OR REPLACE INTO ms_requests (ns, id, at) VALUES (?, ?, ?)";
+/** Records a request id unless it is recorded already (then it inserts nothing). */
+export const CLAIM_REQUEST = "INSERT OR IGNORE INTO ms_requests (ns, id, at) VALUES (?, ?, ?)";
+/**
+ * Rows the last statement changed: 0 after CLAIM_REQUEST means a replay. An
+ * SQL function because drivers' run() results differ; `RETURNING` measured
+ * ~15 us slower per commit here.
+ */
+export const CHANGES = "SELECT changes() AS n";
 /** Drops ids older than a time, keeping the newest N (REQUEST_WINDOW). */
 export const PRUNE_REQUESTS = `DELETE FROM ms_requests WHERE ns = ? AND at < ? AND id NOT IN
   (SELECT id FROM ms_requests WHERE ns = ? ORDER BY at DESC LIMIT ?)`;

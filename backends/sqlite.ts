@@ -35,16 +35,18 @@ import { createPrivateFile } from "./_create.ts";
 import type { SqliteDatabase, SqliteStatement } from "./_sqlite_driver.ts";
 import { mapSqliteError as mapError } from "./_errors_sqlite.ts";
 import {
+  CHANGES,
   type CheckpointRow,
-  INSERT_REQUEST,
+  CLAIM_REQUEST,
   LIVE,
   NOT_KEPT,
   PRUNE_REQUESTS,
   type Row,
+  SAVE,
+  SAVE_TRIGGER,
   SCHEMA,
   SELECT_CHECKPOINTS,
   SELECT_ENTRY,
-  SELECT_REQUEST,
   SELECT_VERSION,
   UPSERT,
   UPSERT_HEAD,
@@ -84,6 +86,9 @@ export interface SqliteOptions {
   synchronous?: "NORMAL" | "FULL";
 }
 
+/** A commit whose checks did not hold. */
+const FAILED: CommitResult = { ok: false };
+
 /** The values of the `synchronous` option. */
 const SYNCHRONOUS: readonly string[] = ["NORMAL", "FULL"];
 
@@ -104,6 +109,7 @@ export class SqliteBackend implements Backend {
   /** Set when the file this backend opened is damaged: every operation throws it until recover(). */
   #damage: StateError | undefined;
   #closed = false;
+  readonly #validated = new Set<string>();
   /** Requests recorded through this backend; every 256th prunes the namespace's old ids. */
   #recorded = 0;
 
@@ -145,6 +151,7 @@ export class SqliteBackend implements Backend {
       db.exec("PRAGMA journal_mode = WAL");
       db.exec(`PRAGMA synchronous = ${options.synchronous}`);
       this.#tx(() => db!.exec(SCHEMA));
+      db.exec(SAVE_TRIGGER);
       return db;
     } catch (error) {
       const mapped = mapError(error, `open SQLite database ${JSON.stringify(path)}`);
@@ -165,6 +172,14 @@ export class SqliteBackend implements Backend {
     }
   }
 
+  /** Validates a namespace once (then remembers it: validation runs on every call). */
+  #ns(ns: string): void {
+    if (this.#validated.has(ns)) return;
+    validateNamespace(ns);
+    if (this.#validated.size >= 10_000) this.#validated.clear();
+    this.#validated.add(ns);
+  }
+
   #stmt(sql: string): SqliteStatement {
     if (this.#closed) throw new ClosedError();
     if (this.#damage) throw this.#damage;
@@ -176,17 +191,28 @@ export class SqliteBackend implements Backend {
     return stmt;
   }
 
-  #tx<T>(fn: () => T): T {
+  /** Runs `fn` in a write transaction; rolls back when it throws or `keep` says so. */
+  #tx<T>(fn: () => T, keep: (result: T) => boolean = () => true): T {
     this.#db.exec("BEGIN IMMEDIATE");
+    let result: T;
     try {
-      const result = fn();
-      this.#db.exec("COMMIT");
-      localCommits.set(this.#db, (localCommits.get(this.#db) ?? 0) + 1);
-      return result;
+      result = fn();
     } catch (error) {
       this.#db.exec("ROLLBACK");
       throw error;
     }
+    if (!keep(result)) {
+      this.#db.exec("ROLLBACK");
+      return result;
+    }
+    this.#db.exec("COMMIT");
+    this.#committed();
+    return result;
+  }
+
+  /** Counts a commit made through this connection (for changeToken). */
+  #committed(): void {
+    localCommits.set(this.#db, (localCommits.get(this.#db) ?? 0) + 1);
   }
 
   #run<T>(what: string, fn: () => T): Promise<T> {
@@ -200,7 +226,7 @@ export class SqliteBackend implements Backend {
 
   /** Reads keys; missing or expired ones are null. */
   get(ns: string, keys: string[]): Promise<(StoredEntry | null)[]> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("read", () => {
       const stmt = this.#stmt(SELECT_ENTRY);
       const now = Date.now();
@@ -213,43 +239,67 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  /** Applies a commit and records its id, in one transaction. */
+  /**
+   * Applies a commit and records its id, in one transaction. The id is
+   * claimed first: a replay finds it taken and changes nothing; a failed
+   * check rolls the claim back with everything else. A plain save of one
+   * key is one statement instead (SAVE_TRIGGER in _sqlite_sql.ts).
+   */
   commit(ns: string, op: CommitOp): Promise<CommitResult> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
-    return this.#run("write", () =>
-      this.#tx((): CommitResult => {
-        if (this.#applied(ns, op.id)) return { ok: true, version: op.version };
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
+    const only = op.sets.length === 1 && op.checks.length === 0 && op.deletes.length === 0
+      ? op.sets[0]!
+      : undefined;
+    if (only) {
+      // The common save: one statement (SAVE_TRIGGER), the same answer for a replay.
+      return this.#run("write", () => {
         const now = Date.now();
+        this.#stmt(SAVE).run(ns, only.key, only.value, op.version, only.expiresAt, op.id, now);
+        this.#committed();
+        if (++this.#recorded % 256 === 0) {
+          try {
+            this.#prune(ns, now); // one statement; failing, it leaves more ids for the next time
+          } catch { /* the save itself is committed */ }
+        }
+        return { ok: true, version: op.version };
+      });
+    }
+    return this.#run("write", () =>
+      this.#tx((): CommitResult | null => {
+        const now = Date.now();
+        if (!this.#claim(ns, op.id, now)) return null;
         const version = this.#stmt(SELECT_VERSION);
         for (const check of op.checks) {
           const row = version.get(ns, check.key, now) as { version: string } | undefined;
-          if ((row?.version ?? null) !== check.version) return { ok: false };
+          if ((row?.version ?? null) !== check.version) return FAILED;
         }
         const del = this.#stmt("DELETE FROM ms_entries WHERE ns = ? AND key = ?");
         for (const key of op.deletes) del.run(ns, key);
         const upsert = this.#stmt(UPSERT);
         for (const s of op.sets) upsert.run(ns, s.key, s.value, op.version, s.expiresAt);
-        this.#record(ns, op.id, now);
         return { ok: true, version: op.version };
-      }));
+      }, (result) => result !== null && result.ok) ?? { ok: true, version: op.version });
   }
 
-  /** Whether a request id is recorded (inside a transaction). */
-  #applied(ns: string, id: string): boolean {
-    return this.#stmt(SELECT_REQUEST).get(ns, id) !== undefined;
+  /**
+   * Records a request id (inside the transaction of its change); false when
+   * it was recorded already, i.e. this is a replay. Prunes now and then.
+   */
+  #claim(ns: string, id: string, now: number): boolean {
+    this.#stmt(CLAIM_REQUEST).run(ns, id, now);
+    if (Number((this.#stmt(CHANGES).get() as { n: number | bigint }).n) === 0) return false;
+    if (++this.#recorded % 256 === 0) this.#prune(ns, now);
+    return true;
   }
 
-  /** Records a request id (inside the transaction of its change); prunes now and then. */
-  #record(ns: string, id: string, now: number): void {
-    this.#stmt(INSERT_REQUEST).run(ns, id, now);
-    if (++this.#recorded % 256 === 0) {
-      this.#stmt(PRUNE_REQUESTS).run(ns, now - REQUEST_WINDOW.ms, ns, REQUEST_WINDOW.count);
-    }
+  /** Drops the namespace's request ids past the window. */
+  #prune(ns: string, now: number): void {
+    this.#stmt(PRUNE_REQUESTS).run(ns, now - REQUEST_WINDOW.ms, ns, REQUEST_WINDOW.count);
   }
 
   /** Lists live keys in UTF-8 byte order (SQLite's BINARY collation). */
   list(ns: string, options: ListOptions): Promise<KeyPage> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("list keys", () => {
       const prefix = options.prefix ?? "";
       const start = options.cursor !== undefined && compareKeys(options.cursor, prefix) >= 0
@@ -270,17 +320,17 @@ export class SqliteBackend implements Backend {
 
   /** Copies the live keys into checkpoint tables in one transaction. */
   checkpoint(ns: string, request: CheckpointRequest): Promise<CheckpointInfo> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("take checkpoint", () =>
       this.#tx(() => {
-        if (this.#applied(ns, request.id)) {
+        const now = Date.now();
+        if (!this.#claim(ns, request.id, now)) {
           return this.#checkpointInfo(ns, request.name) ?? checkpointInfo(request, []);
         }
         const exists = this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?")
           .get(ns, request.name);
         if (exists && !request.overwrite) throw new CheckpointExistsError(ns, request.name);
         this.#deleteCheckpoint(ns, request.name);
-        const now = Date.now();
         const entries = this.#stmt(
           `SELECT key, value FROM ms_entries WHERE ns = ? AND ${LIVE}`,
         ).all(ns, now) as { key: string; value: string }[];
@@ -292,14 +342,13 @@ export class SqliteBackend implements Backend {
         const info = checkpointInfo({ ...request, parent }, entries);
         this.#insertCheckpointInfo(ns, info);
         this.#stmt(UPSERT_HEAD).run(ns, request.name, 0, request.createdAt);
-        this.#record(ns, request.id, now);
         return info;
       }));
   }
 
   /** Lists checkpoints, newest first. */
   listCheckpoints(ns: string): Promise<CheckpointInfo[]> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("list checkpoints", () => {
       const rows = this.#stmt(
         `${SELECT_CHECKPOINTS} WHERE c.ns = ? ORDER BY c.created_at DESC, c.name DESC`,
@@ -328,13 +377,13 @@ export class SqliteBackend implements Backend {
 
   /** The checkpoint last taken or restored. */
   head(ns: string): Promise<Head | null> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("read head", () => this.#head(ns));
   }
 
   /** Sets the head as given. */
   importHead(ns: string, head: Head | null): Promise<void> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("import head", () =>
       this.#tx(() => {
         this.#stmt("DELETE FROM ms_heads WHERE ns = ?").run(ns);
@@ -346,7 +395,7 @@ export class SqliteBackend implements Backend {
 
   /** Reads a checkpoint's entries. */
   readCheckpoint(ns: string, name: string): Promise<StoredEntry[] | null> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("read checkpoint", () => {
       if (!this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name)) {
         return null;
@@ -366,14 +415,14 @@ export class SqliteBackend implements Backend {
 
   /** Replaces the namespace's keys with the checkpoint's (fresh versions), in one transaction. */
   restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("restore checkpoint", () =>
       this.#tx(() => {
-        if (this.#applied(ns, options.id)) return true;
-        if (!this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name)) {
-          return false;
-        }
         const now = Date.now();
+        if (!this.#claim(ns, options.id, now)) return true;
+        if (!this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name)) {
+          return false; // rolled back, claim included
+        }
         const keep = options.keep;
         if (keep === undefined) {
           this.#stmt("DELETE FROM ms_entries WHERE ns = ?").run(ns);
@@ -392,21 +441,18 @@ export class SqliteBackend implements Backend {
           ).run(options.id, ns, name, now, ...range);
         }
         this.#stmt(UPSERT_HEAD).run(ns, name, 1, now);
-        this.#record(ns, options.id, now);
         return true;
-      }));
+      }, (restored) => restored));
   }
 
   /** Deletes a checkpoint. */
   deleteCheckpoint(ns: string, name: string, options: RequestOptions): Promise<boolean> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("delete checkpoint", () =>
       this.#tx(() => {
-        if (this.#applied(ns, options.id)) return true;
-        const found = this.#deleteCheckpoint(ns, name);
-        if (found) this.#record(ns, options.id, Date.now());
-        return found;
-      }));
+        if (!this.#claim(ns, options.id, Date.now())) return true;
+        return this.#deleteCheckpoint(ns, name); // none found: rolled back, claim included
+      }, (found) => found));
   }
 
   #deleteCheckpoint(ns: string, name: string): boolean {
@@ -422,7 +468,7 @@ export class SqliteBackend implements Backend {
 
   /** Writes a checkpoint from given entries, in one transaction. */
   importCheckpoint(ns: string, info: CheckpointInfo, entries: StoredEntry[]): Promise<void> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("import checkpoint", () =>
       this.#tx(() => {
         this.#deleteCheckpoint(ns, info.name);
@@ -464,10 +510,10 @@ export class SqliteBackend implements Backend {
 
   /** Deletes the namespace's keys and checkpoints in one transaction. */
   clear(ns: string, options: RequestOptions): Promise<void> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("clear namespace", () =>
       this.#tx(() => {
-        if (this.#applied(ns, options.id)) return;
+        if (!this.#claim(ns, options.id, Date.now())) return;
         for (
           const table of [
             "ms_entries",
@@ -479,7 +525,6 @@ export class SqliteBackend implements Backend {
         ) {
           this.#stmt(`DELETE FROM ${table} WHERE ns = ?`).run(ns);
         }
-        this.#record(ns, options.id, Date.now());
       }));
   }
 
@@ -498,7 +543,7 @@ export class SqliteBackend implements Backend {
    * (`_sqlite_repair.ts`); the report names what was lost.
    */
   recover(ns: string): Promise<RecoveryReport> {
-    validateNamespace(ns); // whoever passed it: a migration source may be hostile
+    this.#ns(ns); // whoever passed it: a migration source may be hostile
     return this.#run("recover", () => {
       if (!this.#damage) {
         const isDamage = (e: unknown) => mapError(e, "") instanceof StateDamagedError;

@@ -102,21 +102,25 @@ export class Engine {
    * commit whose reply was lost is not applied twice: the backend knows the id.
    * Only `internal` commits (step records) may write under the reserved prefix.
    */
-  async commit(op: Omit<CommitOp, "version" | "id">, internal = false): Promise<CommitResult> {
-    if (!internal) {
-      for (const key of [...op.sets.map((s) => s.key), ...op.deletes]) refuseReserved(key);
-    }
-    const id = newVersion();
-    const full: CommitOp = { ...op, id, version: id };
+  commit(op: Omit<CommitOp, "version" | "id">, internal = false): Promise<CommitResult> {
+    let done: Promise<CommitResult>;
     try {
-      return await this.call(() => this.backend.commit(this.namespace, full));
-    } finally {
-      // Whatever happened, this manager's next read of these keys goes to the backend.
-      const cache = this.#cache;
-      if (cache) {
-        for (const s of op.sets) cache.delete(s.key);
-        for (const key of op.deletes) cache.delete(key);
+      if (!internal) {
+        for (const s of op.sets) refuseReserved(s.key);
+        for (const key of op.deletes) refuseReserved(key);
       }
+      const id = newVersion();
+      const full: CommitOp = { ...op, id, version: id };
+      done = this.call(() => this.backend.commit(this.namespace, full));
+    } catch (error) {
+      return Promise.reject(error);
     }
+    const cache = this.#cache;
+    if (!cache) return done;
+    // Whatever happened, this manager's next read of these keys goes to the backend.
+    return done.finally(() => {
+      for (const s of op.sets) cache.delete(s.key);
+      for (const key of op.deletes) cache.delete(key);
+    });
   }
 }

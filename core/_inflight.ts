@@ -6,7 +6,15 @@ import { ClosedError } from "../errors.ts";
 /** Operations in flight, and whether new ones are still accepted. */
 export class Inflight {
   #closed = false;
-  readonly #ops = new Set<Promise<unknown>>();
+  // A count, not a set of promises: nothing to add and delete per operation.
+  #count = 0;
+  #idle: (() => void) | null = null;
+  readonly #done = (): void => {
+    if (--this.#count > 0 || !this.#idle) return;
+    const idle = this.#idle;
+    this.#idle = null;
+    idle();
+  };
 
   /** Whether close() was called. */
   get closed(): boolean {
@@ -17,9 +25,8 @@ export class Inflight {
   run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new ClosedError());
     const op = fn();
-    this.#ops.add(op);
-    const done = () => this.#ops.delete(op);
-    op.then(done, done);
+    this.#count++;
+    op.then(this.#done, this.#done);
     return op;
   }
 
@@ -27,7 +34,7 @@ export class Inflight {
   async close(): Promise<boolean> {
     if (this.#closed) return false;
     this.#closed = true;
-    while (this.#ops.size > 0) await Promise.allSettled([...this.#ops]);
+    if (this.#count > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     return true;
   }
 }

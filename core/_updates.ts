@@ -138,7 +138,7 @@ export async function writeIf(
     const where = entries.length > 1 ? `value[${JSON.stringify(key)}]` : undefined;
     return { key, value: encodeValue(value, where), expiresAt };
   });
-  const checks = checksFor(entries.map(([key]) => key), options);
+  const checks = checksFor(sets, options);
   const result = await engine.commit({ checks, sets, deletes: [] });
   if (!result.ok) throw await checkFailed(engine, checks);
   return result.version;
@@ -157,7 +157,7 @@ export async function deleteIf(
 }
 
 /** The version checks that `conditions` ask for (none when they are empty). */
-function checksFor(keys: string[], conditions: WriteConditions): Check[] {
+function checksFor(keys: (string | { key: string })[], conditions: WriteConditions): Check[] {
   if (typeof conditions !== "object" || conditions === null) {
     throw new ValidationError("Write options must be an object");
   }
@@ -174,8 +174,9 @@ function checksFor(keys: string[], conditions: WriteConditions): Check[] {
   if (ifVersion !== undefined && keys.length !== 1) {
     throw new ValidationError("ifVersion checks one key: write the others with atomic()");
   }
-  if (ifVersion !== undefined) return [{ key: keys[0]!, version: ifVersion }];
-  return ifAbsent ? keys.map((key) => ({ key, version: null })) : [];
+  const keyOf = (k: string | { key: string }) => typeof k === "string" ? k : k.key;
+  if (ifVersion !== undefined) return [{ key: keyOf(keys[0]!), version: ifVersion }];
+  return ifAbsent ? keys.map((k) => ({ key: keyOf(k), version: null })) : [];
 }
 
 /** The error for a failed check, naming the first key that is not as required. */

@@ -73,3 +73,69 @@ test("sqlite: recover() purges expired keys and reports the integrity check", as
     removeDir(dir);
   }
 });
+
+test("sqlite: a file made with the request-id name index loses it on open; its ids still answer replays", async () => {
+  const { DatabaseSync } = await import("node:sqlite");
+  const dir = tempDir();
+  try {
+    const path = join(dir, "state.db");
+    const old = new DatabaseSync(path);
+    old.exec(`CREATE TABLE ms_entries (
+      ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+      version TEXT NOT NULL, expires_at INTEGER, PRIMARY KEY (ns, key)) WITHOUT ROWID;
+    CREATE TABLE ms_requests (
+      ns TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (ns, id)) WITHOUT ROWID;
+    CREATE INDEX ms_requests_names ON ms_requests (ns, id);
+    INSERT INTO ms_entries VALUES ('wf', 'k', '1', 'r-1', NULL);
+    INSERT INTO ms_requests VALUES ('wf', 'r-1', ${Date.now()});`);
+    old.close();
+    const backend = new SqliteBackend({ path });
+    const set = (value: string) => ({ key: "k", value, expiresAt: null });
+    // r-1 was applied before: its replay changes nothing.
+    assert.deepEqual(
+      await backend.commit("wf", {
+        id: "r-1",
+        version: "r-1",
+        checks: [],
+        sets: [set("2")],
+        deletes: [],
+      }),
+      { ok: true, version: "r-1" },
+    );
+    assert.equal((await backend.get("wf", ["k"]))[0]?.value, "1");
+    // A failed check records nothing: the same id commits once the check holds.
+    const stale = { key: "k", version: "nope" };
+    assert.deepEqual(
+      await backend.commit("wf", {
+        id: "r-2",
+        version: "r-2",
+        checks: [stale],
+        sets: [set("3")],
+        deletes: [],
+      }),
+      { ok: false },
+    );
+    const held = { key: "k", version: "r-1" };
+    assert.deepEqual(
+      await backend.commit("wf", {
+        id: "r-2",
+        version: "r-2",
+        checks: [held],
+        sets: [set("3")],
+        deletes: [],
+      }),
+      { ok: true, version: "r-2" },
+    );
+    assert.equal((await backend.get("wf", ["k"]))[0]?.value, "3");
+    await backend.close();
+    const db = new DatabaseSync(path);
+    const indexes = db.prepare("SELECT name FROM sqlite_schema WHERE name = 'ms_requests_names'")
+      .all();
+    const ids = db.prepare("SELECT id FROM ms_requests ORDER BY id").all() as { id: string }[];
+    db.close();
+    assert.deepEqual(indexes, []);
+    assert.deepEqual(ids.map((r) => r.id), ["r-1", "r-2"]);
+  } finally {
+    removeDir(dir);
+  }
+});
