@@ -2,7 +2,8 @@
 // format, Deno KV's per-call limits, batched writes and error mapping.
 import { compareKeys, prefixEnd } from "../core/_keys.ts";
 import { StateDamagedError } from "../errors.ts";
-import { isBusy, mapKvError as mapError } from "./_errors_kv.ts";
+import { isTransient } from "../core/_retry.ts";
+import { mapKvError as mapError } from "./_errors_kv.ts";
 import type { KvAtomic, KvDatabase, KvEntry, KvKey, KvSelector } from "./_kv_platform.ts";
 
 /** Deno KV's limits, with a margin under the documented ones. */
@@ -152,14 +153,40 @@ export const blobKey = (
 /** The prefix of all chunks of an area. */
 export const blobsOf = (area: KvKey): KvKey => [...area, "blobs"];
 
-/** Runs a Deno KV call, retrying "database is locked" (the call did not happen) a few times. */
+/**
+ * Runs one Deno KV call. A failure becomes a StateError at once, through the
+ * backend's one classifier: "database is locked" (the call did not happen)
+ * is a transient BackendError, which the manager's retry policy retries. No
+ * retry loop here, so no loop runs inside the manager's.
+ */
 export async function kvCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw mapError(error, what);
+  }
+}
+
+/** Attempts of {@linkcode kvCleanup} and its longest pause: at most ~0.6 s of waiting in all. */
+export const CLEANUP = { attempts: 8, maxDelayMs: 100 } as const;
+
+/**
+ * Runs work that must not be left undone when the operation around it fails:
+ * releasing a namespace lock, leaving the lock queue, finishing a committed
+ * transaction. Failing there leaves the namespace locked for the lock's lease
+ * (30 s by default) for every process, so a transient fault ("database is
+ * locked", a network fault) is retried here, a bounded few times
+ * ({@linkcode CLEANUP}), before the error goes to the caller. The only retry
+ * loop of the backend besides its contention loops.
+ */
+export async function kvCleanup<T>(what: string, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1;; attempt++) {
     try {
       return await fn();
     } catch (error) {
-      if (!isBusy(error) || attempt >= 40) throw mapError(error, what);
-      await sleep(Math.random() * Math.min(200, 2 * 2 ** attempt));
+      const mapped = mapError(error, what);
+      if (!isTransient(mapped) || attempt >= CLEANUP.attempts) throw mapped;
+      await sleep(Math.random() * Math.min(CLEANUP.maxDelayMs, 5 * 2 ** attempt));
     }
   }
 }

@@ -27,6 +27,7 @@ import {
   expireIn,
   getAll,
   kvCall,
+  kvCleanup,
   type KvLayout,
   LIMITS,
   listAll,
@@ -196,14 +197,23 @@ export class Txns {
             .commit());
         if (result.ok) {
           committed = true;
-          await this.#apply(ns, lock.id, ops, result.versionstamp!, seq + 1);
+          await this.#apply(ns, lock.id, ops, result.versionstamp!, seq + 1, true);
           return prepared.result;
         }
         await this.#deleteLog(ns, lock.id);
         if ((await this.head(ns)).vs !== vs) throw lostLock(ns);
       }
     } catch (error) {
-      if (!committed) await this.#release(ns, vs, seq, false).catch(() => false);
+      // Not committed: nothing was applied; the lock and the log must go (see
+      // kvCleanup). A release that finds the head moved keeps the log: a commit
+      // point that failed in transit may have landed, and the log finishes it.
+      if (!committed) {
+        try {
+          if (await this.#release(ns, vs, seq, false)) await this.#deleteLog(ns, lock.id);
+        } catch {
+          // The error that stopped the transaction is the one to report.
+        }
+      }
       throw error;
     }
   }
@@ -241,7 +251,8 @@ export class Txns {
         await sleep(Math.random() * Math.min(20, 1 + attempt));
       }
     } catch (error) {
-      await kvCall("leave the lock queue", () => this.#kv.atomic().delete(ticket).commit())
+      // A ticket left behind would make later waiters queue behind it for a lease.
+      await kvCleanup("leave the lock queue", () => this.#kv.atomic().delete(ticket).commit())
         .catch(() => {});
       throw error;
     }
@@ -255,10 +266,14 @@ export class Txns {
     return older.some((e) => Number(text(e.value as Uint8Array)) > now);
   }
 
-  /** Releases the lock held at head versionstamp `vs`; false if it is not held any more. */
+  /**
+   * Releases the lock held at head versionstamp `vs`; false if it is not held
+   * any more. A cleanup (kvCleanup): a lock left held would stop every writer
+   * of the namespace for its lease.
+   */
   async #release(ns: string, vs: string, seq: number, changed: boolean): Promise<boolean> {
     const head = this.#layout.head(ns);
-    const result = await kvCall("unlock the namespace", () => {
+    const result = await kvCleanup("unlock the namespace", () => {
       const atomic = this.#kv.atomic().check({ key: head, versionstamp: vs })
         .set(head, utf8(JSON.stringify({ seq })));
       if (changed) atomic.set(this.#layout.changed(ns), utf8(timeId()));
@@ -267,8 +282,28 @@ export class Txns {
     return result.ok;
   }
 
-  /** Applies a committed log while the head stays at `vs`, then releases the lock. */
-  async #apply(ns: string, id: string, ops: Op[], vs: string, seq: number): Promise<void> {
+  /**
+   * Applies a committed log while the head stays at `vs`, then releases the
+   * lock. `cleanup`: this process just passed the commit point, so a transient
+   * fault is retried a few times (kvCleanup) rather than leaving readers and
+   * writers waiting out the lease for another process to roll it forward.
+   */
+  async #apply(
+    ns: string,
+    id: string,
+    ops: Op[],
+    vs: string,
+    seq: number,
+    cleanup = false,
+  ): Promise<void> {
+    const write = () => this.#write(ns, id, ops, vs);
+    const done = cleanup ? await kvCleanup("apply a transaction", write) : await write();
+    if (!done) return; // another process finished it
+    if (await this.#release(ns, vs, seq, true)) await this.#deleteLog(ns, id);
+  }
+
+  /** Writes a committed log's changes; false if the head moved (another process finished it). */
+  async #write(ns: string, id: string, ops: Op[], vs: string): Promise<boolean> {
     const area = this.#layout.live(ns);
     const writer = new BatchWriter(
       this.#kv,
@@ -313,8 +348,7 @@ export class Txns {
         }
       }
     }
-    if (!await writer.flush()) return; // another process finished it
-    if (await this.#release(ns, vs, seq, true)) await this.#deleteLog(ns, id);
+    return await writer.flush();
   }
 
   /** Queues deletion of everything in the namespace but its head, change key and this log. */
@@ -332,12 +366,15 @@ export class Txns {
     }
   }
 
+  /** Deletes a finished or aborted transaction's log (a cleanup: see kvCleanup). */
   async #deleteLog(ns: string, id: string): Promise<void> {
-    const writer = new BatchWriter(this.#kv, [], "delete a redo log");
-    for (const entry of await listAll(this.#kv, { prefix: this.#layout.txn(ns, id) })) {
-      await writer.delete(entry.key as KvKey);
-    }
-    await writer.flush();
+    await kvCleanup("delete a redo log", async () => {
+      const writer = new BatchWriter(this.#kv, [], "delete a redo log");
+      for (const entry of await listAll(this.#kv, { prefix: this.#layout.txn(ns, id) })) {
+        await writer.delete(entry.key as KvKey);
+      }
+      await writer.flush();
+    });
   }
 }
 

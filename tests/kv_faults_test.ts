@@ -1,0 +1,148 @@
+// The Deno KV backend under "database is locked": one place decides a fault
+// is transient (the backend's classifier), the manager's retry policy is the
+// only loop that retries it, and a namespace transaction it interrupts leaves
+// no lock behind.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { BackendError, type ManagerOptions, StateManager } from "../mod.ts";
+import { KvBackend } from "../backends/kv.ts";
+import { type KvDatabase, openKv } from "../backends/_kv_platform.ts";
+import { type CommitCall, endsWith, FaultyKv, textOf } from "./_kv_faults.ts";
+import { removeDir, runScript, tempDir } from "./_runtime.ts";
+
+const updateChild = fileURLToPath(new URL("./_update_child.ts", import.meta.url));
+const NS = ["managing-state", "wf"];
+
+async function withFaulty(
+  fn: (
+    faulty: FaultyKv,
+    open: (options?: Partial<ManagerOptions>) => Promise<StateManager>,
+    path: string,
+  ) => Promise<void>,
+): Promise<void> {
+  const dir = tempDir();
+  const path = join(dir, "state.kv");
+  const faulty = new FaultyKv(await openKv(path));
+  const backend = new KvBackend({ kv: faulty });
+  const opened: StateManager[] = [];
+  const open = async (options: Partial<ManagerOptions> = {}) => {
+    const s = await StateManager.open({ cache: false, ...options, backend, namespace: "wf" });
+    opened.push(s);
+    return s;
+  };
+  try {
+    await fn(faulty, open, path);
+  } finally {
+    faulty.plan = {};
+    for (const s of opened) await s.close();
+    await backend.close();
+    faulty.close();
+    removeDir(dir);
+  }
+}
+
+const transientLocked = (e: unknown): boolean => {
+  assert.ok(e instanceof BackendError, String(e));
+  assert.equal(e.transient, true);
+  assert.match(e.message, /database is locked/);
+  return true;
+};
+
+const writes = (key: string) => (c: CommitCall) => c.sets.some((s) => endsWith(s.key, "keys", key));
+const setsHead = (c: CommitCall, pattern: RegExp) =>
+  c.sets.some((s) => endsWith(s.key, "wf", "head") && pattern.test(textOf(s.value)));
+const commitPoint = (c: CommitCall) => setsHead(c, /"committed":true/);
+const release = (c: CommitCall) => setsHead(c, /^\{"seq":\d+\}$/);
+
+async function count(kv: KvDatabase, prefix: string[]): Promise<number> {
+  let n = 0;
+  for await (const _ of kv.list({ prefix })) n++;
+  return n;
+}
+
+/** Asserts the namespace holds no lock, no queued waiter and no redo log. */
+async function assertUnlocked(kv: KvDatabase): Promise<void> {
+  const [head] = await kv.getMany([[...NS, "head"]]);
+  const value = head!.value === null ? "{}" : textOf(head!.value);
+  assert.equal(JSON.parse(value).lock, undefined, `the head still holds a lock: ${value}`);
+  assert.equal(await count(kv, [...NS, "waiters"]), 0, "a waiter's ticket was left behind");
+  assert.equal(await count(kv, [...NS, "txn"]), 0, "a redo log was left behind");
+}
+
+test("kv: 'database is locked' is a transient BackendError, retried by the manager's attempts only", async () => {
+  await withFaulty(async (faulty, open) => {
+    const s = await open(); // the default policy: 5 attempts
+    await s.save("k", "before");
+    faulty.plan = { commit: writes("k") };
+    faulty.commits = [];
+    await assert.rejects(s.save("k", "after"), transientLocked);
+    // One commit per attempt of the manager: no retry loop inside the backend.
+    assert.equal(faulty.commits.filter(writes("k")).length, 5);
+
+    const few = await open({ retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+    let left = 2;
+    faulty.plan = { commit: (c) => writes("k")(c) && left-- > 0 };
+    faulty.commits = [];
+    await few.save("k", "after");
+    assert.equal(faulty.commits.filter(writes("k")).length, 3);
+    faulty.plan = {};
+    assert.equal(await s.load("k"), "after");
+
+    faulty.plan = { getMany: () => true };
+    faulty.getManyCalls = 0;
+    await assert.rejects(few.load("k"), transientLocked);
+    assert.equal(faulty.getManyCalls, 3);
+
+    const once = await open({ retry: false });
+    faulty.getManyCalls = 0;
+    await assert.rejects(once.load("k"), transientLocked);
+    assert.equal(faulty.getManyCalls, 1);
+    faulty.plan = { commit: writes("k") };
+    faulty.commits = [];
+    await assert.rejects(once.save("k", "lost"), transientLocked);
+    assert.equal(faulty.commits.filter(writes("k")).length, 1);
+    faulty.plan = {};
+    assert.equal(await once.load("k"), "after");
+  });
+});
+
+test("kv: a namespace transaction interrupted by 'database is locked' leaves no lock; the next writer goes at once", async () => {
+  await withFaulty(async (faulty, open, path) => {
+    const s = await open({ retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+    // Over Deno KV's 1,000 mutations per commit: a namespace transaction.
+    const big = Object.fromEntries(Array.from({ length: 1200 }, (_, i) => [`k${i}`, i]));
+    // Its commit point always fails; its lock release fails three times in four.
+    let releases = 0;
+    faulty.plan = { commit: (c) => commitPoint(c) || (release(c) && releases++ % 4 < 3) };
+    faulty.commits = [];
+    await assert.rejects(s.saveMany(big), transientLocked);
+    assert.equal(faulty.commits.filter(commitPoint).length, 3, "one commit point per attempt");
+    assert.ok(releases >= 12, `the release met the fault (${releases} tries)`);
+    faulty.plan = {};
+    await assertUnlocked(faulty.inner);
+    assert.deepEqual((await s.listKeys()).keys, []);
+
+    // Another process writes at once, not after the 30 s lease.
+    const options = { backend: "kv", path, namespace: "wf" };
+    const started = Date.now();
+    const child = await runScript(updateChild, [JSON.stringify(options), "n", "1"]);
+    assert.equal(child.code, 0, child.stderr);
+    assert.ok(Date.now() - started < 15_000, `the other process waited ${Date.now() - started} ms`);
+    assert.equal(await s.load("n"), 1);
+
+    // Faults after the commit point: this process finishes the transaction itself.
+    let applies = 0;
+    const apply = (c: CommitCall) =>
+      c.sets.filter((x) => endsWith(x.key.slice(0, -1), "wf", "keys")).length > 100;
+    faulty.plan = { commit: (c) => apply(c) && applies++ < 2 };
+    const once = await open({ retry: false });
+    await once.saveMany(big);
+    assert.ok(applies > 2, `two failed batches, then the ones that landed (${applies})`);
+    faulty.plan = {};
+    await assertUnlocked(faulty.inner);
+    assert.equal((await s.listKeys()).keys.length, 1201);
+    assert.equal(await s.load("k1199"), 1199);
+  });
+});
