@@ -192,12 +192,15 @@ async function commitSmall(
         bytes += size;
       } else later.push({ key, meta: old });
     }
+    const tick = ctx.clock?.read() ?? null;
     const result = await kvCall("write", () => {
       const atomic = ctx.kv.atomic().check(...checks);
       for (const m of mutate) m(atomic);
       return atomic.commit();
     });
     if (!result.ok) continue;
+    ctx.clock?.committed(tick); // the clock must have moved, or it is not trusted
+
     if (later.length > 0) {
       const writer = new BatchWriter(ctx.kv, [], "delete replaced chunks");
       for (const { key, meta } of later) await deleteBlob(writer, area, key, meta);

@@ -90,12 +90,11 @@ export function decodeRecord(entry: KvEntry, where: string): KvRecord | null {
   if (at < 0) {
     throw new StateDamagedError(`Deno KV record ${where} is not in this backend's format`);
   }
-  const meta = JSON.parse(text((bytes as Uint8Array).subarray(0, at))) as Meta;
-  return {
-    meta,
-    inline: meta.b === undefined ? text((bytes as Uint8Array).subarray(at + 1)) : null,
-    vs: entry.versionstamp,
-  };
+  // One decode of the whole record; the header's JSON holds no raw newline.
+  const all = text(bytes as Uint8Array);
+  const end = all.indexOf("\n");
+  const meta = JSON.parse(all.slice(0, end)) as Meta;
+  return { meta, inline: meta.b === undefined ? all.slice(end + 1) : null, vs: entry.versionstamp };
 }
 
 /** Whether a record has expired at `now`. */

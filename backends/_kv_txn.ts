@@ -17,6 +17,7 @@
 // process finds it first.
 import { contention } from "./_errors_kv.ts";
 import { type BackendError, StateDamagedError } from "../errors.ts";
+import type { WalClock } from "./_kv_clock.ts";
 import type { KvDatabase, KvEntry, KvKey } from "./_kv_platform.ts";
 import {
   BatchWriter,
@@ -97,6 +98,13 @@ export interface TxnContext {
   txns: Txns;
   /** Request ids recorded through this database (pruning runs every so often). */
   recorded: number;
+  /** The local file's change clock (see _kv_clock.ts); null for ":memory:", KV Connect or a given database. */
+  clock: WalClock | null;
+  /**
+   * Per namespace, a clock reading at which its head held no committed
+   * transaction: a read between two equal readings needs no head read.
+   */
+  unlockedAt: Map<string, string>;
 }
 
 /** Runs namespace transactions and lets readers and writers wait for them. */

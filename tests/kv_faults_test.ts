@@ -8,6 +8,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { BackendError, type ManagerOptions, StateManager } from "../mod.ts";
 import { KvBackend } from "../backends/kv.ts";
+import { WalClock } from "../backends/_kv_clock.ts";
 import { type KvDatabase, openKv } from "../backends/_kv_platform.ts";
 import { type CommitCall, endsWith, FaultyKv, textOf } from "./_kv_faults.ts";
 import { removeDir, runScript, tempDir } from "./_runtime.ts";
@@ -73,13 +74,15 @@ async function assertUnlocked(kv: KvDatabase): Promise<void> {
 
 test("kv: 'database is locked' is a transient BackendError, retried by the manager's attempts only", async () => {
   await withFaulty(async (faulty, open) => {
-    const s = await open(); // the default policy: 5 attempts
+    const s = await open(); // the backend's default policy
+    const attempts = s.backend.capabilities.retry?.attempts;
+    assert.equal(attempts, 20);
     await s.save("k", "before");
     faulty.plan = { commit: writes("k") };
     faulty.commits = [];
     await assert.rejects(s.save("k", "after"), transientLocked);
     // One commit per attempt of the manager: no retry loop inside the backend.
-    assert.equal(faulty.commits.filter(writes("k")).length, 5);
+    assert.equal(faulty.commits.filter(writes("k")).length, attempts);
 
     const few = await open({ retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
     let left = 2;
@@ -145,4 +148,66 @@ test("kv: a namespace transaction interrupted by 'database is locked' leaves no 
     assert.equal((await s.listKeys()).keys.length, 1201);
     assert.equal(await s.load("k1199"), 1199);
   });
+});
+
+test("kv: the change clock moves with every commit of any process, and switches off when it does not", async () => {
+  const dir = tempDir();
+  const path = join(dir, "state.kv");
+  const other = join(dir, "other.kv");
+  const kv = await openKv(path);
+  const otherKv = await openKv(other);
+  const clock = WalClock.open(path);
+  try {
+    assert.ok(clock !== null, "a local Deno KV file has a WAL index");
+    const before = clock.read();
+    const child = await runScript(updateChild, [
+      JSON.stringify({ backend: "kv", path, namespace: "wf" }),
+      "n",
+      "1",
+    ]);
+    assert.equal(child.code, 0, child.stderr);
+    const after = clock.read();
+    assert.notEqual(after, before, "another process's commit moved it");
+    await kv.atomic().set(["x"], 1).commit();
+    assert.notEqual(clock.read(), after, "this process's commit moved it");
+    // A commit to another file leaves it where it was: it is switched off.
+    const tick = clock.read();
+    await otherKv.atomic().set(["x"], 1).commit();
+    clock.committed(tick);
+    assert.equal(clock.live, false);
+    assert.equal(clock.read(), null);
+    assert.equal(WalClock.open(join(dir, "missing.kv")), null);
+  } finally {
+    clock?.close();
+    kv.close();
+    otherKv.close();
+    removeDir(dir);
+  }
+});
+
+test("kv: only a database the backend opens as a local file is cached by default", async () => {
+  const dir = tempDir();
+  try {
+    const local = new KvBackend({ path: join(dir, "state.kv") });
+    assert.equal(local.capabilities.freshReadsAreCheap, false);
+    const memory = new KvBackend({ path: ":memory:" });
+    assert.equal(memory.capabilities.freshReadsAreCheap, true);
+    const kv = await openKv(join(dir, "given.kv"));
+    const given = new KvBackend({ kv });
+    assert.equal(given.capabilities.freshReadsAreCheap, true);
+    // Without a clock the token is the change key's and the head's versionstamps.
+    await given.commit("wf", {
+      id: "r-1",
+      version: "v-1",
+      sets: [{ key: "k", value: "1", expiresAt: null }],
+      deletes: [],
+      checks: [],
+    });
+    assert.match(await given.changeToken("wf"), /^[0-9a-f]+:0$/);
+    assert.match(await local.changeToken("wf"), /^w/);
+    for (const b of [local, memory, given]) await b.close();
+    kv.close();
+  } finally {
+    removeDir(dir);
+  }
 });
