@@ -113,6 +113,7 @@ async function readUnlocked(
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
     const rec = decodeRecord(entries[i]!, key);
+    ctx.known.setRecord(ns, key, rec);
     if (rec === null || expired(rec.meta, now)) {
       out.push(null);
       continue;
@@ -166,10 +167,12 @@ async function readWithHead(
       continue;
     }
     missing = false;
+    if (first !== undefined && first.lock === null) ctx.known.setHead(ns, first.vs);
     const now = Date.now();
     const out: (StoredEntry | null)[] = [];
     for (let i = 0; i < keys.length; i++) {
       const rec = recs[i]!;
+      ctx.known.setRecord(ns, keys[i]!, rec);
       if (rec === null || expired(rec.meta, now)) {
         out.push(null);
         continue;

@@ -240,6 +240,7 @@ export class BatchWriter {
   readonly #checks: Checks;
   readonly #what: string;
   #ops: ((a: KvAtomic) => void)[] = [];
+  #landed: ((vs: string) => void)[] = [];
   #payload = 0;
   #keyBytes = 0;
   #failed = false;
@@ -254,7 +255,12 @@ export class BatchWriter {
     return this.#checks.reduce((n, c) => n + keySize(c.key), 0);
   }
 
-  async #add(payload: number, keyBytes: number, op: (a: KvAtomic) => void): Promise<void> {
+  async #add(
+    payload: number,
+    keyBytes: number,
+    op: (a: KvAtomic) => void,
+    landed?: (vs: string) => void,
+  ): Promise<void> {
     if (
       this.#ops.length > 0 &&
       (this.#ops.length + 1 > LIMITS.mutations - 1 ||
@@ -262,25 +268,33 @@ export class BatchWriter {
         this.#keyBytes + keyBytes > LIMITS.keyBytes)
     ) await this.flush();
     this.#ops.push(op);
+    if (landed) this.#landed.push(landed);
     this.#payload += payload;
     this.#keyBytes += keyBytes;
   }
 
-  /** Queues a write of bytes. */
-  set(key: KvKey, value: Uint8Array, options: { expireIn?: number } = {}): Promise<void> {
+  /** Queues a write of bytes; `landed` gets the versionstamp of the commit that wrote it. */
+  set(
+    key: KvKey,
+    value: Uint8Array,
+    options: { expireIn?: number } = {},
+    landed?: (vs: string) => void,
+  ): Promise<void> {
     const size = keySize(key);
-    return this.#add(2 * size + value.length, size, (a) => a.set(key, value, options));
+    return this.#add(2 * size + value.length, size, (a) => a.set(key, value, options), landed);
   }
 
-  /** Queues a delete. */
-  delete(key: KvKey): Promise<void> {
-    return this.#add(keySize(key), 0, (a) => a.delete(key));
+  /** Queues a delete; `landed` is called once it is committed. */
+  delete(key: KvKey, landed?: (vs: string) => void): Promise<void> {
+    return this.#add(keySize(key), 0, (a) => a.delete(key), landed);
   }
 
   /** Commits what is queued; false if a check failed (now or in an earlier batch). */
   async flush(): Promise<boolean> {
     const ops = this.#ops;
+    const landed = this.#landed;
     this.#ops = [];
+    this.#landed = [];
     this.#payload = 0;
     this.#keyBytes = 0;
     if (this.#failed || ops.length === 0) return !this.#failed;
@@ -291,6 +305,7 @@ export class BatchWriter {
       return atomic.commit();
     });
     if (!result.ok) this.#failed = true;
+    else for (const fn of landed) fn(result.versionstamp!);
     return result.ok;
   }
 }

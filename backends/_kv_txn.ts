@@ -18,6 +18,7 @@
 import { contention } from "./_errors_kv.ts";
 import { type BackendError, StateDamagedError } from "../errors.ts";
 import type { WalClock } from "./_kv_clock.ts";
+import type { Known } from "./_kv_known.ts";
 import type { KvDatabase, KvEntry, KvKey } from "./_kv_platform.ts";
 import {
   BatchWriter,
@@ -105,6 +106,8 @@ export interface TxnContext {
    * transaction: a read between two equal readings needs no head read.
    */
   unlockedAt: Map<string, string>;
+  /** Records and heads last seen, for commits that skip reading them. */
+  known: Known;
 }
 
 /** Runs namespace transactions and lets readers and writers wait for them. */
@@ -112,11 +115,13 @@ export class Txns {
   readonly #kv: KvDatabase;
   readonly #layout: KvLayout;
   readonly #leaseMs: number;
+  readonly #known: Known;
 
-  constructor(kv: KvDatabase, layout: KvLayout, leaseMs: number) {
+  constructor(kv: KvDatabase, layout: KvLayout, leaseMs: number, known: Known) {
     this.#kv = kv;
     this.#layout = layout;
     this.#leaseMs = leaseMs;
+    this.#known = known;
   }
 
   /** Reads the head. */
@@ -287,6 +292,7 @@ export class Txns {
       if (changed) atomic.set(this.#layout.changed(ns), utf8(timeId()));
       return atomic.commit();
     });
+    if (result.ok) this.#known.setHead(ns, result.versionstamp!);
     return result.ok;
   }
 
@@ -346,12 +352,16 @@ export class Txns {
             recordKey(area, op.key),
             encodeRecord(op.meta, op.inline),
             expireIn(op.meta),
+            (vs) => this.#known.setRecord(ns, op.key, { meta: op.meta, inline: null, vs }),
           );
           if (before && before.meta.b !== op.meta.b) {
             await deleteBlob(writer, area, op.key, before.meta);
           }
         } else {
-          await writer.delete(recordKey(area, op.key));
+          await writer.delete(
+            recordKey(area, op.key),
+            () => this.#known.setRecord(ns, op.key, null),
+          );
           if (before) await deleteBlob(writer, area, op.key, before.meta);
         }
       }

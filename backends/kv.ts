@@ -47,6 +47,7 @@ import * as checkpoints from "./_kv_checkpoints.ts";
 import { commit } from "./_kv_commit.ts";
 import { type KvDatabase, type KvKey, openKv } from "./_kv_platform.ts";
 import { WalClock } from "./_kv_clock.ts";
+import { Known } from "./_kv_known.ts";
 import { getEntries, stable, versionstamps } from "./_kv_read.ts";
 import { recover } from "./_kv_recover.ts";
 import {
@@ -192,10 +193,12 @@ export class KvBackend implements Backend {
         );
       }
     }
+    const known = new Known();
     return {
       kv,
       layout: this.#layout,
-      txns: new Txns(kv, this.#layout, this.#leaseMs),
+      txns: new Txns(kv, this.#layout, this.#leaseMs, known),
+      known,
       recorded: 0,
       clock,
       unlockedAt: new Map(),

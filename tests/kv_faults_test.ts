@@ -211,3 +211,41 @@ test("kv: only a database the backend opens as a local file is cached by default
     removeDir(dir);
   }
 });
+
+test("kv: a save of a key this process knows is one Deno KV call; a stale guess is caught by the checks", async () => {
+  await withFaulty(async (faulty, open) => {
+    const s = await open();
+    const other = new KvBackend({ kv: faulty.inner }); // another writer, knowing nothing
+    const peer = await StateManager.open({ backend: other, namespace: "wf", cache: false });
+    try {
+      await s.save("k", "v0");
+      faulty.getManyCalls = 0;
+      faulty.commits = [];
+      for (let i = 1; i <= 5; i++) await s.save("k", `v${i}`);
+      assert.equal(faulty.getManyCalls, 0, "no read before the commits");
+      assert.equal(faulty.commits.length, 5);
+
+      // This process saw a large value; the other replaces it with another large one.
+      await s.save("k", "a".repeat(150_000));
+      await peer.save("k", "b".repeat(150_000));
+      const peerVersion = (await peer.getEntry("k"))!.version;
+      faulty.getManyCalls = 0;
+      faulty.commits = [];
+      // The guess (this process's old version) would fail the condition: it is read instead.
+      await s.save("k", "small", { ifVersion: peerVersion });
+      assert.ok(faulty.getManyCalls >= 1, "the stale guess made it read");
+      assert.equal(await peer.load("k"), "small");
+      assert.equal(
+        await count(faulty.inner, [...NS, "blobs"]),
+        0,
+        "the other writer's chunks went too",
+      );
+      // And a condition that really fails still fails.
+      await assert.rejects(s.save("k", "late", { ifVersion: peerVersion }), /version/i);
+      assert.equal(await peer.load("k"), "small");
+    } finally {
+      await peer.close();
+      await other.close();
+    }
+  });
+});
