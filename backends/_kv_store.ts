@@ -32,11 +32,14 @@ export const utf8 = (text: string): Uint8Array => encoder.encode(text);
 /** Text of UTF-8 bytes. */
 export const text = (bytes: Uint8Array): string => decoder.decode(bytes);
 
+const ASCII_NO_NUL = /^[\x01-\x7f]*$/;
+
 /** Size of a key as Deno KV counts it (its tuple encoding). */
 export function keySize(key: KvKey): number {
   let n = 0;
   for (const part of key) {
     if (typeof part === "number") n += 9;
+    else if (ASCII_NO_NUL.test(part)) n += 2 + part.length; // the common case, without encoding
     else {
       const bytes = utf8(part);
       n += 2 + bytes.length + bytes.filter((b) => b === 0).length;
