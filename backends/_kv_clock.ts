@@ -20,7 +20,7 @@
 // backend then reads the head and the change key as before). `kv.watch()`
 // cannot do this job: on a local file it does not report other processes'
 // commits at all.
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
 
 /** SQLite's WAL index format version (WALINDEX_MAX_VERSION), at the start of the header. */
 const WAL_INDEX_VERSION = 3007000;
@@ -39,6 +39,8 @@ export class WalClock {
 
   /** The clock of the database file at `path` (opened already), or null when it has none. */
   static open(path: string): WalClock | null {
+    // No WAL file: the database is not in WAL mode, and a `-shm` file is a stale left-over.
+    if (!existsSync(`${path}-wal`)) return null;
     let fd: number;
     try {
       fd = openSync(`${path}-shm`, "r");
