@@ -165,6 +165,17 @@ export interface BackendCapabilities {
    * bounded staleness (`cache: { maxStaleMs }`), which does save the trip.
    */
   freshReadsAreCheap?: boolean;
+  /**
+   * The retry policy a manager uses when opened without `retry`: for a
+   * backend whose transient faults come often under contention (Deno KV's
+   * "database is locked" with several processes on one file).
+   */
+  retry?: {
+    attempts?: number;
+    baseDelayMs?: number;
+    maxDelayMs?: number;
+    timeoutMs?: number;
+  };
 }
 
 /** What `recover()` did. */

@@ -119,27 +119,40 @@ async function commitSmall(
   const started = Date.now();
   for (let attempt = 0; attempt < 500; attempt++) {
     if (attempt > 1) await sleep(Math.random() * Math.min(20, attempt));
-    // The records this commit touches, each batch read with the head.
-    // The request id is read with them: no extra round trip.
-    const recs = new Map<string, KvRecord | null>();
-    const heads: HeadState[] = [];
-    let seen = false;
-    for (let i = 0; i < touched.length || i === 0; i += LIMITS.getMany - 2) {
-      const batch = touched.slice(i, i + LIMITS.getMany - 2);
-      const [h, r, ...entries] = await kvCall(
-        "read keys",
-        () => ctx.kv.getMany([head, request, ...batch.map((k) => recordKey(area, k))]),
-      );
-      heads.push(decodeHead(h!));
-      seen ||= r!.versionstamp !== null;
-      entries.forEach((e, j) => recs.set(batch[j]!, decodeRecord(e, batch[j]!)));
+    // First try: what this process last saw of the head and the records, if
+    // it knows all of them, checked in the commit instead of read (_kv_known.ts).
+    const guess = attempt === 0 ? guessed(ctx, ns, touched) : null;
+    let recs: Map<string, KvRecord | null>;
+    let state: HeadState;
+    if (guess !== null) ({ recs, state } = guess);
+    else {
+      // The records this commit touches, each batch read with the head.
+      // The request id is read with them: no extra round trip.
+      recs = new Map<string, KvRecord | null>();
+      const heads: HeadState[] = [];
+      let seen = false;
+      for (let i = 0; i < touched.length || i === 0; i += LIMITS.getMany - 2) {
+        const batch = touched.slice(i, i + LIMITS.getMany - 2);
+        const [h, r, ...entries] = await kvCall(
+          "read keys",
+          () => ctx.kv.getMany([head, request, ...batch.map((k) => recordKey(area, k))]),
+        );
+        heads.push(decodeHead(h!));
+        seen ||= r!.versionstamp !== null;
+        entries.forEach((e, j) => {
+          const rec = decodeRecord(e, batch[j]!);
+          recs.set(batch[j]!, rec);
+          ctx.known.setRecord(ns, batch[j]!, rec);
+        });
+      }
+      if (seen) {
+        await discard(ctx, ns, written);
+        return { ok: true, version: op.version };
+      }
+      state = heads[0]!;
+      if (heads.some((h) => h.vs !== state.vs)) continue; // a transaction moved the head: read again
+      if (state.lock === null) ctx.known.setHead(ns, state.vs);
     }
-    if (seen) {
-      await discard(ctx, ns, written);
-      return { ok: true, version: op.version };
-    }
-    const state = heads[0]!;
-    if (heads.some((h) => h.vs !== state.vs)) continue; // a transaction moved the head: read again
     if (state.lock !== null) {
       // A namespace transaction holds the lock: wait a little, then queue for it like them.
       if (await ctx.txns.free(ns, started + 200) !== null) continue;
@@ -154,6 +167,7 @@ async function commitSmall(
       if (written === null) continue;
     }
     if (checkFails(op, recs)) {
+      if (guess !== null) continue; // decided on what is read, never on a guess
       await discard(ctx, ns, written);
       return { ok: false };
     }
@@ -192,12 +206,23 @@ async function commitSmall(
         bytes += size;
       } else later.push({ key, meta: old });
     }
+    const tick = ctx.clock?.read() ?? null;
     const result = await kvCall("write", () => {
       const atomic = ctx.kv.atomic().check(...checks);
       for (const m of mutate) m(atomic);
       return atomic.commit();
     });
-    if (!result.ok) continue;
+    if (!result.ok) continue; // a guess went stale, or another writer won: read and try again
+    ctx.clock?.committed(tick); // the clock must have moved, or it is not trusted
+    for (const key of op.deletes) ctx.known.setRecord(ns, key, null);
+    for (const s of sets) {
+      ctx.known.setRecord(ns, s.key, {
+        meta: written.get(s.key)!.meta,
+        inline: null,
+        vs: result.versionstamp!,
+      });
+    }
+
     if (later.length > 0) {
       const writer = new BatchWriter(ctx.kv, [], "delete replaced chunks");
       for (const { key, meta } of later) await deleteBlob(writer, area, key, meta);
@@ -211,6 +236,27 @@ async function commitSmall(
       JSON.stringify(ns)
     } lost 500 races with other writers: retry later`,
   );
+}
+
+/**
+ * The head and the touched records as this process last saw them, when it
+ * knows all of them and the commit can check every one (so each guess is
+ * verified by the commit); else null.
+ */
+function guessed(
+  ctx: TxnContext,
+  ns: string,
+  touched: string[],
+): { recs: Map<string, KvRecord | null>; state: HeadState } | null {
+  const vs = ctx.known.head(ns);
+  if (vs === undefined || touched.length > LIMITS.checks - 2) return null;
+  const recs = new Map<string, KvRecord | null>();
+  for (const key of touched) {
+    const rec = ctx.known.record(ns, key);
+    if (rec === undefined) return null;
+    recs.set(key, rec);
+  }
+  return { recs, state: { lock: null, seq: 0, vs } };
 }
 
 /** A commit too large for one Deno KV commit: a namespace transaction. */

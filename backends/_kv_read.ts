@@ -81,8 +81,52 @@ export async function stable<T>(
   return null;
 }
 
-/** Reads live keys; each batch of 9 is read with the head, so a transaction is never seen half applied. */
+/**
+ * Reads live keys, never a transaction half applied: between two equal
+ * readings of the change clock at which the namespace held no committed
+ * transaction, the records alone; else each batch of 9 with the head.
+ */
 export async function getEntries(
+  ctx: TxnContext,
+  ns: string,
+  keys: string[],
+): Promise<(StoredEntry | null)[]> {
+  return await readUnlocked(ctx, ns, keys) ?? await readWithHead(ctx, ns, keys);
+}
+
+/** Reads keys between two equal clock readings known to be unlocked; null when that fails. */
+async function readUnlocked(
+  ctx: TxnContext,
+  ns: string,
+  keys: string[],
+): Promise<(StoredEntry | null)[] | null> {
+  const clock = ctx.clock;
+  const tick = clock?.read() ?? null;
+  if (tick === null || ctx.unlockedAt.get(ns) !== tick) return null;
+  const area = ctx.layout.live(ns);
+  const recordKeys = keys.map((k) => recordKey(area, k));
+  const entries = recordKeys.length <= LIMITS.getMany
+    ? await kvCall("read keys", () => ctx.kv.getMany(recordKeys))
+    : await getAll(ctx.kv, recordKeys);
+  const now = Date.now();
+  const out: (StoredEntry | null)[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const rec = decodeRecord(entries[i]!, key);
+    ctx.known.setRecord(ns, key, rec);
+    if (rec === null || expired(rec.meta, now)) {
+      out.push(null);
+      continue;
+    }
+    const value = await readKvValue(ctx.kv, area, key, rec);
+    if (value === null) return null; // replaced meanwhile
+    out.push({ key, value, version: rec.meta.v, expiresAt: rec.meta.x });
+  }
+  return clock!.read() === tick ? out : null;
+}
+
+/** Reads live keys; each batch of 9 is read with the head, so a transaction is never seen half applied. */
+async function readWithHead(
   ctx: TxnContext,
   ns: string,
   keys: string[],
@@ -91,6 +135,7 @@ export async function getEntries(
   const head = ctx.layout.head(ns);
   let missing = false;
   outer: for (let attempt = 0; attempt < 100; attempt++) {
+    const tick = ctx.clock?.read() ?? null;
     // Keys change under a transaction only between its commit point (which
     // moves `seq`) and its release: the same seq without a committed lock in
     // every batch means no transaction was applied in between.
@@ -122,10 +167,12 @@ export async function getEntries(
       continue;
     }
     missing = false;
+    if (first !== undefined && first.lock === null) ctx.known.setHead(ns, first.vs);
     const now = Date.now();
     const out: (StoredEntry | null)[] = [];
     for (let i = 0; i < keys.length; i++) {
       const rec = recs[i]!;
+      ctx.known.setRecord(ns, keys[i]!, rec);
       if (rec === null || expired(rec.meta, now)) {
         out.push(null);
         continue;
@@ -136,6 +183,11 @@ export async function getEntries(
         continue outer; // replaced meanwhile: read again
       }
       out.push({ key: keys[i]!, value, version: rec.meta.v, expiresAt: rec.meta.x });
+    }
+    // Nothing committed while the heads were read, and none held a committed
+    // transaction: reads at this clock reading need no head.
+    if (tick !== null && heads.length > 0 && ctx.clock!.read() === tick) {
+      ctx.unlockedAt.set(ns, tick);
     }
     return out;
   }

@@ -2,7 +2,8 @@
 // format, Deno KV's per-call limits, batched writes and error mapping.
 import { compareKeys, prefixEnd } from "../core/_keys.ts";
 import { StateDamagedError } from "../errors.ts";
-import { isBusy, mapKvError as mapError } from "./_errors_kv.ts";
+import { isTransient } from "../core/_retry.ts";
+import { mapKvError as mapError } from "./_errors_kv.ts";
 import type { KvAtomic, KvDatabase, KvEntry, KvKey, KvSelector } from "./_kv_platform.ts";
 
 /** Deno KV's limits, with a margin under the documented ones. */
@@ -31,11 +32,14 @@ export const utf8 = (text: string): Uint8Array => encoder.encode(text);
 /** Text of UTF-8 bytes. */
 export const text = (bytes: Uint8Array): string => decoder.decode(bytes);
 
+const ASCII_NO_NUL = /^[\x01-\x7f]*$/;
+
 /** Size of a key as Deno KV counts it (its tuple encoding). */
 export function keySize(key: KvKey): number {
   let n = 0;
   for (const part of key) {
     if (typeof part === "number") n += 9;
+    else if (ASCII_NO_NUL.test(part)) n += 2 + part.length; // the common case, without encoding
     else {
       const bytes = utf8(part);
       n += 2 + bytes.length + bytes.filter((b) => b === 0).length;
@@ -89,12 +93,11 @@ export function decodeRecord(entry: KvEntry, where: string): KvRecord | null {
   if (at < 0) {
     throw new StateDamagedError(`Deno KV record ${where} is not in this backend's format`);
   }
-  const meta = JSON.parse(text((bytes as Uint8Array).subarray(0, at))) as Meta;
-  return {
-    meta,
-    inline: meta.b === undefined ? text((bytes as Uint8Array).subarray(at + 1)) : null,
-    vs: entry.versionstamp,
-  };
+  // One decode of the whole record; the header's JSON holds no raw newline.
+  const all = text(bytes as Uint8Array);
+  const end = all.indexOf("\n");
+  const meta = JSON.parse(all.slice(0, end)) as Meta;
+  return { meta, inline: meta.b === undefined ? all.slice(end + 1) : null, vs: entry.versionstamp };
 }
 
 /** Whether a record has expired at `now`. */
@@ -152,14 +155,40 @@ export const blobKey = (
 /** The prefix of all chunks of an area. */
 export const blobsOf = (area: KvKey): KvKey => [...area, "blobs"];
 
-/** Runs a Deno KV call, retrying "database is locked" (the call did not happen) a few times. */
+/**
+ * Runs one Deno KV call. A failure becomes a StateError at once, through the
+ * backend's one classifier: "database is locked" (the call did not happen)
+ * is a transient BackendError, which the manager's retry policy retries. No
+ * retry loop here, so no loop runs inside the manager's.
+ */
 export async function kvCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw mapError(error, what);
+  }
+}
+
+/** Attempts of {@linkcode kvCleanup} and its longest pause: at most ~0.6 s of waiting in all. */
+export const CLEANUP = { attempts: 8, maxDelayMs: 100 } as const;
+
+/**
+ * Runs work that must not be left undone when the operation around it fails:
+ * releasing a namespace lock, leaving the lock queue, finishing a committed
+ * transaction. Failing there leaves the namespace locked for the lock's lease
+ * (30 s by default) for every process, so a transient fault ("database is
+ * locked", a network fault) is retried here, a bounded few times
+ * ({@linkcode CLEANUP}), before the error goes to the caller. The only retry
+ * loop of the backend besides its contention loops.
+ */
+export async function kvCleanup<T>(what: string, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1;; attempt++) {
     try {
       return await fn();
     } catch (error) {
-      if (!isBusy(error) || attempt >= 40) throw mapError(error, what);
-      await sleep(Math.random() * Math.min(200, 2 * 2 ** attempt));
+      const mapped = mapError(error, what);
+      if (!isTransient(mapped) || attempt >= CLEANUP.attempts) throw mapped;
+      await sleep(Math.random() * Math.min(CLEANUP.maxDelayMs, 5 * 2 ** attempt));
     }
   }
 }
@@ -214,6 +243,7 @@ export class BatchWriter {
   readonly #checks: Checks;
   readonly #what: string;
   #ops: ((a: KvAtomic) => void)[] = [];
+  #landed: ((vs: string) => void)[] = [];
   #payload = 0;
   #keyBytes = 0;
   #failed = false;
@@ -228,7 +258,12 @@ export class BatchWriter {
     return this.#checks.reduce((n, c) => n + keySize(c.key), 0);
   }
 
-  async #add(payload: number, keyBytes: number, op: (a: KvAtomic) => void): Promise<void> {
+  async #add(
+    payload: number,
+    keyBytes: number,
+    op: (a: KvAtomic) => void,
+    landed?: (vs: string) => void,
+  ): Promise<void> {
     if (
       this.#ops.length > 0 &&
       (this.#ops.length + 1 > LIMITS.mutations - 1 ||
@@ -236,25 +271,33 @@ export class BatchWriter {
         this.#keyBytes + keyBytes > LIMITS.keyBytes)
     ) await this.flush();
     this.#ops.push(op);
+    if (landed) this.#landed.push(landed);
     this.#payload += payload;
     this.#keyBytes += keyBytes;
   }
 
-  /** Queues a write of bytes. */
-  set(key: KvKey, value: Uint8Array, options: { expireIn?: number } = {}): Promise<void> {
+  /** Queues a write of bytes; `landed` gets the versionstamp of the commit that wrote it. */
+  set(
+    key: KvKey,
+    value: Uint8Array,
+    options: { expireIn?: number } = {},
+    landed?: (vs: string) => void,
+  ): Promise<void> {
     const size = keySize(key);
-    return this.#add(2 * size + value.length, size, (a) => a.set(key, value, options));
+    return this.#add(2 * size + value.length, size, (a) => a.set(key, value, options), landed);
   }
 
-  /** Queues a delete. */
-  delete(key: KvKey): Promise<void> {
-    return this.#add(keySize(key), 0, (a) => a.delete(key));
+  /** Queues a delete; `landed` is called once it is committed. */
+  delete(key: KvKey, landed?: (vs: string) => void): Promise<void> {
+    return this.#add(keySize(key), 0, (a) => a.delete(key), landed);
   }
 
   /** Commits what is queued; false if a check failed (now or in an earlier batch). */
   async flush(): Promise<boolean> {
     const ops = this.#ops;
+    const landed = this.#landed;
     this.#ops = [];
+    this.#landed = [];
     this.#payload = 0;
     this.#keyBytes = 0;
     if (this.#failed || ops.length === 0) return !this.#failed;
@@ -265,6 +308,7 @@ export class BatchWriter {
       return atomic.commit();
     });
     if (!result.ok) this.#failed = true;
+    else for (const fn of landed) fn(result.versionstamp!);
     return result.ok;
   }
 }

@@ -17,6 +17,8 @@
 // process finds it first.
 import { contention } from "./_errors_kv.ts";
 import { type BackendError, StateDamagedError } from "../errors.ts";
+import type { WalClock } from "./_kv_clock.ts";
+import type { Known } from "./_kv_known.ts";
 import type { KvDatabase, KvEntry, KvKey } from "./_kv_platform.ts";
 import {
   BatchWriter,
@@ -27,6 +29,7 @@ import {
   expireIn,
   getAll,
   kvCall,
+  kvCleanup,
   type KvLayout,
   LIMITS,
   listAll,
@@ -96,6 +99,15 @@ export interface TxnContext {
   txns: Txns;
   /** Request ids recorded through this database (pruning runs every so often). */
   recorded: number;
+  /** The local file's change clock (see _kv_clock.ts); null for ":memory:", KV Connect or a given database. */
+  clock: WalClock | null;
+  /**
+   * Per namespace, a clock reading at which its head held no committed
+   * transaction: a read between two equal readings needs no head read.
+   */
+  unlockedAt: Map<string, string>;
+  /** Records and heads last seen, for commits that skip reading them. */
+  known: Known;
 }
 
 /** Runs namespace transactions and lets readers and writers wait for them. */
@@ -103,11 +115,13 @@ export class Txns {
   readonly #kv: KvDatabase;
   readonly #layout: KvLayout;
   readonly #leaseMs: number;
+  readonly #known: Known;
 
-  constructor(kv: KvDatabase, layout: KvLayout, leaseMs: number) {
+  constructor(kv: KvDatabase, layout: KvLayout, leaseMs: number, known: Known) {
     this.#kv = kv;
     this.#layout = layout;
     this.#leaseMs = leaseMs;
+    this.#known = known;
   }
 
   /** Reads the head. */
@@ -196,14 +210,23 @@ export class Txns {
             .commit());
         if (result.ok) {
           committed = true;
-          await this.#apply(ns, lock.id, ops, result.versionstamp!, seq + 1);
+          await this.#apply(ns, lock.id, ops, result.versionstamp!, seq + 1, true);
           return prepared.result;
         }
         await this.#deleteLog(ns, lock.id);
         if ((await this.head(ns)).vs !== vs) throw lostLock(ns);
       }
     } catch (error) {
-      if (!committed) await this.#release(ns, vs, seq, false).catch(() => false);
+      // Not committed: nothing was applied; the lock and the log must go (see
+      // kvCleanup). A release that finds the head moved keeps the log: a commit
+      // point that failed in transit may have landed, and the log finishes it.
+      if (!committed) {
+        try {
+          if (await this.#release(ns, vs, seq, false)) await this.#deleteLog(ns, lock.id);
+        } catch {
+          // The error that stopped the transaction is the one to report.
+        }
+      }
       throw error;
     }
   }
@@ -241,7 +264,8 @@ export class Txns {
         await sleep(Math.random() * Math.min(20, 1 + attempt));
       }
     } catch (error) {
-      await kvCall("leave the lock queue", () => this.#kv.atomic().delete(ticket).commit())
+      // A ticket left behind would make later waiters queue behind it for a lease.
+      await kvCleanup("leave the lock queue", () => this.#kv.atomic().delete(ticket).commit())
         .catch(() => {});
       throw error;
     }
@@ -255,20 +279,45 @@ export class Txns {
     return older.some((e) => Number(text(e.value as Uint8Array)) > now);
   }
 
-  /** Releases the lock held at head versionstamp `vs`; false if it is not held any more. */
+  /**
+   * Releases the lock held at head versionstamp `vs`; false if it is not held
+   * any more. A cleanup (kvCleanup): a lock left held would stop every writer
+   * of the namespace for its lease.
+   */
   async #release(ns: string, vs: string, seq: number, changed: boolean): Promise<boolean> {
     const head = this.#layout.head(ns);
-    const result = await kvCall("unlock the namespace", () => {
+    const result = await kvCleanup("unlock the namespace", () => {
       const atomic = this.#kv.atomic().check({ key: head, versionstamp: vs })
         .set(head, utf8(JSON.stringify({ seq })));
       if (changed) atomic.set(this.#layout.changed(ns), utf8(timeId()));
       return atomic.commit();
     });
+    if (result.ok) this.#known.setHead(ns, result.versionstamp!);
     return result.ok;
   }
 
-  /** Applies a committed log while the head stays at `vs`, then releases the lock. */
-  async #apply(ns: string, id: string, ops: Op[], vs: string, seq: number): Promise<void> {
+  /**
+   * Applies a committed log while the head stays at `vs`, then releases the
+   * lock. `cleanup`: this process just passed the commit point, so a transient
+   * fault is retried a few times (kvCleanup) rather than leaving readers and
+   * writers waiting out the lease for another process to roll it forward.
+   */
+  async #apply(
+    ns: string,
+    id: string,
+    ops: Op[],
+    vs: string,
+    seq: number,
+    cleanup = false,
+  ): Promise<void> {
+    const write = () => this.#write(ns, id, ops, vs);
+    const done = cleanup ? await kvCleanup("apply a transaction", write) : await write();
+    if (!done) return; // another process finished it
+    if (await this.#release(ns, vs, seq, true)) await this.#deleteLog(ns, id);
+  }
+
+  /** Writes a committed log's changes; false if the head moved (another process finished it). */
+  async #write(ns: string, id: string, ops: Op[], vs: string): Promise<boolean> {
     const area = this.#layout.live(ns);
     const writer = new BatchWriter(
       this.#kv,
@@ -303,18 +352,21 @@ export class Txns {
             recordKey(area, op.key),
             encodeRecord(op.meta, op.inline),
             expireIn(op.meta),
+            (vs) => this.#known.setRecord(ns, op.key, { meta: op.meta, inline: null, vs }),
           );
           if (before && before.meta.b !== op.meta.b) {
             await deleteBlob(writer, area, op.key, before.meta);
           }
         } else {
-          await writer.delete(recordKey(area, op.key));
+          await writer.delete(
+            recordKey(area, op.key),
+            () => this.#known.setRecord(ns, op.key, null),
+          );
           if (before) await deleteBlob(writer, area, op.key, before.meta);
         }
       }
     }
-    if (!await writer.flush()) return; // another process finished it
-    if (await this.#release(ns, vs, seq, true)) await this.#deleteLog(ns, id);
+    return await writer.flush();
   }
 
   /** Queues deletion of everything in the namespace but its head, change key and this log. */
@@ -332,12 +384,15 @@ export class Txns {
     }
   }
 
+  /** Deletes a finished or aborted transaction's log (a cleanup: see kvCleanup). */
   async #deleteLog(ns: string, id: string): Promise<void> {
-    const writer = new BatchWriter(this.#kv, [], "delete a redo log");
-    for (const entry of await listAll(this.#kv, { prefix: this.#layout.txn(ns, id) })) {
-      await writer.delete(entry.key as KvKey);
-    }
-    await writer.flush();
+    await kvCleanup("delete a redo log", async () => {
+      const writer = new BatchWriter(this.#kv, [], "delete a redo log");
+      for (const entry of await listAll(this.#kv, { prefix: this.#layout.txn(ns, id) })) {
+        await writer.delete(entry.key as KvKey);
+      }
+      await writer.flush();
+    });
   }
 }
 

@@ -46,6 +46,8 @@ import type {
 import * as checkpoints from "./_kv_checkpoints.ts";
 import { commit } from "./_kv_commit.ts";
 import { type KvDatabase, type KvKey, openKv } from "./_kv_platform.ts";
+import { WalClock } from "./_kv_clock.ts";
+import { Known } from "./_kv_known.ts";
 import { getEntries, stable, versionstamps } from "./_kv_read.ts";
 import { recover } from "./_kv_recover.ts";
 import {
@@ -92,6 +94,9 @@ export interface KvBackendOptions {
    */
   lockLeaseMs?: number;
 }
+
+/** The manager's default retry policy on Deno KV: up to ~3 s of waiting in all. */
+const KV_RETRY = { attempts: 20, baseDelayMs: 10, maxDelayMs: 250, timeoutMs: 10_000 } as const;
 
 /** Longest key prefix, in UTF-8 bytes (keys must stay under Deno KV's 2 KiB). */
 const MAX_PREFIX_BYTES = 256;
@@ -148,17 +153,34 @@ export class KvBackend implements Backend {
     this.#layout = new KvLayout(prefix);
     this.#leaseMs = lease;
     const persistent = options.kv !== undefined || this.#path !== ":memory:";
-    this.capabilities = { persistent, multiProcess: persistent, freshReadsAreCheap: true };
+    // A local file has a change clock (see _kv_clock.ts): checking it costs
+    // far less than a read, so the manager's never-stale cache pays off.
+    this.capabilities = {
+      persistent,
+      multiProcess: persistent,
+      freshReadsAreCheap: !this.#local(),
+      // "database is locked" comes often when processes share a file, and
+      // only the manager retries it (see kvCall): more, shorter tries.
+      retry: KV_RETRY,
+    };
+  }
+
+  /** Whether this backend opens a local database file itself. */
+  #local(): boolean {
+    return this.#given === undefined && this.#path !== ":memory:" &&
+      !/^https?:\/\//i.test(this.#path);
   }
 
   async #open(): Promise<TxnContext> {
     let kv = this.#given;
+    let clock: WalClock | null = null;
     if (kv === undefined) {
       const path = this.#path;
       let undo = () => {};
       try {
-        if (path !== ":memory:" && !/^https?:\/\//i.test(path)) undo = createPrivateFile(path);
+        if (this.#local()) undo = createPrivateFile(path);
         kv = await openKv(path);
+        if (this.#local()) clock = WalClock.open(path);
       } catch (error) {
         // A failed open (e.g. no @deno/kv on Node) leaves no file behind, unless
         // another process holds the new file ("database is locked").
@@ -171,11 +193,15 @@ export class KvBackend implements Backend {
         );
       }
     }
+    const known = new Known();
     return {
       kv,
       layout: this.#layout,
-      txns: new Txns(kv, this.#layout, this.#leaseMs),
+      txns: new Txns(kv, this.#layout, this.#leaseMs, known),
+      known,
       recorded: 0,
+      clock,
+      unlockedAt: new Map(),
     };
   }
 
@@ -335,10 +361,16 @@ export class KvBackend implements Backend {
     });
   }
 
-  /** The versionstamps of the namespace's change key (every commit writes it) and head. */
+  /**
+   * The local file's change clock when it has one (it moves with every
+   * commit, in any process), else the versionstamps of the namespace's change
+   * key (every commit writes it) and head.
+   */
   changeToken(ns: string): Promise<string> {
     validateNamespace(ns); // whoever passed it: a migration source may be hostile
     return this.#run("read change token", async (ctx) => {
+      const tick = ctx.clock?.read() ?? null;
+      if (tick !== null) return `w${tick}`;
       const [changed, head] = await versionstamps(ctx, ns);
       return `${changed ?? 0}:${head ?? 0}`;
     });
@@ -357,7 +389,9 @@ export class KvBackend implements Backend {
     this.#ctx = null;
     if (pending === null || this.#given !== undefined) return;
     try {
-      (await pending).kv.close();
+      const ctx = await pending;
+      ctx.clock?.close();
+      ctx.kv.close();
     } catch {
       // It never opened: nothing to close.
     }

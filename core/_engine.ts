@@ -24,7 +24,7 @@ export class Engine {
     this.backend = backend;
     this.namespace = namespace;
     this.options = options;
-    this.#retry = retryPolicy(options.retry);
+    this.#retry = retryPolicy(options.retry ?? backend.capabilities.retry);
     const cache = options.cache ?? true;
     const settings = typeof cache === "object" && cache !== null ? cache : {};
     // Where a fresh read costs what a token check costs, a never-stale cache
