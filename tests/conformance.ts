@@ -392,13 +392,14 @@ export async function testBackend(
   });
 
   withState("expires keys after their TTL and keeps others forever", async (s) => {
-    await s.save("short", "x", { ttlMs: 150 });
+    // 600 ms: long enough that a loaded machine still reads the key before it expires.
+    await s.save("short", "x", { ttlMs: 600 });
     await s.save("forever", "y");
     assert.equal(await s.load("short"), "x");
     const entry = await s.getEntry("short");
-    assert.ok(entry!.expiresAt! > Date.now() && entry!.expiresAt! <= Date.now() + 150);
+    assert.ok(entry!.expiresAt! > Date.now() && entry!.expiresAt! <= Date.now() + 600);
     assert.equal((await s.getEntry("forever"))!.expiresAt, null);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 750));
     assert.equal(await s.has("short"), false);
     await assert.rejects(s.load("short"), KeyNotFoundError);
     assert.deepEqual((await s.listKeys()).keys, ["forever"]);

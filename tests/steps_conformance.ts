@@ -326,10 +326,12 @@ export function testSteps(
     const out = await s.phase("leased", async (step) => {
       n++;
       await step.save("x", n);
-      await new Promise((r) => setTimeout(r, 40)); // renewals run (every 20 ms)
+      // Renewals run (every 100 ms); the lease outlives a renewal delayed by a
+      // loaded machine (a 60 ms lease expired under CI-like load).
+      await new Promise((r) => setTimeout(r, 250));
       if (n === 1) throw new Error("first attempt fails");
       return n;
-    }, { retry: { attempts: 2 }, lease: { ttlMs: 60 } });
+    }, { retry: { attempts: 2 }, lease: { ttlMs: 300 } });
     assert.equal(out, 2);
     assert.equal(await s.load("x"), 2);
     assert.deepEqual((await s.listKeys({ prefix: `${RESERVED_PREFIX}keep/lease/` })).keys, []);
