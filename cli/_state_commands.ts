@@ -1,5 +1,5 @@
 // The CLI's commands on keys and values: init, save, load, delete, keys, dump.
-import process from "node:process";
+import { env } from "../backends/_sys_platform.ts";
 import { validateCheckpointName, validateKey } from "../core/_validate.ts";
 import { validateListOptions } from "../core/_validate_options.ts";
 import { compareKeys } from "../core/_keys.ts";
@@ -59,7 +59,7 @@ export const STATE_COMMANDS: Record<string, Command> = {
     options: {},
     async run(ctx) {
       // A URL from the environment stays there (it may hold a password).
-      const urlFromEnv = ctx.values.url === undefined && !!process.env[ENV.url];
+      const urlFromEnv = ctx.values.url === undefined && !!env(ENV.url);
       const doc = configToSave(ctx.settings, urlFromEnv); // refused before anything is written
       await (await openState(ctx.settings)).close();
       const path = writeConfig(ctx.settings.dir, doc);

@@ -2,8 +2,6 @@
 // runs cmd unless step N is recorded done, holding the step's lease (renewed
 // while cmd runs) so two agents never run it at once, and records its exit
 // code, duration and the last lines of its output.
-import { spawn } from "node:child_process";
-import { constants } from "node:os";
 import type { Readable } from "node:stream";
 import { validateStepName } from "../core/_step_records.ts";
 import type { StepInfo } from "../core/_step_records.ts";
@@ -45,12 +43,17 @@ class CommandFailed extends Error {
 }
 
 /** Runs `argv`, passing its output through by lines; resolves with the exit code and tail. */
-function runCommandLine(
+async function runCommandLine(
   argv: string[],
   ctx: Ctx,
   tail: number,
 ): Promise<{ code: number; reason: string; output: string[] }> {
-  return new Promise((resolve) => {
+  // Loaded here: the other commands start faster without them.
+  const [{ spawn }, { constants }] = await Promise.all([
+    import("node:child_process"),
+    import("node:os"),
+  ]);
+  return await new Promise((resolve) => {
     const output: string[] = [];
     const keep = (line: string) => {
       output.push(line.length > MAX_LINE ? line.slice(0, MAX_LINE) + "..." : line);
