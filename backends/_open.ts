@@ -22,6 +22,13 @@ const REDIS_FIELDS: readonly (keyof RedisLocation)[] = [
 /** Default state folder, as the seed has it. */
 export const DEFAULT_DIR = ".claude/state";
 
+// Variable specifiers: Deno then reads these backends (and their npm packages)
+// only when one is opened, not on every start of a process that may open one.
+const SQLITE = "./sqlite.ts";
+const REDIS = "./redis.ts";
+const POSTGRES = "./postgres.ts";
+const KV = "./kv.ts";
+
 /** Opens the named backend. */
 export async function openBackend(
   name: string,
@@ -43,13 +50,13 @@ export async function openBackend(
       return new JsonBackend({ dir });
     }
     case "sqlite": {
-      const { SqliteBackend } = await import("./sqlite.ts");
+      const { SqliteBackend } = await (import(SQLITE) as Promise<typeof import("./sqlite.ts")>);
       return location.database
         ? new SqliteBackend({ database: location.database })
         : new SqliteBackend({ path: location.path ?? `${dir}/state.db` });
     }
     case "redis": {
-      const { RedisBackend } = await import("./redis.ts");
+      const { RedisBackend } = await (import(REDIS) as Promise<typeof import("./redis.ts")>);
       const options: RedisBackendOptions = {};
       for (const name of REDIS_FIELDS) {
         if (location[name] !== undefined) Object.assign(options, { [name]: location[name] });
@@ -57,7 +64,9 @@ export async function openBackend(
       return new RedisBackend(options);
     }
     case "postgres": {
-      const { PostgresBackend } = await import("./postgres.ts");
+      const { PostgresBackend } = await (import(POSTGRES) as Promise<
+        typeof import("./postgres.ts")
+      >);
       const url = location.url;
       if (url !== undefined && !/^postgres(ql)?:\/\//i.test(url)) {
         throw new ValidationError(
@@ -71,7 +80,7 @@ export async function openBackend(
       });
     }
     case "kv": {
-      const { KvBackend } = await import("./kv.ts");
+      const { KvBackend } = await (import(KV) as Promise<typeof import("./kv.ts")>);
       const path = location.path ?? location.url ?? `${dir}/state.kv`;
       // A URL meant for another backend (redis://...) is never taken as a file name.
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path) && !/^https?:\/\//i.test(path)) {

@@ -43,7 +43,9 @@ export const UI_COMMANDS: Record<string, Command> = {
       let backend;
       try {
         backend = await openBackend(settings.backend, locationOf(settings));
-        const { startUi } = await import("./server.ts");
+        // A variable specifier: Deno reads the server only when this runs.
+        const specifier = "./server.ts";
+        const { startUi } = await (import(specifier) as Promise<typeof import("./server.ts")>);
         const ui = await startUi({
           backend,
           host,
