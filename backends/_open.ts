@@ -22,12 +22,13 @@ const REDIS_FIELDS: readonly (keyof RedisLocation)[] = [
 /** Default state folder, as the seed has it. */
 export const DEFAULT_DIR = ".claude/state";
 
-// Variable specifiers: Deno then reads these backends (and their npm packages)
-// only when one is opened, not on every start of a process that may open one.
-const SQLITE = "./sqlite.ts";
+// Variable specifiers for the backends that need the network (and npm
+// packages): Deno then reads them only when one is opened, not on every start
+// of a process. Such an import needs read access to the module file, which a
+// process that may use the network has (the cli:net task); the others stay
+// literal, so the narrow flags of the cli task keep working.
 const REDIS = "./redis.ts";
 const POSTGRES = "./postgres.ts";
-const KV = "./kv.ts";
 
 /** Opens the named backend. */
 export async function openBackend(
@@ -50,7 +51,7 @@ export async function openBackend(
       return new JsonBackend({ dir });
     }
     case "sqlite": {
-      const { SqliteBackend } = await (import(SQLITE) as Promise<typeof import("./sqlite.ts")>);
+      const { SqliteBackend } = await import("./sqlite.ts");
       return location.database
         ? new SqliteBackend({ database: location.database })
         : new SqliteBackend({ path: location.path ?? `${dir}/state.db` });
@@ -80,7 +81,7 @@ export async function openBackend(
       });
     }
     case "kv": {
-      const { KvBackend } = await (import(KV) as Promise<typeof import("./kv.ts")>);
+      const { KvBackend } = await import("./kv.ts");
       const path = location.path ?? location.url ?? `${dir}/state.kv`;
       // A URL meant for another backend (redis://...) is never taken as a file name.
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path) && !/^https?:\/\//i.test(path)) {

@@ -152,7 +152,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
       if (typeof from !== "string" || typeof to !== "string") {
         throw new UsageError("Give both --from and --to (e.g. migrate --from json --to sqlite)");
       }
-      const { migrate } = await loadMigrate();
+      const { migrate } = await import("../migrate/mod.ts");
       const report = await withProgress(ctx, "migrating", (onProgress) =>
         migrate({
           from: endpoint(ctx, "from", from),
@@ -173,7 +173,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
       const file = ctx.values.file;
       if (typeof file !== "string") throw new UsageError("Missing --file");
       const from = { backend: ctx.settings.backend, ...locationOf(ctx.settings) } as Endpoint;
-      const { exportState } = await loadMigrate();
+      const { exportState } = await import("../migrate/mod.ts");
       const totals = await withProgress(ctx, "exporting", (onProgress) =>
         exportState({
           from,
@@ -202,7 +202,7 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
       const file = ctx.values.file;
       if (typeof file !== "string") throw new UsageError("Missing --file");
       const to = { backend: ctx.settings.backend, ...locationOf(ctx.settings) } as Endpoint;
-      const { importState } = await loadMigrate();
+      const { importState } = await import("../migrate/mod.ts");
       const report = await withProgress(ctx, "importing", (onProgress) =>
         importState({
           from: file,
@@ -215,9 +215,3 @@ export const MIGRATE_COMMANDS: Record<string, Command> = {
     },
   },
 };
-
-/** The migrate module, read (by Deno too) only when a command here runs. */
-function loadMigrate(): Promise<typeof import("../migrate/mod.ts")> {
-  const specifier = "../migrate/mod.ts";
-  return import(specifier);
-}
