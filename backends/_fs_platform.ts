@@ -114,11 +114,12 @@ const STRING_FLAGS: Record<string, number> = {
 };
 
 /** A node:fs-style error (`ENOENT: no such file or directory, open '/x'`) from a Deno one. */
-function nodeError(error: unknown, syscall: string, path: string): unknown {
+function nodeError(error: unknown, syscall: string, path: string, dest?: string): unknown {
   const e = error as { code?: unknown; message?: string };
   if (typeof e?.code !== "string" || typeof e.message !== "string") return error;
   const [, text = e.message, errno] = /^(.*?) \(os error (\d+)\)/.exec(e.message) ?? [];
-  return errnoError(e.code, text.replace(/^./, (c) => c.toLowerCase()), syscall, path, errno);
+  const where = dest === undefined ? path : `${path}' -> '${dest}`;
+  return errnoError(e.code, text.replace(/^./, (c) => c.toLowerCase()), syscall, where, errno);
 }
 
 function errnoError(
@@ -160,11 +161,11 @@ type Handle = { file: DenoFile } | { special: DenoInfo; path: string };
 function denoFileSystem(d: DenoFs): FileSystem {
   const handles = new Map<number, Handle>();
   let nextFd = 3;
-  const call = <T>(syscall: string, path: string, fn: () => T): T => {
+  const call = <T>(syscall: string, path: string, fn: () => T, dest?: string): T => {
     try {
       return fn();
     } catch (error) {
-      throw nodeError(error, syscall, path);
+      throw nodeError(error, syscall, path, dest);
     }
   };
   const handle = (fd: number, syscall: string): Handle => {
@@ -258,7 +259,14 @@ function denoFileSystem(d: DenoFs): FileSystem {
     fsyncSync: (fd) => file(fd, "fsync").syncSync(),
     ftruncateSync: (fd, len) => file(fd, "ftruncate").truncateSync(len),
     readSync(fd, buffer, offset, length, position) {
-      const f = file(fd, "read");
+      const h = handle(fd, "read");
+      // A special file was never opened: what reading it would give without blocking.
+      if (!("file" in h)) {
+        throw position === null
+          ? errnoError("EAGAIN", "resource temporarily unavailable", "read", h.path, "11")
+          : errnoError("ESPIPE", "illegal seek", "read", h.path, "29");
+      }
+      const f = h.file;
       if (position !== null) f.seekSync(position, 0);
       return f.readSync(buffer.subarray(offset, offset + length)) ?? 0;
     },
@@ -288,8 +296,8 @@ function denoFileSystem(d: DenoFs): FileSystem {
     },
     readdirSync: (path) => call("scandir", path, () => [...d.readDirSync(path)].map((e) => e.name)),
     readFileSync: (path) => call("open", path, () => d.readFileSync(path)),
-    renameSync: (from, to) => call("rename", from, () => d.renameSync(from, to)),
-    linkSync: (existing, path) => call("link", existing, () => d.linkSync(existing, path)),
+    renameSync: (from, to) => call("rename", from, () => d.renameSync(from, to), to),
+    linkSync: (existing, path) => call("link", existing, () => d.linkSync(existing, path), path),
     unlinkSync(path) {
       // Deno's remove() would take an empty folder too; unlink() never does.
       if (call("unlink", path, () => d.lstatSync(path)).isDirectory) {
