@@ -55,6 +55,12 @@ const checkpointsModule = () => import("./core/_checkpoints.ts");
 const stepsModule = () => import("./core/_steps.ts");
 const phaseModule = () => import("./core/_phase.ts");
 const statusModule = () => import("./core/_status.ts");
+/**
+ * A step or phase, with what its body may call loaded before it starts: a
+ * module loaded while it holds a lease would delay the lease's renewals.
+ */
+const stepModules = <T>(load: () => Promise<T>) =>
+  Promise.all([load(), updatesModule(), checkpointsModule()]).then(([m]) => m);
 
 /**
  * Workflow state in one namespace of a backend: save and load JSON values,
@@ -634,7 +640,7 @@ export class StateManager implements AsyncDisposable {
     options: StepOptions = {},
   ): Promise<T> {
     return this.#engine.op(async () =>
-      (await stepsModule()).runStep(this.#engine, name, fn, options)
+      (await stepModules(stepsModule)).runStep(this.#engine, name, fn, options)
     );
   }
 
@@ -664,7 +670,7 @@ export class StateManager implements AsyncDisposable {
     options: PhaseOptions = {},
   ): Promise<T> {
     return this.#engine.op(async () =>
-      (await phaseModule()).runPhase(this.#engine, name, fn, options)
+      (await stepModules(phaseModule)).runPhase(this.#engine, name, fn, options)
     );
   }
 

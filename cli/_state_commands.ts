@@ -209,6 +209,8 @@ export const STATE_COMMANDS: Record<string, Command> = {
       }
       if (typeof key === "string") validateKey(key);
       if (typeof checkpoint === "string") validateCheckpointName(checkpoint);
+      // Before opening: a usage error writes nothing (opening may create the store).
+      const when = typeof key === "string" ? conditions(ctx) : {};
       if (
         typeof key !== "string" && typeof checkpoint !== "string" && storeIsMissing(ctx.settings)
       ) {
@@ -217,7 +219,7 @@ export const STATE_COMMANDS: Record<string, Command> = {
       }
       await using state = await openState(ctx.settings);
       if (typeof key === "string") {
-        await state.delete(key, conditions(ctx));
+        await state.delete(key, when);
         print(ctx, `Deleted ${safe(key)}`, { key, deleted: true });
       } else if (typeof checkpoint === "string") {
         await state.deleteCheckpoint(checkpoint);
