@@ -27,8 +27,7 @@
  *
  * @module
  */
-import process from "node:process";
-import { parseArgs } from "node:util";
+import { parseArgs } from "./cli/_args.ts";
 import { COMMANDS } from "./cli/_commands.ts";
 import { type Io, safe } from "./cli/_context.ts";
 import { resolveSettings } from "./cli/_config.ts";
@@ -36,6 +35,13 @@ import { EXIT, GLOBAL_OPTIONS, optionLines, UsageError } from "./cli/_usage.ts";
 import { redactText } from "./cli/_redact.ts";
 import { describeError, exitCode } from "./cli/_errors.ts";
 import { OutputClosed, settingsInEffect, stdoutWriter } from "./cli/_output.ts";
+import {
+  programArgs,
+  setExitCode,
+  stderrIsTty,
+  stdinChunks,
+  writeStderr,
+} from "./cli/_platform.ts";
 
 export type { Io } from "./cli/_context.ts";
 export { exitCode } from "./cli/_errors.ts";
@@ -198,7 +204,7 @@ function commandHelp(name: string, notes: Record<string, string>): string {
 async function readStdin(): Promise<string> {
   const decoder = new TextDecoder();
   let text = "";
-  for await (const chunk of process.stdin) {
+  for await (const chunk of stdinChunks()) {
     text += decoder.decode(chunk as Uint8Array, { stream: true });
   }
   return text + decoder.decode();
@@ -206,13 +212,13 @@ async function readStdin(): Promise<string> {
 
 /** Runs the CLI with this process's arguments and exits. */
 export async function main(): Promise<void> {
-  const code = await run(process.argv.slice(2), {
+  const code = await run(programArgs(), {
     out: stdoutWriter(),
-    err: (text) => process.stderr.write(text + "\n"),
+    err: (text) => writeStderr(text + "\n"),
     stdin: readStdin,
-    stderrIsTty: process.stderr.isTTY === true,
+    stderrIsTty: stderrIsTty(),
   });
-  process.exitCode = code;
+  setExitCode(code);
 }
 
 if (import.meta.main) await main();

@@ -8,12 +8,8 @@ import { AtomicOperation } from "./atomic.ts";
 import { openBackend } from "./backends/_open.ts";
 import { Engine } from "./core/_engine.ts";
 import type { Watcher, WatchOptions, WatchTarget } from "./core/_watch.ts";
-import * as checkpoints from "./core/_checkpoints.ts";
 import * as ops from "./core/_manager_ops.ts";
 import * as reads from "./core/_reads.ts";
-import * as updates from "./core/_updates.ts";
-import { listSteps, resetSteps, runStep } from "./core/_steps.ts";
-import { runPhase } from "./core/_phase.ts";
 import type { StepWriter } from "./core/_step_writer.ts";
 import type {
   PhaseOptions,
@@ -21,7 +17,6 @@ import type {
   StepInfo,
   StepOptions,
 } from "./core/_step_records.ts";
-import { status as readStatus } from "./core/_status.ts";
 import { KeyNotFoundError, ValidationError } from "./errors.ts";
 import type {
   Backend,
@@ -52,6 +47,20 @@ import type {
   ValueDiff,
   WriteConditions,
 } from "./options.ts";
+
+// Loaded on first use: a process that only reads (a CLI `load`) starts
+// without them, and every start pays for the code it loads.
+const updatesModule = () => import("./core/_updates.ts");
+const checkpointsModule = () => import("./core/_checkpoints.ts");
+const stepsModule = () => import("./core/_steps.ts");
+const phaseModule = () => import("./core/_phase.ts");
+const statusModule = () => import("./core/_status.ts");
+/**
+ * A step or phase, with what its body may call loaded before it starts: a
+ * module loaded while it holds a lease would delay the lease's renewals.
+ */
+const stepModules = <T>(load: () => Promise<T>) =>
+  Promise.all([load(), updatesModule(), checkpointsModule()]).then(([m]) => m);
 
 /**
  * Workflow state in one namespace of a backend: save and load JSON values,
@@ -178,7 +187,9 @@ export class StateManager implements AsyncDisposable {
     value: unknown,
     options: SaveOptions & WriteConditions = {},
   ): Promise<void> {
-    await this.#engine.op(() => updates.writeIf(this.#engine, [[key, value]], options));
+    await this.#engine.op(async () =>
+      (await updatesModule()).writeIf(this.#engine, [[key, value]], options)
+    );
   }
 
   /**
@@ -229,7 +240,7 @@ export class StateManager implements AsyncDisposable {
    * it deletes only a key still at that version (else {@linkcode CheckFailedError}).
    */
   async delete(key: string, options: Pick<WriteConditions, "ifVersion"> = {}): Promise<void> {
-    await this.#engine.op(() => updates.deleteIf(this.#engine, key, options));
+    await this.#engine.op(async () => (await updatesModule()).deleteIf(this.#engine, key, options));
   }
 
   /**
@@ -264,7 +275,9 @@ export class StateManager implements AsyncDisposable {
     if (typeof values !== "object" || values === null || Array.isArray(values)) {
       throw new ValidationError("saveMany() takes an object of key -> value");
     }
-    await this.#engine.op(() => updates.writeIf(this.#engine, Object.entries(values), options));
+    await this.#engine.op(async () =>
+      (await updatesModule()).writeIf(this.#engine, Object.entries(values), options)
+    );
   }
 
   /** Loads several keys at once; missing keys are left out of the result. */
@@ -310,8 +323,8 @@ export class StateManager implements AsyncDisposable {
     fn: (current: T | undefined) => T | Promise<T>,
     options: UpdateOptions = {},
   ): Promise<T | UpdateResult<T>> {
-    const { previous, value, version } = await this.#engine.op(() =>
-      updates.updateEntry(this.#engine, key, fn, options.ttlMs)
+    const { previous, value, version } = await this.#engine.op(async () =>
+      (await updatesModule()).updateEntry(this.#engine, key, fn, options.ttlMs)
     );
     return options.previous === true ? { previous, value, version } : value;
   }
@@ -333,7 +346,9 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   increment(key: string, by = 1, options: SaveOptions = {}): Promise<number> {
-    return this.#engine.op(() => updates.increment(this.#engine, key, by, options.ttlMs));
+    return this.#engine.op(async () =>
+      (await updatesModule()).increment(this.#engine, key, by, options.ttlMs)
+    );
   }
 
   /**
@@ -351,7 +366,9 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   append(key: string, value: unknown, options: SaveOptions = {}): Promise<JsonValue[]> {
-    return this.#engine.op(() => updates.append(this.#engine, key, value, options.ttlMs));
+    return this.#engine.op(async () =>
+      (await updatesModule()).append(this.#engine, key, value, options.ttlMs)
+    );
   }
 
   /**
@@ -374,7 +391,9 @@ export class StateManager implements AsyncDisposable {
     patch: Record<string, unknown>,
     options: SaveOptions = {},
   ): Promise<Record<string, JsonValue>> {
-    return this.#engine.op(() => updates.merge(this.#engine, key, patch, options.ttlMs));
+    return this.#engine.op(async () =>
+      (await updatesModule()).merge(this.#engine, key, patch, options.ttlMs)
+    );
   }
 
   /**
@@ -395,7 +414,9 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   claim(key: string, owner: string, options: ClaimOptions = {}): Promise<Lease> {
-    return this.#engine.op(() => updates.claim(this.#engine, key, owner, options.ttlMs));
+    return this.#engine.op(async () =>
+      (await updatesModule()).claim(this.#engine, key, owner, options.ttlMs)
+    );
   }
 
   /**
@@ -404,7 +425,7 @@ export class StateManager implements AsyncDisposable {
    * owner holds it: only the owner releases a lease.
    */
   release(key: string, owner: string): Promise<boolean> {
-    return this.#engine.op(() => updates.release(this.#engine, key, owner));
+    return this.#engine.op(async () => (await updatesModule()).release(this.#engine, key, owner));
   }
 
   /**
@@ -435,7 +456,9 @@ export class StateManager implements AsyncDisposable {
    * a name a unique, time-sortable one is generated (`auto-...`).
    */
   async checkpoint(name?: string, options: CheckpointOptions = {}): Promise<string> {
-    return await this.#engine.op(() => checkpoints.take(this.#engine.context(), name, options));
+    return await this.#engine.op(async () =>
+      (await checkpointsModule()).take(this.#engine.context(), name, options)
+    );
   }
 
   /** Lists checkpoints with their metadata, newest first. */
@@ -464,7 +487,9 @@ export class StateManager implements AsyncDisposable {
    */
   async restoreCheckpoint(name: string, options: RestoreCheckpointOptions = {}): Promise<void> {
     await this.#engine.op(() =>
-      this.#engine.uncached(() => checkpoints.restore(this.#engine.context(), name, options))
+      this.#engine.uncached(async () =>
+        (await checkpointsModule()).restore(this.#engine.context(), name, options)
+      )
     );
   }
 
@@ -493,17 +518,21 @@ export class StateManager implements AsyncDisposable {
    * ```
    */
   async status(): Promise<Status> {
-    return await this.#engine.op(() => readStatus(this.#engine.context()));
+    return await this.#engine.op(async () => (await statusModule()).status(this.#engine.context()));
   }
 
   /** Deletes a checkpoint; throws {@linkcode CheckpointNotFoundError} if it does not exist. */
   async deleteCheckpoint(name: string): Promise<void> {
-    await this.#engine.op(() => checkpoints.remove(this.#engine.context(), name));
+    await this.#engine.op(async () =>
+      (await checkpointsModule()).remove(this.#engine.context(), name)
+    );
   }
 
   /** Deletes automatic checkpoints beyond the retention settings; returns their names. */
   async pruneCheckpoints(): Promise<string[]> {
-    return await this.#engine.op(() => checkpoints.prune(this.#engine.context()));
+    return await this.#engine.op(async () =>
+      (await checkpointsModule()).prune(this.#engine.context())
+    );
   }
 
   /**
@@ -571,7 +600,9 @@ export class StateManager implements AsyncDisposable {
 
   /** Keys added, removed and changed from checkpoint `from` to checkpoint `to` (default: now). */
   async diffCheckpoint(from: string, to?: string): Promise<CheckpointDiff> {
-    return await this.#engine.op(() => checkpoints.diff(this.#engine.context(), from, to));
+    return await this.#engine.op(async () =>
+      (await checkpointsModule()).diff(this.#engine.context(), from, to)
+    );
   }
 
   /**
@@ -608,7 +639,9 @@ export class StateManager implements AsyncDisposable {
     fn: (step: StepWriter) => T | Promise<T>,
     options: StepOptions = {},
   ): Promise<T> {
-    return this.#engine.op(() => runStep(this.#engine, name, fn, options));
+    return this.#engine.op(async () =>
+      (await stepModules(stepsModule)).runStep(this.#engine, name, fn, options)
+    );
   }
 
   /**
@@ -636,12 +669,14 @@ export class StateManager implements AsyncDisposable {
     fn: (step: StepWriter) => T | Promise<T>,
     options: PhaseOptions = {},
   ): Promise<T> {
-    return this.#engine.op(() => runPhase(this.#engine, name, fn, options));
+    return this.#engine.op(async () =>
+      (await stepModules(phaseModule)).runPhase(this.#engine, name, fn, options)
+    );
   }
 
   /** Steps with a record: status, attempts, start and end times, oldest first. */
   steps(): Promise<StepInfo[]> {
-    return this.#engine.op(() => listSteps(this.#engine));
+    return this.#engine.op(async () => (await stepsModule()).listSteps(this.#engine));
   }
 
   /**
@@ -650,7 +685,9 @@ export class StateManager implements AsyncDisposable {
    * they saved stay.
    */
   resetStep(name: string, options: ResetStepOptions = {}): Promise<string[]> {
-    return this.#engine.op(() => resetSteps(this.#engine, name, options));
+    return this.#engine.op(async () =>
+      (await stepsModule()).resetSteps(this.#engine, name, options)
+    );
   }
 
   /** Deletes every key and checkpoint of this namespace. */

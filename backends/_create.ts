@@ -1,7 +1,9 @@
 // Creating a backend's database file, in a way a failed open can take back:
 // an open that fails leaves no empty file and no folders behind.
-import { closeSync, mkdirSync, openSync, rmdirSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirnamePath as dirname } from "./_sys_platform.ts";
+import { fs } from "./_fs_platform.ts";
+
+const { closeSync, mkdirSync, openSync, rmdirSync, rmSync } = fs;
 
 /**
  * Creates `path` (mode 0600) and its missing folders (0700) if absent, and

@@ -5,7 +5,23 @@
 // refuses folders that another user owns or may write; files are created
 // 0600 and folders 0700; replacement is atomic (unique temp file, fsync,
 // rename, fsync of the folder).
+import { fs, type Stats } from "./_fs_platform.ts";
 import {
+  basenamePath as basename,
+  dirnamePath as dirname,
+  getuid,
+  isWindows,
+  joinPath as join,
+  pid,
+} from "./_sys_platform.ts";
+import { BackendError, StateDamagedError } from "../errors.ts";
+
+export { type FileIdentity, fileIdentity } from "./_files_platform.ts";
+
+/** Prefix of temp files; `recover()` removes leftovers with it. */
+export const TEMP_PREFIX = ".tmp-";
+
+const {
   closeSync,
   constants,
   fstatSync,
@@ -17,29 +33,20 @@ import {
   readdirSync,
   readSync,
   renameSync,
-  type Stats,
   statSync,
   unlinkSync,
   writeSync,
-} from "node:fs";
-import { basename, dirname, join } from "node:path";
-import process from "node:process";
-import { BackendError, StateDamagedError } from "../errors.ts";
-
-export { type FileIdentity, fileIdentity } from "./_files_platform.ts";
-
-/** Prefix of temp files; `recover()` removes leftovers with it. */
-export const TEMP_PREFIX = ".tmp-";
+} = fs;
 
 // O_NOFOLLOW and O_NONBLOCK do not exist on Windows (0 there: no effect).
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 // Opening a FIFO for reading would wait for a writer; with O_NONBLOCK it
 // opens at once and fstat shows what it is. Regular files ignore the flag.
 const NONBLOCK = constants.O_NONBLOCK ?? 0;
-const READ = constants.O_RDONLY | NOFOLLOW | NONBLOCK;
-const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | NOFOLLOW | NONBLOCK;
-const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW;
-const WRITE = constants.O_WRONLY | NOFOLLOW | NONBLOCK;
+const READ = constants.O_RDONLY! | NOFOLLOW | NONBLOCK;
+const APPEND = constants.O_WRONLY! | constants.O_APPEND! | constants.O_CREAT! | NOFOLLOW | NONBLOCK;
+const CREATE_NEW = constants.O_WRONLY! | constants.O_CREAT! | constants.O_EXCL! | NOFOLLOW;
+const WRITE = constants.O_WRONLY! | NOFOLLOW | NONBLOCK;
 
 /** The error for something in the state folder that is not what it must be. */
 export function notRegular(path: string, what: string): StateDamagedError {
@@ -194,9 +201,7 @@ export function tempPathFor(path: string): string {
   const rand = crypto.getRandomValues(new Uint32Array(2));
   return join(
     dirname(path),
-    `${TEMP_PREFIX}${basename(path)}-${process.pid}.${rand[0]!.toString(36)}${
-      rand[1]!.toString(36)
-    }`,
+    `${TEMP_PREFIX}${basename(path)}-${pid}.${rand[0]!.toString(36)}${rand[1]!.toString(36)}`,
   );
 }
 
@@ -243,7 +248,7 @@ export function writeAll(fd: number, text: string | Uint8Array): number {
 export function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {
-    fd = openSync(dir, constants.O_RDONLY | NOFOLLOW | (constants.O_DIRECTORY ?? 0));
+    fd = openSync(dir, constants.O_RDONLY! | NOFOLLOW | (constants.O_DIRECTORY ?? 0));
     fsyncSync(fd);
   } catch {
     // Some platforms cannot open or fsync a folder; the rename is still atomic.
@@ -347,9 +352,7 @@ let uidCache: number | null | undefined;
 /** This process's user id; null where there is none (Windows). */
 function ownUid(): number | null {
   // Under Deno this needs --allow-sys=uid; a refusal reaches the caller as a permission error.
-  return uidCache ??= process.platform !== "win32" && typeof process.getuid === "function"
-    ? process.getuid()
-    : null;
+  return uidCache ??= isWindows ? null : getuid();
 }
 
 /** Whether an error is a missing-file error. */

@@ -2,7 +2,9 @@
 // its node:fs one, and the JSON backend checks its journal on every read.
 // Node (and a Deno without the global) uses node:fs. A link is never
 // followed: it is identified as itself, and opening it then fails as damage.
-import { lstatSync } from "node:fs";
+import { fs } from "./_fs_platform.ts";
+
+const { lstatSync } = fs;
 
 /** What identifies a file's content for change detection: its inode and size. */
 export interface FileIdentity {

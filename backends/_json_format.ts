@@ -1,12 +1,14 @@
 // On-disk formats of the JSON backend: the snapshot (state.json), the
 // append-only journal (journal.jsonl) and checkpoint files. Values are
 // embedded as JSON, so every file stays human-readable.
-import { closeSync, fstatSync, readSync } from "node:fs";
+import { fs } from "./_fs_platform.ts";
 import { StateDamagedError } from "../errors.ts";
 import type { CheckpointInfo, Head, StoredEntry } from "../types.ts";
 import { openFile, openRead, readAll, readText } from "./_files.ts";
 import { RequestLog } from "./_requests.ts";
 import { byteLength } from "../core/_validate.ts";
+
+const { closeSync, fstatSync, readSync } = fs;
 
 /** A stored value as the JSON backend keeps it in memory. */
 export interface JournalRecord {

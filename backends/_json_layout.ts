@@ -2,8 +2,8 @@
 // folders by their encoded names (moving folders of the layout before the
 // encoding), checkpoint files found by name and checked to hold that name,
 // and the namespace size limit.
-import { closeSync, fsyncSync, readdirSync, renameSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirnamePath as dirname, joinPath as join } from "./_sys_platform.ts";
+import { fs } from "./_fs_platform.ts";
 import { compareKeys } from "../core/_keys.ts";
 import { StateDamagedError, ValidationError } from "../errors.ts";
 import type { CheckpointInfo, CommitOp } from "../types.ts";
@@ -24,6 +24,8 @@ import {
 } from "./_files.ts";
 import { entryCost, FILES, type JournalRecord, readCheckpointInfo } from "./_json_format.ts";
 import { legacyCheckpointFile, namespaceFolder, namespaceOfFolder } from "./_json_names.ts";
+
+const { closeSync, fsyncSync, readdirSync, renameSync } = fs;
 
 /** The checked folder of namespace `ns` (valid) in the state folder `root`. */
 export function namespacePath(root: string, ns: string): string {

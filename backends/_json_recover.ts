@@ -2,8 +2,8 @@
 // its temp files, move links and special files aside, and rebuild a damaged
 // snapshot or journal from the last good copy (the previous generation) or
 // else the newest checkpoint. Damaged files are moved aside, never deleted.
-import { closeSync, renameSync } from "node:fs";
-import { join } from "node:path";
+import { joinPath as join } from "./_sys_platform.ts";
+import { fs } from "./_fs_platform.ts";
 import type { RecoveryReport } from "../types.ts";
 import {
   isNotFound,
@@ -32,6 +32,8 @@ import {
 } from "./_json_format.ts";
 import { acquireLock, clearDeadLock, isAlive, type LockOptions } from "./_lock.ts";
 import { StateDamagedError } from "../errors.ts";
+
+const { closeSync, renameSync } = fs;
 
 /** Marks a file moved aside by recover(); such files are left alone afterwards. */
 const DAMAGED = ".damaged-";

@@ -1,7 +1,7 @@
 // One namespace of the JSON backend in memory, and the file work that keeps
 // it in step with the snapshot and journal on disk (see json.ts for the design).
-import { closeSync, linkSync, renameSync } from "node:fs";
-import { join } from "node:path";
+import { joinPath as join } from "./_sys_platform.ts";
+import { fs } from "./_fs_platform.ts";
 import { contention } from "./_errors_file.ts";
 import {
   atomicWrite,
@@ -27,6 +27,8 @@ import {
 } from "./_json_format.ts";
 import type { RequestLog } from "./_requests.ts";
 import type { Head } from "../types.ts";
+
+const { closeSync, linkSync, renameSync } = fs;
 
 /**
  * What the JSON backend knows about one namespace, and the file work that

@@ -32,6 +32,7 @@ export const utf8 = (text: string): Uint8Array => encoder.encode(text);
 /** Text of UTF-8 bytes. */
 export const text = (bytes: Uint8Array): string => decoder.decode(bytes);
 
+// deno-lint-ignore no-control-regex -- matching ASCII without NUL is the point
 const ASCII_NO_NUL = /^[\x01-\x7f]*$/;
 
 /** Size of a key as Deno KV counts it (its tuple encoding). */

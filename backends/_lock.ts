@@ -10,10 +10,15 @@
 // process can hold a claim and a token never comes back, so nothing ever
 // changes a lock file that someone else changed in between. A claim whose
 // claimant died is taken over the same way.
-import { linkSync, renameSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
-import { hostname } from "node:os";
-import process from "node:process";
+import {
+  basenamePath as basename,
+  dirnamePath as dirname,
+  hostname,
+  joinPath as join,
+  pid as ownPid,
+  probeProcess,
+} from "./_sys_platform.ts";
+import { fs } from "./_fs_platform.ts";
 import { contention } from "./_errors_file.ts";
 import {
   code,
@@ -25,6 +30,8 @@ import {
   tempPathFor,
   writeNewFile,
 } from "./_files.ts";
+
+const { linkSync, renameSync } = fs;
 
 /** Lock timing. */
 export interface LockOptions {
@@ -119,7 +126,7 @@ function heldLock(path: string, token: string, staleMs: number): HeldLock {
         if (look(path)?.holder?.token === token) removeFile(path);
         return;
       }
-      const ours: Seen = { holder: { pid: process.pid, host: HOST, token, at: 0 }, ino: 0 };
+      const ours: Seen = { holder: { pid: ownPid, host: HOST, token, at: 0 }, ino: 0 };
       swap(path, path, ours, null, staleMs);
     },
   };
@@ -134,7 +141,7 @@ function writeRecord(path: string): { temp: string; token: string } {
 }
 
 function record(token: string): string {
-  return JSON.stringify({ pid: process.pid, host: HOST, token, at: Date.now() });
+  return JSON.stringify({ pid: ownPid, host: HOST, token, at: Date.now() });
 }
 
 /**
@@ -236,7 +243,7 @@ export function isStale(holder: Holder, staleMs: number): boolean {
 /** Whether a process of this host is alive (true when that cannot be checked). */
 export function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
+    probeProcess(pid);
     return true;
   } catch (error) {
     return code(error) !== "ESRCH";

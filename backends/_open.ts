@@ -23,6 +23,14 @@ const REDIS_FIELDS: readonly (keyof RedisLocation)[] = [
 /** Default state folder, as the seed has it. */
 export const DEFAULT_DIR = ".claude/state";
 
+// Variable specifiers for the backends that need the network (and npm
+// packages): Deno then reads them only when one is opened, not on every start
+// of a process. Such an import needs read access to the module file, which a
+// process that may use the network has (the cli:net task); the others stay
+// literal, so the narrow flags of the cli task keep working.
+const REDIS = "./redis.ts";
+const POSTGRES = "./postgres.ts";
+
 /** Opens the named backend. */
 export async function openBackend(
   name: string,
@@ -50,7 +58,7 @@ export async function openBackend(
         : new SqliteBackend({ path: location.path ?? `${dir}/state.db` });
     }
     case "redis": {
-      const { RedisBackend } = await import("./redis.ts");
+      const { RedisBackend } = await (import(REDIS) as Promise<typeof import("./redis.ts")>);
       const options: RedisBackendOptions = {};
       for (const name of REDIS_FIELDS) {
         if (location[name] !== undefined) Object.assign(options, { [name]: location[name] });
@@ -58,7 +66,9 @@ export async function openBackend(
       return new RedisBackend(options);
     }
     case "postgres": {
-      const { PostgresBackend } = await import("./postgres.ts");
+      const { PostgresBackend } = await (import(POSTGRES) as Promise<
+        typeof import("./postgres.ts")
+      >);
       const url = location.url;
       if (url !== undefined && !/^postgres(ql)?:\/\//i.test(url)) {
         throw new ValidationError(

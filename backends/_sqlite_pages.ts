@@ -5,7 +5,9 @@
 // decoded as a record. This finds rows that SQL can no longer reach (a damaged
 // interior page cuts its subtree off without an error) and names from index
 // pages whose own tree is damaged. The file format is sqlite.org/fileformat.html.
-import { existsSync, readFileSync } from "node:fs";
+import { fs } from "./_fs_platform.ts";
+
+const { existsSync, readFileSync } = fs;
 
 /** A decoded record: its column values. */
 export type Record_ = (string | number | null)[];

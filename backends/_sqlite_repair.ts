@@ -4,19 +4,13 @@
 // next to it, which then takes the file's place in one rename. The report
 // names every key and checkpoint that could not be read; where a row and
 // every copy of its name were lost together, it names the key range.
-import { DatabaseSync } from "node:sqlite";
 import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  linkSync,
-  openSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from "node:fs";
-import { basename, dirname, join } from "node:path";
+  basenamePath as basename,
+  dirnamePath as dirname,
+  joinPath as join,
+} from "./_sys_platform.ts";
+import { DatabaseSync } from "node:sqlite";
+import { fs } from "./_fs_platform.ts";
 import type { LostData, RecoveryReport } from "../types.ts";
 import type { SqliteDatabase, SqliteStatement } from "./_sqlite_driver.ts";
 import { createPrivateFile } from "./_create.ts";
@@ -31,6 +25,18 @@ import {
   type Table,
 } from "./_sqlite_schema.ts";
 import { Btree, compareKey, inGaps, intersectGaps, type Key, scanKeys } from "./_sqlite_salvage.ts";
+
+const {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} = fs;
 
 /** Rows and names of one table found by reading the file's pages. */
 interface FromPages {

@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { StateManager } from "../mod.ts";
+import { StateManager } from "../mod.ts";
  *
  * const dir = await Deno.makeTempDir();
  * await using state = await StateManager.open({ backend: "json", dir, namespace: "wf" });
@@ -19,8 +19,8 @@
  *
  * @module
  */
-import { closeSync, fsyncSync } from "node:fs";
-import { join } from "node:path";
+import { fs } from "./_fs_platform.ts";
+import { joinPath as join } from "./_sys_platform.ts";
 import { compareKeys, pageSorted, sortKeys } from "../core/_keys.ts";
 import { validateCheckpointName, validateNamespace } from "../core/_validate.ts";
 import { CheckpointExistsError, ClosedError, ValidationError } from "../errors.ts";
@@ -77,6 +77,8 @@ import { acquireLock, type LockOptions } from "./_lock.ts";
 
 export type { LockOptions };
 import { checkpointInfo, kept, newestFirst } from "./_shared.ts";
+
+const { closeSync, fsyncSync } = fs;
 
 /** Options of {@linkcode JsonBackend}. */
 export interface JsonOptions {

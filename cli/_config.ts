@@ -2,14 +2,14 @@
 // The config never holds a password, its URL and path belong to the backend
 // it was saved for, and one that `init` did not write on this machine (a file
 // checked into a repository) cannot send state to a server by itself.
-import { lstatSync } from "node:fs";
-import { hostname } from "node:os";
-import { join } from "node:path";
-import process from "node:process";
+import { env, getuid, hostname, isWindows, joinPath as join } from "../backends/_sys_platform.ts";
+import { fs } from "../backends/_fs_platform.ts";
 import { DEFAULT_DIR } from "../backends/_open.ts";
 import { atomicWrite, ensurePrivateDir, readText } from "../backends/_files.ts";
 import { StateError, ValidationError } from "../errors.ts";
 import { redact } from "./_redact.ts";
+
+const { lstatSync } = fs;
 
 /** Settings every command uses. */
 export interface Settings {
@@ -119,7 +119,7 @@ function isNetwork(backend: string, where: string): boolean {
 function readEnv(): Flags {
   const out: Flags = {};
   for (const [name, variable] of Object.entries(ENV)) {
-    const value = process.env[variable];
+    const value = env(variable);
     if (value) out[name as keyof Settings] = value;
   }
   return out;
@@ -159,9 +159,9 @@ export function readConfig(dir: string): Saved {
 }
 
 function isPrivateFile(path: string): boolean {
-  if (process.platform === "win32") return true;
+  if (isWindows) return true;
   const st = lstatSync(path);
-  return st.isFile() && (st.mode & 0o077) === 0 && st.uid === process.getuid?.();
+  return st.isFile() && (st.mode & 0o077) === 0 && st.uid === getuid();
 }
 
 /**

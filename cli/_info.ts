@@ -1,12 +1,13 @@
 // What `info` reports: the backend, where its data is, and counts and sizes,
 // read page by page so a namespace of any size fits in memory.
-import { existsSync, lstatSync, readdirSync } from "node:fs";
-import { join } from "node:path";
-import process from "node:process";
+import { env, joinPath as join } from "../backends/_sys_platform.ts";
+import { fs } from "../backends/_fs_platform.ts";
 import type { StateManager } from "../state_manager.ts";
 import { CONFIG_FILE, type Settings } from "./_config.ts";
 import { redact } from "./_redact.ts";
 import { namespaceFolder } from "../backends/_json_names.ts";
+
+const { existsSync, lstatSync, readdirSync } = fs;
 
 /** The `--json` shape of `info`. */
 export interface Info {
@@ -114,7 +115,7 @@ export function location(s: Settings): { display: string; files: string[] | null
 
 function envDatabaseUrl(): string | undefined {
   try {
-    return process.env.DATABASE_URL || undefined;
+    return env("DATABASE_URL") || undefined;
   } catch {
     return undefined; // not allowed to read it: the backend will say so when it connects
   }
@@ -122,7 +123,7 @@ function envDatabaseUrl(): string | undefined {
 
 function envUrl(): string | undefined {
   try {
-    return process.env.REDIS_URL || undefined;
+    return env("REDIS_URL") || undefined;
   } catch {
     return undefined; // not allowed to read it: the backend will say so when it connects
   }

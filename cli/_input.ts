@@ -1,10 +1,12 @@
 // Values given to commands: from a flag, a file or stdin, as JSON or a plain
 // string, and the small option parsers the write commands share. Everything
 // here is checked before a store is opened, so a usage error writes nothing.
-import { readFileSync } from "node:fs";
+import { fs } from "../backends/_fs_platform.ts";
 import { encodeValue, validateKey } from "../core/_validate.ts";
 import type { Ctx, Values } from "./_context.ts";
 import { UsageError } from "./_usage.ts";
+
+const { readFileSync } = fs;
 
 /** Options of a command that takes one value. */
 export const VALUE_OPTIONS = {
@@ -22,7 +24,8 @@ export const TTL_OPTION = {
 async function readSource(ctx: Ctx, flag: string, file: string): Promise<string> {
   if (file === "-") return await readStdin(ctx, flag);
   try {
-    return readFileSync(file, "utf8");
+    // As node:fs reads "utf8": a byte order mark is kept, bad bytes become U+FFFD.
+    return new TextDecoder("utf-8", { ignoreBOM: true }).decode(readFileSync(file));
   } catch (error) {
     if ((error as Error).name === "NotCapable") throw error; // a permission, not a typo
     throw new UsageError(`Cannot read --${flag} ${file}: ${(error as Error).message}`);

@@ -1,6 +1,6 @@
 // What the CLI writes, seen from the process: stdout that may close early
 // (`keys | head`), and the settings in effect shown by `--help`.
-import process from "node:process";
+import { exitWithCode, onStdoutError, writeStdout } from "./_platform.ts";
 import { settingSources } from "./_config.ts";
 
 /** Thrown by a write to stdout after its reader went away: the command stops quietly. */
@@ -26,15 +26,15 @@ export function isBrokenPipe(error: unknown): boolean {
  */
 export function stdoutWriter(): (text: string) => void {
   let closed = false;
-  process.stdout.on("error", (error: unknown) => {
+  onStdoutError((error: unknown) => {
     if (!isBrokenPipe(error)) throw error;
     closed = true;
-    process.exit(typeof process.exitCode === "number" ? process.exitCode : 0);
+    exitWithCode();
   });
   return (text) => {
     if (closed) throw new OutputClosed();
     try {
-      process.stdout.write(text + "\n");
+      writeStdout(text + "\n");
     } catch (error) {
       if (!isBrokenPipe(error)) throw error;
       closed = true;

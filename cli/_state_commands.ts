@@ -1,5 +1,5 @@
 // The CLI's commands on keys and values: init, save, load, delete, keys, dump.
-import process from "node:process";
+import { env } from "../backends/_sys_platform.ts";
 import { validateCheckpointName, validateKey } from "../core/_validate.ts";
 import { validateListOptions } from "../core/_validate_options.ts";
 import { compareKeys } from "../core/_keys.ts";
@@ -59,7 +59,7 @@ export const STATE_COMMANDS: Record<string, Command> = {
     options: {},
     async run(ctx) {
       // A URL from the environment stays there (it may hold a password).
-      const urlFromEnv = ctx.values.url === undefined && !!process.env[ENV.url];
+      const urlFromEnv = ctx.values.url === undefined && !!env(ENV.url);
       const doc = configToSave(ctx.settings, urlFromEnv); // refused before anything is written
       await (await openState(ctx.settings)).close();
       const path = writeConfig(ctx.settings.dir, doc);
@@ -209,6 +209,8 @@ export const STATE_COMMANDS: Record<string, Command> = {
       }
       if (typeof key === "string") validateKey(key);
       if (typeof checkpoint === "string") validateCheckpointName(checkpoint);
+      // Before opening: a usage error writes nothing (opening may create the store).
+      const when = typeof key === "string" ? conditions(ctx) : {};
       if (
         typeof key !== "string" && typeof checkpoint !== "string" && storeIsMissing(ctx.settings)
       ) {
@@ -217,7 +219,7 @@ export const STATE_COMMANDS: Record<string, Command> = {
       }
       await using state = await openState(ctx.settings);
       if (typeof key === "string") {
-        await state.delete(key, conditions(ctx));
+        await state.delete(key, when);
         print(ctx, `Deleted ${safe(key)}`, { key, deleted: true });
       } else if (typeof checkpoint === "string") {
         await state.deleteCheckpoint(checkpoint);

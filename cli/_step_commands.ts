@@ -2,8 +2,6 @@
 // runs cmd unless step N is recorded done, holding the step's lease (renewed
 // while cmd runs) so two agents never run it at once, and records its exit
 // code, duration and the last lines of its output.
-import { spawn } from "node:child_process";
-import { constants } from "node:os";
 import type { Readable } from "node:stream";
 import { validateStepName } from "../core/_step_records.ts";
 import type { StepInfo } from "../core/_step_records.ts";
@@ -44,8 +42,18 @@ class CommandFailed extends Error {
   }
 }
 
+/**
+ * What running a command line needs, loaded by the step command only (the
+ * other commands start faster without it), and before the step takes its
+ * lease: loading it while holding one would delay the lease's renewals.
+ */
+function loadProcessModules() {
+  return Promise.all([import("node:child_process"), import("node:os")]);
+}
+
 /** Runs `argv`, passing its output through by lines; resolves with the exit code and tail. */
 function runCommandLine(
+  [{ spawn }, { constants }]: Awaited<ReturnType<typeof loadProcessModules>>,
   argv: string[],
   ctx: Ctx,
   tail: number,
@@ -158,6 +166,7 @@ export const STEP_COMMANDS: Record<string, Command> = {
       const ttlMs = typeof values["lease-ms"] === "string"
         ? positiveInt(values["lease-ms"], "--lease-ms")
         : 30_000;
+      const modules = await loadProcessModules();
       await using state = await openState(ctx.settings);
       let ran = false;
       let result: CommandResult;
@@ -165,7 +174,7 @@ export const STEP_COMMANDS: Record<string, Command> = {
         result = await state.step<CommandResult>(name, async () => {
           ran = true;
           const started = Date.now();
-          const run = await runCommandLine(argv, ctx, tail);
+          const run = await runCommandLine(modules, argv, ctx, tail);
           if (run.code !== 0) throw new CommandFailed(run.code, run.reason, run.output);
           return { exitCode: 0, durationMs: Date.now() - started, output: run.output };
         }, {

@@ -2,8 +2,7 @@
 // its holder, taken with an optimistic check so two runners never hold it at
 // once. A holder that died on this host is seen at once (its pid is gone);
 // elsewhere its lease lapses when the TTL runs out.
-import { hostname } from "node:os";
-import process from "node:process";
+import { hostname, pid } from "../backends/_sys_platform.ts";
 import { isAlive } from "../backends/_lock.ts";
 import { ConflictError } from "../errors.ts";
 import type { Engine } from "./_engine.ts";
@@ -63,7 +62,7 @@ export class Lease {
     for (;;) {
       const current = await engine.read(key, true);
       const holder = current && parseHolder(current.value);
-      const gone = holder !== null && holder.host === thisHost() && holder.pid !== process.pid &&
+      const gone = holder !== null && holder.host === thisHost() && holder.pid !== pid &&
         !isAlive(holder.pid);
       if (current === null || gone) {
         const set = write(key, ttlMs);
@@ -155,7 +154,7 @@ export class Lease {
 }
 
 function write(key: string, ttlMs: number): SetOp {
-  const holder: Holder = { pid: process.pid, host: thisHost(), at: Date.now() };
+  const holder: Holder = { pid, host: thisHost(), at: Date.now() };
   return { key, value: JSON.stringify(holder), expiresAt: Date.now() + ttlMs };
 }
 

@@ -15,7 +15,9 @@ export const MCP_COMMAND: Command = {
   async run(ctx) {
     let server: typeof import("./_server.ts");
     try {
-      server = await import("./_server.ts");
+      // A variable specifier: Deno reads the server and the SDK only when this runs.
+      const specifier = "./_server.ts";
+      server = await import(specifier);
     } catch (error) {
       const message = (error as Error).message ?? "";
       if (!/modelcontextprotocol|zod/.test(message)) throw error;

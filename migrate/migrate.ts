@@ -329,8 +329,13 @@ type Location = BackendLocation & { backend: string };
 
 async function openSource(from: LooseEndpoint, names: string[] | undefined): Promise<Source> {
   if (isLegacyRedis(from)) {
-    // Loaded here: it needs ioredis, which only Redis users install.
-    const { legacyRedisSource } = await import("./_legacy_redis.ts");
+    // Loaded here: it needs ioredis, which only Redis users install. A variable specifier
+    // keeps it and ioredis out of the module graph Deno builds at every start (it needs read
+    // access to this file then, which a process that reaches Redis has).
+    const specifier = "./_legacy_redis.ts";
+    const { legacyRedisSource } = await (import(specifier) as Promise<
+      typeof import("./_legacy_redis.ts")
+    >);
     const { backend: _b, ...options } = from;
     return await legacyRedisSource(
       names === undefined ? options : { ...options, namespaces: names },

@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { printReport, type Row, type Skip } from "./bench/_report.ts";
+import { CLI_LOAD, printReport, type Row, type Skip } from "./bench/_report.ts";
 import { prepareNode, type Runtime } from "./bench/_node_runtime.ts";
 import { type PgServer, startPgServer } from "../tests/_pg_server.ts";
 
@@ -158,22 +158,20 @@ function runCase(
   return { rows, skips };
 }
 
-/** CLI start-up: `load` on a JSON namespace against an empty `deno run`, wall time. */
+/**
+ * CLI start-up: `load` on a JSON and on a SQLite namespace against an empty
+ * `deno run`, wall time. The cases take turns run by run (so a busy moment of
+ * the machine hits all of them alike); each row is the median of `times`
+ * runs, its note the spread (quartiles and extremes).
+ */
 function measureCli(times: number): Row[] {
   const dir = mkdtempSync(join(tmpdir(), "ms-bench-cli-"));
   try {
     const empty = join(dir, "empty.ts");
     writeFileSync(empty, "");
-    // The floor of any Deno program that reads files through node: built-ins, as the library does.
-    const builtins = join(dir, "builtins.ts");
-    writeFileSync(
-      builtins,
-      ["fs", "path", "process", "util", "os", "crypto"]
-        .map((m) => `import "node:${m}";`).join("\n"),
-    );
     const cli = join(root, "cli.ts");
     const perms = ["--allow-read", "--allow-write", "--allow-env", "--allow-sys"];
-    const common = ["--backend", "json", "--dir", join(dir, "state"), "--namespace", "wf"];
+    const common = ["--dir", join(dir, "state"), "--namespace", "wf"];
     const deno = process.execPath;
     const run = (args: string[]): number => {
       const [cmd, ...lead] = [...pin, deno];
@@ -182,32 +180,43 @@ function measureCli(times: number): Row[] {
       if (r.status !== 0) throw new Error(`deno ${args.join(" ")} exited with ${r.status}`);
       return performance.now() - t0;
     };
-    run(["run", ...perms, cli, "save", "--key", "phase", "--value", "building", ...common]);
-    const median = (args: string[]) => {
+    const cases: [string, string[]][] = [["empty deno run", ["run", empty]]];
+    for (const backend of ["json", "sqlite"]) {
+      const where = ["--backend", backend, ...common];
+      run(["run", ...perms, cli, "save", "--key", "phase", "--value", "building", ...where]);
+      cases.push([`${CLI_LOAD} ${backend}`, [
+        "run",
+        ...perms,
+        cli,
+        "load",
+        "--key",
+        "phase",
+        ...where,
+      ]]);
+    }
+    const ms = cases.map(([, args]) => {
       run(args); // warm the module cache
-      const ms = Array.from({ length: times }, () => run(args)).sort((a, b) => a - b);
-      return ms[Math.floor(times / 2)]!;
-    };
-    const rows: Row[] = [];
-    for (
-      const [impl, args] of [
-        ["empty deno run", ["run", empty]],
-        ["deno run importing the CLI's node: built-ins only", ["run", "-A", builtins]],
-        ["managing-state CLI", ["run", ...perms, cli, "load", "--key", "phase", ...common]],
-      ] as const
-    ) {
-      const ms = median([...args]);
-      rows.push({
+      return [] as number[];
+    });
+    for (let i = 0; i < times; i++) cases.forEach(([, args], c) => ms[c]!.push(run(args)));
+    return cases.map(([impl], c) => {
+      const sorted = ms[c]!.sort((a, b) => a - b);
+      const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+      const median = at(0.5);
+      const f = (x: number) => x.toFixed(1);
+      return {
         runtime: "deno",
         group: "cli",
         impl,
         op: "start-up",
         n: 1,
-        ops: 1000 / ms,
-        p50us: ms * 1000,
-      });
-    }
-    return rows;
+        ops: 1000 / median,
+        p50us: median * 1000,
+        note: `p25-p75 ${f(at(0.25))}-${f(at(0.75))} ms, min-max ${f(sorted[0]!)}-${
+          f(sorted[sorted.length - 1]!)
+        } ms, ${times} runs`,
+      };
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -263,7 +272,7 @@ try {
     ) {
       log(`round ${round}/${rounds}: deno cli start-up`);
       try {
-        rows.push(...measureCli(quick ? 3 : 7));
+        rows.push(...measureCli(quick ? 7 : 31));
       } catch (error) {
         if (round === 1) {
           skips.push({ runtime: "deno", group: "cli", impl: "cli", reason: String(error) });

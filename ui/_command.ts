@@ -2,7 +2,6 @@
 // prints the URL to open, and serves until interrupted (Ctrl-C or SIGTERM).
 // The server is imported only when the command runs, so other commands
 // start without it.
-import process from "node:process";
 import { openBackend } from "../backends/_open.ts";
 import { validateNamespace } from "../core/_validate.ts";
 import type { Command } from "../cli/_context.ts";
@@ -40,11 +39,13 @@ export const UI_COMMANDS: Record<string, Command> = {
       const chosenPort = port(values.port);
       if (typeof values.namespace === "string") validateNamespace(values.namespace);
       // Listening for Ctrl-C before the URL is printed: a stop sent right after it is not lost.
-      const signal = stopSignal();
+      const signal = await stopSignal();
       let backend;
       try {
         backend = await openBackend(settings.backend, locationOf(settings));
-        const { startUi } = await import("./server.ts");
+        // A variable specifier: Deno reads the server only when this runs.
+        const specifier = "./server.ts";
+        const { startUi } = await (import(specifier) as Promise<typeof import("./server.ts")>);
         const ui = await startUi({
           backend,
           host,
@@ -87,7 +88,9 @@ export const UI_COMMANDS: Record<string, Command> = {
 };
 
 /** A promise of the first SIGINT or SIGTERM; `dispose()` stops listening. */
-function stopSignal(): { stopped: Promise<void>; dispose(): void } {
+async function stopSignal(): Promise<{ stopped: Promise<void>; dispose(): void }> {
+  // Loaded here: the other commands start faster without it.
+  const { default: process } = await import("node:process");
   let dispose = () => {};
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {
