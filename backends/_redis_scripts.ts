@@ -219,11 +219,11 @@ return {count, bytes, parent or ''}
 
 /**
  * Makes the namespace exactly the checkpoint's live entries, each with the
- * request id as its fresh version, except keys under the kept prefix, which
+ * request id as its fresh version, except keys under a kept prefix, which
  * keep their live values; makes the checkpoint the head. KEYS: idx, ttl, chg,
  * cps, checkpoint hash, req, head. ARGV: now, data key prefix, name, request
- * id, keep ("1"/"0"), kept prefix. Returns 1 (also when the id is recorded),
- * or 0 when the checkpoint does not exist.
+ * id, then the kept prefixes (none: keep nothing). Returns 1 (also when the id
+ * is recorded), or 0 when the checkpoint does not exist.
  */
 export const RESTORE: LuaScript = script(
   "restore",
@@ -232,9 +232,12 @@ local now = tonumber(ARGV[1])
 if redis.call('ZSCORE', KEYS[6], ARGV[4]) then return 1 end
 if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 0 then return 0 end
 record(KEYS[6], ARGV[4], now)
-local keep, prefix = ARGV[5] == '1', ARGV[6]
+local keep = #ARGV >= 5
 local function kept(m)
-  return keep and string.sub(m, 1, #prefix) == prefix
+  for i = 5, #ARGV do
+    if string.sub(m, 1, #ARGV[i]) == ARGV[i] then return true end
+  end
+  return false
 end
 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if keep then
