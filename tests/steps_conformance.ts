@@ -257,10 +257,18 @@ export function testSteps(
     await s.step("d", (step) => step.save("out", 1));
     await s.restoreCheckpoint("cp");
     assert.equal(await s.has("out"), false);
-    assert.deepEqual((await s.steps()).map((i) => [i.name, i.status]), [["before", "done"]]);
+    // The run record (under @ms/keep/) stays: "d" is pending, its attempts are not rewound.
+    assert.deepEqual((await s.steps()).map((i) => [i.name, i.status, i.attempts]), [
+      ["before", "done", 1],
+      ["d", "pending", 1],
+    ]);
     assert.equal(await s.step("d", (step) => step.save("out", 2).then(() => "again")), "again");
     assert.equal(await s.step("before", () => 1), 0);
     assert.equal(await s.load("out"), 2);
+    assert.deepEqual((await s.steps()).map((i) => [i.name, i.status, i.attempts]), [
+      ["before", "done", 1],
+      ["d", "done", 2],
+    ]);
   });
 
   it("user writes under the reserved prefix are refused", async (s) => {
