@@ -116,6 +116,24 @@ export function lineageCases(it: Define): void {
     assert.deepEqual((await b.list(NS, {})).keys, ["a:n", "ab", "b:n", "b:old", "c:n", "phase"]);
   });
 
+  it("a key kept by a restore keeps its expiry, and expires", async (b) => {
+    await b.commit(NS, setOp({ phase: "1" }));
+    await b.checkpoint(NS, checkpointRequest("cp"));
+    const expiresAt = Date.now() + 600;
+    const op = setOp({});
+    await b.commit(NS, { ...op, sets: [{ key: "k:ttl", value: "1", expiresAt }] });
+    assert.equal(await b.restore(NS, "cp", { ...req(), keep: { prefixes: ["k:"] } }), true);
+    assert.deepEqual((await b.get(NS, ["k:ttl"]))[0], {
+      key: "k:ttl",
+      value: "1",
+      version: op.id,
+      expiresAt,
+    });
+    await new Promise((resolve) => setTimeout(resolve, expiresAt + 20 - Date.now()));
+    assert.deepEqual((await b.list(NS, {})).keys, ["phase"]);
+    assert.deepEqual(await b.get(NS, ["k:ttl"]), [null]);
+  });
+
   it("status() tells the head, changes since it, and an abandoned branch", async (backend) => {
     const s = await StateManager.open({ backend, namespace: NS });
     try {
