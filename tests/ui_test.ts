@@ -1,8 +1,8 @@
 // `managing-state ui` as a real process, over raw HTTP: the token and its
 // cookie, the Host and Origin checks, read-only unless --allow-restore, only
 // the package's own files, nothing written by reading, and a restore that
-// leaves a running step's lease alone. The browser
-// tests (ui_browser_test.ts) cover the page itself.
+// leaves a running step's lease alone. The browser tests (ui_browser_test.ts)
+// cover the page itself.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
