@@ -82,7 +82,8 @@ export interface RestoreCheckpointOptions {
   /**
    * Keys under this prefix keep their live values through the restore (and
    * are not taken from the checkpoint): attempt counters, logs. Atomic with
-   * the rest of the restore.
+   * the rest of the restore. The step records under `@ms/keep/` (leases,
+   * attempts) are always kept, with or without it.
    */
   keep?: { prefix: string };
 }

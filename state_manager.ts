@@ -483,7 +483,9 @@ export class StateManager implements AsyncDisposable {
   /**
    * Makes the namespace exactly what it was at the checkpoint: keys created
    * since are gone, except keys under `keep.prefix`, which keep their live
-   * values. The checkpoint becomes the head. Throws
+   * values. Step execution records (`@ms/keep/`: leases, attempts) always
+   * keep theirs, so a restore while a step runs never lets a second runner
+   * in. The checkpoint becomes the head. Throws
    * {@linkcode CheckpointNotFoundError} if it does not exist.
    *
    * @example Keep attempt counters through a rollback

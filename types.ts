@@ -147,8 +147,12 @@ export interface RequestOptions {
 
 /** What a backend needs to restore a checkpoint. */
 export interface RestoreOptions extends RequestOptions {
-  /** Keys under this prefix keep their live values and are not taken from the checkpoint. */
-  keep?: { prefix: string };
+  /**
+   * Keys under any of these prefixes keep their live values and are not taken
+   * from the checkpoint. The manager always passes the step records' prefix
+   * (`@ms/keep/`), plus the caller's own when given; prefixes may overlap.
+   */
+  keep?: { prefixes: string[] };
 }
 
 /** What a backend declares it can do; the conformance suite reads this. */
@@ -273,8 +277,9 @@ export interface Backend {
   /**
    * Makes the namespace exactly the checkpoint, atomically; false if it does
    * not exist. Every restored key gets a fresh version (the request id), so a
-   * version is never reused. Keys under `options.keep.prefix` keep their live
-   * values (checkpoint entries under it are not taken). The head becomes
+   * version is never reused. Keys under any of `options.keep.prefixes` keep
+   * their live values (checkpoint entries under them are not taken), in the
+   * same atomic step. The head becomes
    * `{ name, via: "restore" }` in the same step. True when `options.id` is
    * already recorded.
    */

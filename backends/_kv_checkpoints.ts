@@ -272,7 +272,7 @@ export async function restore(
   ns: string,
   name: string,
   id: string,
-  keep: { prefix: string } | undefined,
+  keep: { prefixes: string[] } | undefined,
 ): Promise<boolean> {
   const infoKey = ctx.layout.checkpoint(ns, name);
   const requestKey = ctx.layout.request(ns, id);

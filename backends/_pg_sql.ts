@@ -10,8 +10,13 @@
 // exact without SERIALIZABLE. Keys are `text COLLATE "C"`: byte order, the
 // same order as every other backend. Layout: references/backends.md.
 
-/** The schema version this release writes and reads (the `meta` row "schema_version"). */
-export const SCHEMA_VERSION = 1;
+/**
+ * The schema version this release writes and reads (the `meta` row
+ * "schema_version"). An older one is upgraded in place by running
+ * {@linkcode schemaSql} again (idempotent). 2: `ms_restore` keeps a list of
+ * prefixes (a `text[]`) instead of one range.
+ */
+export const SCHEMA_VERSION = 2;
 
 /** SQLSTATE raised by ms_commit when a version check fails (rolls the call back). */
 export const CONFLICT_STATE = "MSC01";
@@ -210,10 +215,12 @@ BEGIN
   status := 'taken';
 END $$;
 
--- Every restored key gets the request id as its version; keys in [p_keep, p_keep_end) (when
--- p_keep is not NULL; p_keep_end NULL: no upper bound) keep their live values.
+-- Every restored key gets the request id as its version; keys starting with any of p_keep
+-- (empty: none) keep their live values. Version 1 took one prefix as a range (p_keep,
+-- p_keep_end): dropped, so that no caller reaches a function that keeps less.
+DROP FUNCTION IF EXISTS ${s}.ms_restore(text, text, text, bigint, text, text);
 CREATE OR REPLACE FUNCTION ${s}.ms_restore(
-  p_ns text, p_id text, p_name text, p_now bigint, p_keep text, p_keep_end text
+  p_ns text, p_id text, p_name text, p_now bigint, p_keep text[]
 ) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
   IF NOT ${s}.ms_record(p_ns, p_id, p_now) THEN RETURN true; END IF;
@@ -222,11 +229,11 @@ BEGIN
     RAISE EXCEPTION 'no such checkpoint' USING ERRCODE = '${MISSING_STATE}'; -- records nothing
   END IF;
   DELETE FROM ${s}.entries WHERE ns = p_ns
-    AND NOT (p_keep IS NOT NULL AND key >= p_keep AND (p_keep_end IS NULL OR key < p_keep_end));
+    AND NOT EXISTS (SELECT 1 FROM unnest(p_keep) AS k(p) WHERE starts_with(key, k.p));
   INSERT INTO ${s}.entries (ns, key, value, version, expires_at)
     SELECT ns, key, value, p_id, expires_at FROM ${s}.checkpoint_entries
     WHERE ns = p_ns AND name = p_name AND ${live}
-      AND NOT (p_keep IS NOT NULL AND key >= p_keep AND (p_keep_end IS NULL OR key < p_keep_end));
+      AND NOT EXISTS (SELECT 1 FROM unnest(p_keep) AS k(p) WHERE starts_with(key, k.p));
   PERFORM ${s}.ms_set_head(p_ns, p_name, 'restore', p_now);
   RETURN true;
 END $$;
@@ -340,7 +347,7 @@ export function statements(schema: string) {
     readCheckpoint: `SELECT c.name AS found, e.key, e.value, e.version, e.expires_at
       FROM ${s}.checkpoints c LEFT JOIN ${s}.checkpoint_entries e ON e.ns = c.ns AND e.name = c.name
       WHERE c.ns = $1 AND c.name = $2 ORDER BY e.key`,
-    restore: `SELECT ${s}.ms_restore($1, $2, $3, $4, $5, $6) AS ok`,
+    restore: `SELECT ${s}.ms_restore($1, $2, $3, $4, $5::text[]) AS ok`,
     deleteCheckpoint: `SELECT ${s}.ms_delete_checkpoint($1, $2, $3, $4) AS ok`,
     importCheckpoint: `SELECT ${s}.ms_import_checkpoint($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
     namespaces: `SELECT ns FROM ${s}.entries WHERE expires_at IS NULL OR expires_at > $1

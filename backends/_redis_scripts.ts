@@ -219,11 +219,11 @@ return {count, bytes, parent or ''}
 
 /**
  * Makes the namespace exactly the checkpoint's live entries, each with the
- * request id as its fresh version, except keys under the kept prefix, which
+ * request id as its fresh version, except keys under a kept prefix, which
  * keep their live values; makes the checkpoint the head. KEYS: idx, ttl, chg,
  * cps, checkpoint hash, req, head. ARGV: now, data key prefix, name, request
- * id, keep ("1"/"0"), kept prefix. Returns 1 (also when the id is recorded),
- * or 0 when the checkpoint does not exist.
+ * id, then the kept prefixes (none: keep nothing). Returns 1 (also when the id
+ * is recorded), or 0 when the checkpoint does not exist.
  */
 export const RESTORE: LuaScript = script(
   "restore",
@@ -232,22 +232,34 @@ local now = tonumber(ARGV[1])
 if redis.call('ZSCORE', KEYS[6], ARGV[4]) then return 1 end
 if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 0 then return 0 end
 record(KEYS[6], ARGV[4], now)
-local keep, prefix = ARGV[5] == '1', ARGV[6]
+local first = {}
+for i = 5, #ARGV do first[i] = string.byte(ARGV[i], 1) end
 local function kept(m)
-  return keep and string.sub(m, 1, #prefix) == prefix
-end
-for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if keep then
-    if not kept(m) then
-      redis.call('DEL', ARGV[2] .. m)
-      redis.call('ZREM', KEYS[1], m)
-      redis.call('ZREM', KEYS[2], m)
+  local b = string.byte(m, 1)
+  for i = 5, #ARGV do
+    -- the first byte rules out most keys without making a substring
+    if (first[i] == nil or first[i] == b) and string.sub(m, 1, #ARGV[i]) == ARGV[i] then
+      return true
     end
+  end
+  return false
+end
+-- The index and expiry sets are dropped whole and the (few) kept keys put back:
+-- cheaper than removing every other member one by one.
+local held, exps = {}, {}
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if kept(m) then
+    held[#held + 1] = m
+    exps[#held] = redis.call('ZSCORE', KEYS[2], m)
   else
     redis.call('DEL', ARGV[2] .. m)
   end
 end
-if not keep then redis.call('DEL', KEYS[1], KEYS[2]) end
+redis.call('DEL', KEYS[1], KEYS[2])
+for i, m in ipairs(held) do
+  redis.call('ZADD', KEYS[1], 0, m)
+  if exps[i] then redis.call('ZADD', KEYS[2], exps[i], m) end
+end
 local flat = redis.call('HGETALL', KEYS[5])
 for i = 1, #flat, 2 do
   local m, s = flat[i], repack(flat[i + 1], ARGV[4])

@@ -38,7 +38,7 @@ export function checkpointInfo(
   };
 }
 
-/** Whether `key` is kept by a restore's `keep` option (under its prefix). */
-export function kept(key: string, keep: { prefix: string } | undefined): boolean {
-  return keep !== undefined && key.startsWith(keep.prefix);
+/** Whether `key` is kept by a restore's `keep` option (under one of its prefixes). */
+export function kept(key: string, keep: { prefixes: string[] } | undefined): boolean {
+  return keep !== undefined && keep.prefixes.some((prefix) => key.startsWith(prefix));
 }

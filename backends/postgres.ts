@@ -308,21 +308,19 @@ export class PostgresBackend implements Backend {
   }
 
   /**
-   * Makes the namespace exactly the checkpoint (keys under `keep.prefix` excepted), with the
+   * Makes the namespace exactly the checkpoint (keys under `keep.prefixes` excepted), with the
    * request id as every restored key's version, and moves the head, in one transaction.
    */
   async restore(ns: string, name: string, options: RestoreOptions): Promise<boolean> {
     this.#ns(ns);
     const now = Date.now();
-    const keep = options.keep;
     try {
       await this.#query(`restore checkpoint "${name}" of namespace "${ns}"`, "restore", [
         ns,
         options.id,
         name,
         now,
-        keep ? keep.prefix : null,
-        keep ? prefixEnd(keep.prefix) : null,
+        options.keep?.prefixes ?? [],
       ]);
     } catch (error) {
       if (sqlState(error) === MISSING_STATE) return false;

@@ -350,14 +350,7 @@ export class RedisBackend implements Backend {
       `restore checkpoint "${name}" of namespace "${ns}"`,
       lua.RESTORE,
       [l.idx, l.ttl, l.chg, l.cps, l.cp + name, l.req, l.head],
-      [
-        String(Date.now()),
-        l.data,
-        name,
-        options.id,
-        options.keep ? "1" : "0",
-        options.keep?.prefix ?? "",
-      ],
+      [String(Date.now()), l.data, name, options.id, ...(options.keep?.prefixes ?? [])],
       { id: options.id, chg: l.chg },
     );
     return Number(done) === 1;

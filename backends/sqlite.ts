@@ -423,23 +423,16 @@ export class SqliteBackend implements Backend {
         if (!this.#stmt("SELECT 1 FROM ms_checkpoints WHERE ns = ? AND name = ?").get(ns, name)) {
           return false; // rolled back, claim included
         }
-        const keep = options.keep;
-        if (keep === undefined) {
-          this.#stmt("DELETE FROM ms_entries WHERE ns = ?").run(ns);
-          this.#stmt(
-            `INSERT INTO ms_entries (ns, key, value, version, expires_at)
-             SELECT ns, key, value, ?, expires_at FROM ms_checkpoint_entries
-             WHERE ns = ? AND name = ? AND ${LIVE}`,
-          ).run(options.id, ns, name, now);
-        } else {
-          const range = [keep.prefix, prefixEnd(keep.prefix), prefixEnd(keep.prefix)];
-          this.#stmt(`DELETE FROM ms_entries WHERE ns = ? AND ${NOT_KEPT}`).run(ns, ...range);
-          this.#stmt(
-            `INSERT INTO ms_entries (ns, key, value, version, expires_at)
-             SELECT ns, key, value, ?, expires_at FROM ms_checkpoint_entries
-             WHERE ns = ? AND name = ? AND ${LIVE} AND ${NOT_KEPT}`,
-          ).run(options.id, ns, name, now, ...range);
-        }
+        const prefixes = options.keep?.prefixes ?? [];
+        // One range test per kept prefix; the statement text depends only on the count.
+        const notKept = prefixes.map(() => ` AND ${NOT_KEPT}`).join("");
+        const ranges = prefixes.flatMap((p) => [p, prefixEnd(p), prefixEnd(p)]);
+        this.#stmt(`DELETE FROM ms_entries WHERE ns = ?${notKept}`).run(ns, ...ranges);
+        this.#stmt(
+          `INSERT INTO ms_entries (ns, key, value, version, expires_at)
+           SELECT ns, key, value, ?, expires_at FROM ms_checkpoint_entries
+           WHERE ns = ? AND name = ? AND ${LIVE}${notKept}`,
+        ).run(options.id, ns, name, now, ...ranges);
         this.#stmt(UPSERT_HEAD).run(ns, name, 1, now);
         return true;
       }, (restored) => restored));

@@ -4,6 +4,7 @@ import { autoCheckpointName, newVersion } from "./_ids.ts";
 import { validateCheckpointName, validateMetadata } from "./_validate.ts";
 import { CheckpointNotFoundError, ValidationError } from "../errors.ts";
 import { compareKeys } from "./_keys.ts";
+import { KEEP_PREFIX } from "./_step_records.ts";
 import type { Backend, StoredEntry } from "../types.ts";
 import type {
   CheckpointDiff,
@@ -52,7 +53,12 @@ export async function take(
   return chosen;
 }
 
-/** Restores a checkpoint or throws CheckpointNotFoundError. */
+/**
+ * Restores a checkpoint or throws CheckpointNotFoundError. Every restore keeps
+ * the step records under KEEP_PREFIX live (leases, attempt counts), besides
+ * the caller's `keep.prefix`: rolling a lease back while its step runs would
+ * let a second runner in.
+ */
 export async function restore(
   ctx: Context,
   name: string,
@@ -68,7 +74,10 @@ export async function restore(
       "restoreCheckpoint() options must be an object; keep must be { prefix: string }",
     );
   }
-  const request = { id: newVersion(), ...(keep ? { keep: { prefix: keep.prefix } } : {}) };
+  const prefixes = keep === undefined || keep.prefix === KEEP_PREFIX
+    ? [KEEP_PREFIX]
+    : [KEEP_PREFIX, keep.prefix];
+  const request = { id: newVersion(), keep: { prefixes } };
   const found = await ctx.call(() => ctx.backend.restore(ctx.namespace, name, request));
   if (!found) throw new CheckpointNotFoundError(ctx.namespace, name, "restore");
 }

@@ -1,11 +1,10 @@
-// A phase's rollback: a restore that keeps the execution records under
-// KEEP_PREFIX (step attempt counts, failures, leases) as they are, atomically
-// with the restore (the backends' keep-prefix restore). It rolls the data
-// back, never the history of how often a step ran, nor who runs one right now
-// (a lease rolled back could let a second runner in).
+// A phase's rollback: a restore (which, like every restore, keeps the
+// execution records under KEEP_PREFIX as they are: step attempt counts,
+// failures, leases; see _checkpoints.ts), then the phase's failure record.
+// It rolls the data back, never the history of how often a step ran, nor who
+// runs one right now (a lease rolled back could let a second runner in).
 import * as checkpoints from "./_checkpoints.ts";
 import type { Engine } from "./_engine.ts";
-import { KEEP_PREFIX } from "./_step_records.ts";
 import type { SetOp } from "../types.ts";
 
 /**
@@ -17,8 +16,6 @@ export async function restoreKeeping(
   name: string,
   also: SetOp[] = [],
 ): Promise<void> {
-  await engine.uncached(() =>
-    checkpoints.restore(engine.context(), name, { keep: { prefix: KEEP_PREFIX } })
-  );
+  await engine.uncached(() => checkpoints.restore(engine.context(), name, {}));
   if (also.length > 0) await engine.commit({ checks: [], sets: also, deletes: [] }, true);
 }

@@ -1,6 +1,6 @@
 // Lineage: the head moves with checkpoints and restores, every checkpoint
 // records its parent, clear removes the head, import keeps what it is given;
-// and a restore can keep the keys under a prefix.
+// and a restore can keep the keys under given prefixes.
 import assert from "node:assert/strict";
 import { StateManager } from "../state_manager.ts";
 import { checkpointRequest, type Define, req, setOp } from "./_define.ts";
@@ -56,13 +56,82 @@ export function lineageCases(it: Define): void {
     await b.checkpoint(NS, checkpointRequest("cp"));
     const later = setOp({ phase: '"build"', "n:tries": "2", "n:new": "5", extra: "1" });
     await b.commit(NS, { ...later, deletes: ["n:old"] });
-    const restore = { ...req(), keep: { prefix: "n:" } };
+    const restore = { ...req(), keep: { prefixes: ["n:"] } };
     assert.equal(await b.restore(NS, "cp", restore), true);
     // n:old is gone: under the prefix, the live state (deleted) wins over the checkpoint.
     const keys = (await b.list(NS, {})).keys;
     assert.deepEqual(keys, ["n:new", "n:tries", "phase"]);
     const values = (await b.get(NS, keys)).map((e) => e?.value);
     assert.deepEqual(values, ["5", "2", '"plan"']);
+  });
+
+  it("a restore keeps keys under each kept prefix, atomically with the rest", async (b) => {
+    const before = { phase: '"plan"', "a:n": "1", "b:n": "1", "b:old": "1", "c:n": "1", ab: "1" };
+    await b.commit(NS, setOp(before));
+    await b.checkpoint(NS, checkpointRequest("cp"));
+    const later = setOp({
+      phase: '"build"',
+      "a:n": "2",
+      "a:new": "3",
+      "b:n": "2",
+      "c:n": "2",
+      ab: "2",
+    });
+    await b.commit(NS, { ...later, deletes: ["b:old"] });
+    const read = ["phase", "c:n", "ab", "a:n", "a:new", "b:n", "b:old"];
+    const kept = (await b.get(NS, ["a:n", "a:new", "b:n"])).map((e) => e?.version);
+    // A reader during the restore sees the namespace before it or after it, never between,
+    // and never a kept key gone or rewound.
+    const old = ['"build"', "2", "2", "2", "3", "2", null];
+    const restored = ['"plan"', "1", "1", "2", "3", "2", null];
+    const seen: (string | null)[][] = [];
+    let done = false;
+    const reader = (async () => {
+      do seen.push((await b.get(NS, read)).map((e) => e?.value ?? null)); while (!done);
+    })();
+    const restore = { ...req(), keep: { prefixes: ["a:", "b:"] } };
+    try {
+      assert.equal(await b.restore(NS, "cp", restore), true);
+    } finally {
+      done = true;
+      await reader;
+    }
+    for (const values of seen) {
+      assert.ok(
+        [old, restored].some((want) => JSON.stringify(want) === JSON.stringify(values)),
+        `a reader saw ${JSON.stringify(values)}`,
+      );
+    }
+    assert.deepEqual((await b.list(NS, {})).keys, ["a:n", "a:new", "ab", "b:n", "c:n", "phase"]);
+    const after = await b.get(NS, read);
+    assert.deepEqual(after.map((e) => e?.value ?? null), restored);
+    assert.deepEqual(
+      (await b.get(NS, ["a:n", "a:new", "b:n"])).map((e) => e?.version),
+      kept,
+      "kept keys keep their versions",
+    );
+    assert.deepEqual(after.slice(0, 3).map((e) => e?.version), Array(3).fill(restore.id));
+    // No prefixes: nothing is kept.
+    assert.equal(await b.restore(NS, "cp", { ...req(), keep: { prefixes: [] } }), true);
+    assert.deepEqual((await b.list(NS, {})).keys, ["a:n", "ab", "b:n", "b:old", "c:n", "phase"]);
+  });
+
+  it("a key kept by a restore keeps its expiry, and expires", async (b) => {
+    await b.commit(NS, setOp({ phase: "1" }));
+    await b.checkpoint(NS, checkpointRequest("cp"));
+    const expiresAt = Date.now() + 600;
+    const op = setOp({});
+    await b.commit(NS, { ...op, sets: [{ key: "k:ttl", value: "1", expiresAt }] });
+    assert.equal(await b.restore(NS, "cp", { ...req(), keep: { prefixes: ["k:"] } }), true);
+    assert.deepEqual((await b.get(NS, ["k:ttl"]))[0], {
+      key: "k:ttl",
+      value: "1",
+      version: op.id,
+      expiresAt,
+    });
+    await new Promise((resolve) => setTimeout(resolve, expiresAt + 20 - Date.now()));
+    assert.deepEqual((await b.list(NS, {})).keys, ["phase"]);
+    assert.deepEqual(await b.get(NS, ["k:ttl"]), [null]);
   });
 
   it("status() tells the head, changes since it, and an abandoned branch", async (backend) => {

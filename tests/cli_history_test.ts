@@ -1,16 +1,21 @@
 // CLI tests, part five: where the state came from. `status` (head, changes
 // since it, the newest checkpoint, an abandoned branch), the head marker and
-// lineage tree of `checkpoints`, and `diff` from the head, on json and sqlite.
+// lineage tree of `checkpoints`, and `diff` from the head, on json and sqlite;
+// a restore leaves a running step's lease and run record as they are.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { run } from "../cli.ts";
+import { type ManagerOptions, RESERVED_PREFIX, StateManager } from "../mod.ts";
 import { removeDir, tempDir } from "./_runtime.ts";
 
 function cliIn(dir: string, backend: string) {
   return async (args: string[]) => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await run([...args, "--dir", dir, "--namespace", "wf", "--backend", backend], {
+    // The location flags go before a command after "--" (step's), which they would join.
+    const at = args.includes("--") ? args.indexOf("--") : args.length;
+    const flags = ["--dir", dir, "--namespace", "wf", "--backend", backend];
+    const code = await run([...args.slice(0, at), ...flags, ...args.slice(at)], {
       out: (t) => out.push(t),
       err: (t) => err.push(t),
       stdin: () => Promise.resolve(""),
@@ -215,6 +220,48 @@ for (const backend of ["json", "sqlite"]) {
         phase: "plan",
       });
     } finally {
+      removeDir(dir);
+    }
+  });
+}
+
+for (const backend of ["json", "sqlite"]) {
+  test(`cli: ${backend}: restore while a step runs leaves its lease and run record live`, async () => {
+    const dir = tempDir();
+    const cli = cliIn(dir, backend);
+    const state = await StateManager.open({ backend, dir, namespace: "wf" } as ManagerOptions);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    try {
+      await state.save("phase", "plan");
+      assert.equal((await cli(["checkpoint", "--name", "plan"])).code, 0);
+      let started!: () => void;
+      const running = new Promise<void>((r) => (started = r));
+      const step = state.step("build", async (s) => {
+        started();
+        await gate;
+        await s.save("phase", "built");
+      }, { lease: { ttlMs: 60_000 } });
+      await running;
+      const keys = [`${RESERVED_PREFIX}keep/lease/build`, `${RESERVED_PREFIX}keep/run/build`];
+      const before = await Promise.all(keys.map((k) => state.getEntry(k)));
+      assert.ok(before.every((e) => e !== null), "the runner holds a lease and a run record");
+      const r = await cli(["restore", "--checkpoint", "plan", "--json"]);
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(JSON.parse(r.out), { restored: "plan" });
+      assert.deepEqual(await Promise.all(keys.map((k) => state.getEntry(k))), before);
+      const second = await cli(["step", "--name", "build", "--no-wait", "--", "true"]);
+      assert.equal(
+        second.code,
+        4,
+        `the lease keeps a second runner out: ${second.err} ${second.out}`,
+      );
+      release();
+      await step;
+      assert.equal(await state.load("phase"), "built");
+    } finally {
+      release();
+      await state.close();
       removeDir(dir);
     }
   });

@@ -1,9 +1,10 @@
 // `managing-state mcp` as a real process, driven by the MCP SDK's own Client
 // over stdio, on json, sqlite and redis: every tool and its errors, a whole
 // workflow, counters raced from two processes, a resource subscription fed
-// by another process, and --read-only.
+// by another process, --read-only, and a restore that leaves a running step's lease alone.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
+import { RESERVED_PREFIX, StateManager } from "../mod.ts";
 import { call, type CallResult, connect, fails, listTools, textOf } from "./_mcp.ts";
 import { freePort, redisTarget, reportUnavailable } from "./_redis_server.ts";
 import { isDeno, removeDir, runScript, tempDir } from "./_runtime.ts";
@@ -365,6 +366,41 @@ test("json: mcp --read-only lists no writing tool and refuses a call to one", as
       await server.close();
     }
   } finally {
+    store.cleanup();
+  }
+});
+
+test("json: mcp restore while a step runs leaves its lease and run record live", async () => {
+  const store = stores.json!();
+  const ns = fresh();
+  const state = await StateManager.open({ backend: "json", dir: store.args[3]!, namespace: ns });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const server = await connect([...store.args, "--namespace", ns]);
+  try {
+    await state.checkpoint("before");
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const step = state.step("build", async (s) => {
+      started();
+      await gate;
+      await s.save("built", true);
+    }, { lease: { ttlMs: 60_000 } });
+    await running;
+    const keys = [`${RESERVED_PREFIX}keep/lease/build`, `${RESERVED_PREFIX}keep/run/build`];
+    const before = await Promise.all(keys.map((k) => state.getEntry(k)));
+    assert.ok(before.every((e) => e !== null), "the runner holds a lease and a run record");
+    assert.deepEqual(await call(server.client, "restore", { checkpoint: "before" }), {
+      restored: "before",
+    });
+    assert.deepEqual(await Promise.all(keys.map((k) => state.getEntry(k))), before);
+    release();
+    await step;
+    assert.equal(await state.load("built"), true);
+  } finally {
+    release();
+    await server.close();
+    await state.close();
     store.cleanup();
   }
 });

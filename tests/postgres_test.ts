@@ -10,6 +10,7 @@ import { PostgresBackend } from "../backends/postgres.ts";
 import { testBackend } from "./conformance.ts";
 import { dropSchema, newSchema, pgTarget, reportNoServer } from "./_pg_server.ts";
 import { freePort } from "./_redis_server.ts";
+import { downgradeToV1, restoreSignatures } from "./_pg_schema_v1.ts";
 
 const target = await pgTarget();
 
@@ -84,7 +85,7 @@ if (typeof target === "string") {
     const { rows } = await raw.query(
       `SELECT value FROM "${schema}".meta WHERE name = 'schema_version'`,
     );
-    assert.deepEqual(rows, [{ value: "1" }]);
+    assert.deepEqual(rows, [{ value: "2" }]);
     await raw.query(`UPDATE "${schema}".meta SET value = '99' WHERE name = 'schema_version'`);
     const newer = await open(schema);
     try {
@@ -97,6 +98,46 @@ if (typeof target === "string") {
       await newer.close();
     }
   });
+
+  withPg(
+    "upgrades a version-1 schema in place: data kept, restores keep prefixes",
+    async (s, raw, schema) => {
+      await s.saveMany({ phase: "plan", "attempts:build": 0 });
+      await s.checkpoint("cp");
+      await s.saveMany({ phase: "build", "attempts:build": 1, extra: true });
+      await downgradeToV1(raw, schema);
+      // The version-1 schema works as version 1 did: one kept prefix as a range.
+      await raw.query(
+        `SELECT "${schema}".ms_restore('wf', 'v1-id', 'cp', $1, 'attempts:', 'attempts;')`,
+        [
+          Date.now(),
+        ],
+      );
+      assert.deepEqual(await restoreSignatures(raw, schema), [
+        "p_ns text, p_id text, p_name text, p_now bigint, p_keep text, p_keep_end text",
+      ]);
+      const upgraded = await open(schema);
+      try {
+        assert.deepEqual(await upgraded.dump(), { "attempts:build": 1, phase: "plan" });
+        await upgraded.saveMany({ phase: "test", "attempts:build": 2, "attempts:test": 1 });
+        await upgraded.restoreCheckpoint("cp", { keep: { prefix: "attempts:" } });
+        assert.deepEqual(await upgraded.dump(), {
+          "attempts:build": 2,
+          "attempts:test": 1,
+          phase: "plan",
+        });
+        const version = await raw.query(
+          `SELECT value FROM "${schema}".meta WHERE name = 'schema_version'`,
+        );
+        assert.deepEqual(version.rows, [{ value: "2" }]);
+        assert.deepEqual(await restoreSignatures(raw, schema), [
+          "p_ns text, p_id text, p_name text, p_now bigint, p_keep text[]",
+        ], "the version-1 signature is dropped");
+      } finally {
+        await upgraded.close();
+      }
+    },
+  );
 
   withPg('stores keys as rows that sort in byte order (COLLATE "C")', async (s, raw, schema) => {
     const keys = ["b", "B", "a", "é", "z", "ä", "😀", "~", "Z"];

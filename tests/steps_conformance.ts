@@ -257,10 +257,18 @@ export function testSteps(
     await s.step("d", (step) => step.save("out", 1));
     await s.restoreCheckpoint("cp");
     assert.equal(await s.has("out"), false);
-    assert.deepEqual((await s.steps()).map((i) => [i.name, i.status]), [["before", "done"]]);
+    // The run record (under @ms/keep/) stays: "d" is pending, its attempts are not rewound.
+    assert.deepEqual((await s.steps()).map((i) => [i.name, i.status, i.attempts]), [
+      ["before", "done", 1],
+      ["d", "pending", 1],
+    ]);
     assert.equal(await s.step("d", (step) => step.save("out", 2).then(() => "again")), "again");
     assert.equal(await s.step("before", () => 1), 0);
     assert.equal(await s.load("out"), 2);
+    assert.deepEqual((await s.steps()).map((i) => [i.name, i.status, i.attempts]), [
+      ["before", "done", 1],
+      ["d", "done", 2],
+    ]);
   });
 
   it("user writes under the reserved prefix are refused", async (s) => {
@@ -336,6 +344,57 @@ export function testSteps(
     assert.equal(await s.load("x"), 2);
     assert.deepEqual((await s.listKeys({ prefix: `${RESERVED_PREFIX}keep/lease/` })).keys, []);
   });
+
+  it(
+    "a user restore while a step runs leaves its lease and run record as they were",
+    async (s, h) => {
+      const lease = `${RESERVED_PREFIX}keep/lease/work`;
+      const run = `${RESERVED_PREFIX}keep/run/work`;
+      await assert.rejects(
+        s.step("work", () => Promise.reject(new Error("first try"))),
+        /first try/,
+      );
+      await s.checkpoint("cp"); // the failed first run, no lease
+      const other = await h.open({ namespace: "wf" });
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      try {
+        let started!: () => void;
+        const running = new Promise<void>((r) => (started = r));
+        const first = s.step("work", async (step) => {
+          started();
+          await gate;
+          await step.save("out", "first");
+          return "first";
+        }, { lease: { ttlMs: 60_000 } }); // renewed every 20 s: not during this test
+        await running;
+        const before = [await s.getEntry(lease), await s.getEntry(run)];
+        assert.notEqual(before[0], null, "the runner holds the lease");
+        const { status, attempts } = before[1]!.value as { status: string; attempts: number };
+        assert.deepEqual({ status, attempts }, { status: "running", attempts: 2 });
+        await other.restoreCheckpoint("cp", { keep: { prefix: "mine:" } });
+        assert.deepEqual([await other.getEntry(lease), await other.getEntry(run)], before);
+        await assert.rejects(
+          other.step("work", () => "second", { lease: { wait: false } }),
+          ConflictError,
+          "the lease still keeps a second runner out",
+        );
+        await other.checkpoint("during"); // holds the lease and the running record
+        release();
+        assert.equal(await first, "first");
+        const done = await other.getEntry(run);
+        assert.equal((done?.value as { status: string }).status, "done");
+        // Restoring a checkpoint taken while the step ran brings back neither.
+        await other.restoreCheckpoint("during");
+        assert.equal(await other.getEntry(lease), null);
+        assert.deepEqual(await other.getEntry(run), done);
+        assert.equal(await other.has("out"), false, "the step's data is rolled back");
+      } finally {
+        release();
+        await other.close();
+      }
+    },
+  );
 
   it("step records survive migration and export/import", async (s) => {
     await s.step("plan", (step) => step.save("tasks", [1]).then(() => "planned"));

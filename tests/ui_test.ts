@@ -1,13 +1,14 @@
 // `managing-state ui` as a real process, over raw HTTP: the token and its
 // cookie, the Host and Origin checks, read-only unless --allow-restore, only
-// the package's own files, and nothing written by reading. The browser
-// tests (ui_browser_test.ts) cover the page itself.
+// the package's own files, nothing written by reading, and a restore that
+// leaves a running step's lease alone. The browser tests (ui_browser_test.ts)
+// cover the page itself.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { StateManager } from "../mod.ts";
+import { RESERVED_PREFIX, StateManager } from "../mod.ts";
 import { run } from "../cli.ts";
 import { http, startUi, type UiProcess } from "./_ui.ts";
 import { removeDir, tempDir } from "./_runtime.ts";
@@ -225,6 +226,37 @@ test("ui: the value diff carries old and new values", async () => {
     }],
     counts: { added: 1, removed: 1, changed: 2 },
   });
+});
+
+test("ui: a restore while a step runs leaves its lease and run record live", async () => {
+  await using s = await StateManager.open({ backend: "json", dir, namespace: "steps" });
+  await s.checkpoint("cp");
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let started!: () => void;
+  const running = new Promise<void>((r) => (started = r));
+  const step = s.step("build", async (w) => {
+    started();
+    await gate;
+    await w.save("built", true);
+  }, { lease: { ttlMs: 60_000 } });
+  try {
+    await running;
+    const keys = [`${RESERVED_PREFIX}keep/lease/build`, `${RESERVED_PREFIX}keep/run/build`];
+    const before = await Promise.all(keys.map((k) => s.getEntry(k)));
+    assert.ok(before.every((e) => e !== null), "the runner holds a lease and a run record");
+    const r = await http(rw.port, "/api/restore", {
+      method: "POST",
+      headers: { cookie: rw.cookie, origin: rw.base, "content-type": "application/json" },
+      body: JSON.stringify({ ns: "steps", checkpoint: "cp" }),
+    });
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(await Promise.all(keys.map((k) => s.getEntry(k))), before);
+  } finally {
+    release();
+  }
+  await step;
+  assert.equal(await s.load("built"), true);
 });
 
 test("ui: SIGTERM stops the server promptly and quietly", async () => {
