@@ -12,7 +12,7 @@ import { testBackend } from "../testing/mod.ts";
 import type { Backend } from "../types.ts";
 import { deletePrefix, redisTarget, reportUnavailable } from "./_redis_server.ts";
 import { dropSchema, newSchema, pgTarget, reportNoServer } from "./_pg_server.ts";
-import { removeDir, tempDir } from "./_runtime.ts";
+import { isDeno, removeDir, tempDir } from "./_runtime.ts";
 
 /** The backend, whose close() also removes its store. */
 function owned(backend: Backend, cleanup: () => void | Promise<void>): Backend {
@@ -22,6 +22,16 @@ function owned(backend: Backend, cleanup: () => void | Promise<void>): Backend {
     await cleanup();
   };
   return backend;
+}
+
+/**
+ * Stops a server this file started once all its cases ran. The suite's cases
+ * register with Deno.test on Deno, where node:test's `after` never fires (it
+ * left one PostgreSQL server running per run): there a last test stops it.
+ */
+function stopAtEnd(name: string, stop: () => Promise<void>): void {
+  if (isDeno) Deno.test({ name: `stop the ${name} server`, fn: stop });
+  else after(stop);
 }
 
 /** A backend on files in a fresh temporary folder. */
@@ -38,21 +48,23 @@ testBackend("kv", () => inTempDir((dir) => new KvBackend({ path: join(dir, "s.kv
 const redis = await redisTarget();
 if (typeof redis === "string") reportUnavailable("redis", redis);
 else {
-  after(() => redis.server?.stop());
   testBackend("redis", () => {
     const prefix = `mss-${crypto.randomUUID().slice(0, 8)}`;
     const backend = new RedisBackend({ url: redis.url, prefix });
     return Promise.resolve(owned(backend, () => deletePrefix(redis.url, prefix)));
   });
+  const server = redis.server;
+  if (server) stopAtEnd("redis", () => server.stop());
 }
 
 const postgres = await pgTarget();
 if (typeof postgres === "string") reportNoServer("postgres", postgres);
 else {
-  after(() => postgres.server?.stop());
   testBackend("postgres", () => {
     const schema = newSchema();
     const backend = new PostgresBackend({ url: postgres.url, schema });
     return Promise.resolve(owned(backend, () => dropSchema(postgres.url, schema)));
   });
+  const server = postgres.server;
+  if (server) stopAtEnd("postgres", () => server.stop());
 }
