@@ -12,7 +12,7 @@ import { testBackend } from "../testing/mod.ts";
 import type { Backend } from "../types.ts";
 import { deletePrefix, redisTarget, reportUnavailable } from "./_redis_server.ts";
 import { dropSchema, newSchema, pgTarget, reportNoServer } from "./_pg_server.ts";
-import { isDeno, removeDir, tempDir } from "./_runtime.ts";
+import { removeDir, tempDir } from "./_runtime.ts";
 
 /** The backend, whose close() also removes its store. */
 function owned(backend: Backend, cleanup: () => void | Promise<void>): Backend {
@@ -30,7 +30,10 @@ function owned(backend: Backend, cleanup: () => void | Promise<void>): Backend {
  * left one PostgreSQL server running per run): there a last test stops it.
  */
 function stopAtEnd(name: string, stop: () => Promise<void>): void {
-  if (isDeno) Deno.test({ name: `stop the ${name} server`, fn: stop });
+  const deno =
+    (globalThis as { Deno?: { test(t: { name: string; fn: () => Promise<void> }): void } })
+      .Deno;
+  if (deno) deno.test({ name: `stop the ${name} server`, fn: stop });
   else after(stop);
 }
 
