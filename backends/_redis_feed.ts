@@ -129,7 +129,7 @@ export class TrackingFeed {
       autoResubscribe: false,
       // RESP2: invalidations then arrive as messages on the channel (ioredis drops RESP3 "invalidate" pushes).
       protocol: 2 as const,
-      connectionName: "managing-state tracking",
+      connectionName: "managing-state-tracking",
     };
     const sub = this.#base.duplicate(options);
     const tracker = this.#base.duplicate(options);
