@@ -28,6 +28,7 @@
 import type { Redis } from "ioredis";
 import { ClosedError } from "../errors.ts";
 import type { ChangeFeed, ChangeHint } from "../types.ts";
+import type { Watchdog } from "./_redis_watchdog.ts";
 
 type Listener = (hint: ChangeHint) => void;
 
@@ -59,9 +60,16 @@ export class TrackingFeed {
   #retries = 0;
   #closed = false;
 
-  /** `base` is the backend's own (standalone or Sentinel) client; the feed opens duplicates. */
-  constructor(base: Redis) {
+  readonly #watchdog: Watchdog | undefined;
+
+  /**
+   * `base` is the backend's own (standalone or Sentinel) client; the feed
+   * opens duplicates. `watchdog` bounds their commands when `base` has no
+   * commandTimeout of its own: a PING that never returns is a lagging feed.
+   */
+  constructor(base: Redis, watchdog: Watchdog | undefined) {
     this.#base = base;
+    this.#watchdog = watchdog;
   }
 
   /** The token of the namespace whose change counter is `key`, proven current by a PING. */
@@ -142,9 +150,10 @@ export class TrackingFeed {
       if (this.#pair === pair && String(channel) === CHANNEL) this.#onInvalidate(payload);
     });
     try {
-      await Promise.all([sub.connect(), tracker.connect()]);
-      pair.id = String(await sub.client("ID"));
-      await sub.subscribe(CHANNEL);
+      const bounded = <T>(op: Promise<T>) => this.#watchdog ? this.#watchdog.guard(op) : op;
+      await bounded(Promise.all([sub.connect(), tracker.connect()]));
+      pair.id = String(await bounded(sub.client("ID")));
+      await bounded(sub.subscribe(CHANNEL));
     } catch (error) {
       end(pair);
       throw error;
@@ -169,16 +178,9 @@ export class TrackingFeed {
   #track(pair: Pair, key: string): Promise<unknown> {
     let done = pair.tracked.get(key);
     if (!done) {
-      done = pair.tracker.call(
-        "CLIENT",
-        "TRACKING",
-        "ON",
-        "REDIRECT",
-        pair.id,
-        "BCAST",
-        "PREFIX",
-        key,
-      );
+      const args = ["TRACKING", "ON", "REDIRECT", pair.id, "BCAST", "PREFIX", key];
+      const call = pair.tracker.call("CLIENT", ...args);
+      done = this.#watchdog ? this.#watchdog.guard(call) : call;
       pair.tracked.set(key, done);
       done.catch(() => this.#drop(pair));
     }
@@ -218,7 +220,8 @@ export class TrackingFeed {
   }
 
   #start(pair: Pair): Promise<unknown> {
-    const probe = pair.sub.ping();
+    const ping = pair.sub.ping();
+    const probe = this.#watchdog ? this.#watchdog.guard(ping) : ping;
     this.#current = probe;
     const done = () => {
       if (this.#current === probe) this.#current = null;

@@ -78,6 +78,7 @@ import type { RedisBackendOptions } from "./_redis_options.ts";
 import { Durability, validateDurability, withWaitTime } from "./_redis_durability.ts";
 import { scanNamespaces } from "./_redis_scan.ts";
 import { TrackingFeed } from "./_redis_feed.ts";
+import { Watchdog } from "./_redis_watchdog.ts";
 import * as lua from "./_redis_scripts.ts";
 
 export type {
@@ -116,6 +117,8 @@ export class RedisBackend implements Backend {
   readonly #inflight = new Inflight();
   /** Waits for replicas after each write (the `durability` option). */
   readonly #durability: Durability | undefined;
+  /** Fails commands that take longer than commandTimeout (clients this backend opened). */
+  readonly #watchdog: Watchdog | undefined;
   /** Invalidations pushed by the server (client tracking); null on Cluster. */
   readonly #feed: TrackingFeed | null;
 
@@ -128,12 +131,14 @@ export class RedisBackend implements Backend {
     if (durability) options = withWaitTime(options, durability.timeoutMs);
     if (options.client !== undefined) {
       this.#client = toClient(options.client);
+      this.#watchdog = undefined; // the caller's client keeps its own commandTimeout
       this.#owns = false;
       this.#where = describeClient(this.#client);
       this.#secret = undefined;
     } else {
       const opened = createClient(options);
       this.#client = opened.client;
+      this.#watchdog = new Watchdog(opened.commandTimeoutMs);
       this.#owns = true;
       this.#where = opened.where;
       this.#secret = opened.secret;
@@ -146,8 +151,10 @@ export class RedisBackend implements Backend {
       ? client.options.redisOptions?.connectTimeout
       : client.options.connectTimeout;
     this.#gate = new ReadyGate(this.#client, timeout ?? 5000);
-    if (durability) this.#durability = new Durability(durability, client, this.#where);
-    const feed = isCluster(client) ? null : new TrackingFeed(client);
+    if (durability) {
+      this.#durability = new Durability(durability, client, this.#where, this.#watchdog?.timeoutMs);
+    }
+    const feed = isCluster(client) ? null : new TrackingFeed(client, this.#watchdog);
     this.#feed = feed;
     if (feed) {
       this.watch = (ns, onChange) => {
@@ -175,7 +182,8 @@ export class RedisBackend implements Backend {
       // Skip the extra await on the hot path: most calls find the client ready.
       if (this.#client.status !== "ready") await this.#gate.ready();
       sent = true;
-      return await fn(this.#client);
+      const watchdog = this.#watchdog;
+      return await (watchdog ? watchdog.guard(fn(this.#client)) : fn(this.#client));
     } catch (error) {
       throw mapRedisError(error, what, this.#where, this.#secret, this.#gate.lastError, sent);
     }
