@@ -1,24 +1,30 @@
 // The Redis backend's push change feed, from server-assisted client-side
-// caching in broadcast mode (ioredis speaks RESP2, so invalidations are
-// redirected to a second connection):
+// caching (ioredis speaks RESP2 here, so invalidations are redirected to a
+// second connection):
 // - `sub` runs `SUBSCRIBE __redis__:invalidate`;
-// - `tracker` runs `CLIENT TRACKING ON REDIRECT <sub's id> BCAST PREFIX <k>`
-//   for the change counter `k` of each namespace in use. Every write script
-//   INCRs that counter, so every commit sends one invalidation naming it; a
-//   FLUSHDB/FLUSHALL sends one naming nothing (read as "everything changed").
+// - `tracker` runs `CLIENT TRACKING ON REDIRECT <sub's id>` and then reads
+//   (GET) the change counter `k` of each namespace in use: Redis remembers the
+//   read and sends one invalidation naming `k` at the next write to it. Every
+//   write script INCRs `k`; a FLUSHDB/FLUSHALL sends an invalidation naming
+//   nothing (read as "everything changed"). After an invalidation `k` is no
+//   longer tracked until `tracker` reads it again ("re-arming"), so a stream
+//   of writes with nobody reading costs one message, not one per write.
 //
 // How the never-stale cache stays correct (Backend.changeToken):
-// - The token is `<instance>:<generation>:<counter>`: how many invalidations
-//   of the namespace's counter arrived on the current pair of connections
-//   (`generation` moves whenever the pair is replaced, and the counts start
-//   over, so a token never repeats).
-// - Before answering, the token is proven current by one PING on `sub`. Redis
-//   queues a broadcast invalidation on `sub` in the same event-loop turn that
-//   ran the write, before it reads any command sent after the writer's reply
+// - The token is `<instance>:<generation>:<counter>`: per namespace, the
+//   invalidations heard plus the re-arms done on the current pair of
+//   connections (`generation` moves whenever the pair is replaced, and the
+//   counts start over, so a token never repeats).
+// - A token is answered only while `k` is armed: a call that finds it
+//   disarmed re-arms it (and counts one change: writes between the
+//   invalidation and the re-arm sent nothing), in parallel with the probe.
+// - Before answering, the token is proven current by one PING on `sub`,
+//   sent after the call began. Redis queues an invalidation on `sub` while it
+//   runs the write, before it reads any command sent after the writer's reply
 //   arrived; the PONG follows it on the same connection. So once the PONG
 //   arrives, every invalidation of a write acknowledged (to any process)
-//   before the call began has arrived too, and was counted. Concurrent callers
-//   share a probe, but only one sent after they called.
+//   before the call began has arrived too, and was counted. Concurrent
+//   callers share a probe, but only one sent after they called.
 // - Either connection closing (a killed server, a dropped or too-slow
 //   subscriber, a failover) ends the pair: the generation moves, watchers get
 //   a hint without keys, and the next call opens a new pair. Neither
@@ -39,8 +45,10 @@ const RETRY_MS = 1000;
 interface Pair {
   sub: Redis;
   tracker: Redis;
-  id: string;
-  tracked: Map<string, Promise<unknown>>;
+  /** Keys read by `tracker` and not invalidated since. */
+  armed: Set<string>;
+  /** Re-arms in flight. */
+  arming: Map<string, Promise<unknown>>;
 }
 
 /** The tracking connections, the invalidations they have counted, and the watchers they feed. */
@@ -76,17 +84,18 @@ export class TrackingFeed {
   async token(key: string): Promise<string> {
     if (this.#closed) throw new ClosedError();
     if (!this.#pair && Date.now() - this.#failedAt < RETRY_MS) return this.#freshToken();
+    let pair: Pair | null = this.#pair;
     try {
-      const pair = await this.#connect();
-      await this.#track(pair, key);
+      pair ??= await this.#connect();
       const generation = this.#generation;
-      await this.#probe(pair);
+      if (pair.armed.has(key)) await this.#probe(pair);
+      else await Promise.all([this.#arm(pair, key), this.#probe(pair)]);
       if (this.#pair !== pair || this.#generation !== generation) return this.#freshToken();
       return `${this.#instance}:${generation}:${this.#counters.get(key) ?? 0}`;
     } catch {
       // The feed is down or lags: trust nothing cached; the read itself reports any outage.
       this.#failedAt = Date.now();
-      if (this.#pair) this.#drop(this.#pair);
+      if (pair) this.#drop(pair);
       return this.#freshToken();
     }
   }
@@ -96,7 +105,7 @@ export class TrackingFeed {
     let set = this.#listeners.get(key);
     if (!set) this.#listeners.set(key, set = new Set());
     set.add(onChange);
-    const ready = this.#connect().then((pair) => this.#track(pair, key)).then(() => {});
+    const ready = this.#connect().then((pair) => this.#arm(pair, key)).then(() => {});
     ready.catch(() => this.#reconnectLater());
     return {
       ready,
@@ -116,6 +125,11 @@ export class TrackingFeed {
     const pair = this.#pair ?? await this.#opening?.catch(() => null);
     this.#pair = null;
     if (pair) end(pair);
+  }
+
+  /** A token never answered before: nothing cached may be trusted. */
+  freshToken(): string {
+    return this.#freshToken();
   }
 
   #freshToken(): string {
@@ -141,7 +155,7 @@ export class TrackingFeed {
     };
     const sub = this.#base.duplicate(options);
     const tracker = this.#base.duplicate(options);
-    const pair: Pair = { sub, tracker, id: "", tracked: new Map() };
+    const pair: Pair = { sub, tracker, armed: new Set(), arming: new Map() };
     for (const c of [sub, tracker]) {
       c.on("error", () => {});
       c.on("close", () => this.#drop(pair));
@@ -152,8 +166,9 @@ export class TrackingFeed {
     try {
       const bounded = <T>(op: Promise<T>) => this.#watchdog ? this.#watchdog.guard(op) : op;
       await bounded(Promise.all([sub.connect(), tracker.connect()]));
-      pair.id = String(await bounded(sub.client("ID")));
+      const id = String(await bounded(sub.client("ID")));
       await bounded(sub.subscribe(CHANNEL));
+      await bounded(tracker.call("CLIENT", "TRACKING", "ON", "REDIRECT", id));
     } catch (error) {
       end(pair);
       throw error;
@@ -170,20 +185,30 @@ export class TrackingFeed {
     this.#retries = 0;
     // Changes made while nobody listened were not heard: watchers re-read everything.
     if (reconnected) this.#hintAll();
-    for (const key of this.#listeners.keys()) this.#track(pair, key).catch(() => {});
+    for (const key of this.#listeners.keys()) this.#arm(pair, key).catch(() => {});
     return pair;
   }
 
-  /** Registers `key` with the server once per pair (later writes to it send invalidations). */
-  #track(pair: Pair, key: string): Promise<unknown> {
-    let done = pair.tracked.get(key);
-    if (!done) {
-      const args = ["TRACKING", "ON", "REDIRECT", pair.id, "BCAST", "PREFIX", key];
-      const call = pair.tracker.call("CLIENT", ...args);
-      done = this.#watchdog ? this.#watchdog.guard(call) : call;
-      pair.tracked.set(key, done);
-      done.catch(() => this.#drop(pair));
-    }
+  /**
+   * Reads `key` on `tracker`, so that its next write sends an invalidation,
+   * and counts one change (writes since the last invalidation sent none).
+   * Concurrent callers share one read.
+   */
+  #arm(pair: Pair, key: string): Promise<unknown> {
+    let done = pair.arming.get(key);
+    if (done) return done;
+    const before = this.#counters.get(key) ?? 0;
+    const read = pair.tracker.get(key);
+    done = (this.#watchdog ? this.#watchdog.guard(read) : read).then(() => {
+      if (this.#pair !== pair) return;
+      const now = this.#counters.get(key) ?? 0;
+      // An invalidation during the read may be of a write after it: read again next time.
+      if (now === before) pair.armed.add(key);
+      this.#counters.set(key, now + 1);
+      this.#hint(key);
+    }).finally(() => pair.arming.delete(key));
+    pair.arming.set(key, done);
+    done.catch(() => this.#drop(pair));
     return done;
   }
 
@@ -232,18 +257,32 @@ export class TrackingFeed {
 
   #onInvalidate(payload: unknown): void {
     if (!Array.isArray(payload)) {
-      // FLUSHDB, FLUSHALL (or a message we cannot read): everything may have changed.
+      // FLUSHDB, FLUSHALL (or a message we cannot read): everything may have
+      // changed, and the server forgot what it tracked.
       this.#generation++;
       this.#counters.clear();
+      this.#pair?.armed.clear();
+      if (this.#pair) {
+        for (const key of this.#listeners.keys()) this.#arm(this.#pair, key).catch(() => {});
+      }
       this.#hintAll();
       return;
     }
+    const pair = this.#pair!;
     for (const item of payload) {
       const key = String(item);
       this.#counters.set(key, (this.#counters.get(key) ?? 0) + 1);
-      const listeners = this.#listeners.get(key);
-      if (listeners) { for (const listener of listeners) listener({}); }
+      pair.armed.delete(key);
+      if (!this.#listeners.has(key)) continue;
+      this.#hint(key);
+      // Watched: track it again at once (the re-arm hints once more, covering writes until then).
+      this.#arm(pair, key).catch(() => {});
     }
+  }
+
+  #hint(key: string): void {
+    const listeners = this.#listeners.get(key);
+    if (listeners) { for (const listener of listeners) listener({}); }
   }
 
   #hintAll(): void {

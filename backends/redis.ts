@@ -478,7 +478,11 @@ export class RedisBackend implements Backend {
     const l = this.#layout(ns);
     const feed = this.#feed;
     if (feed) {
-      return await this.#run(`read change token of namespace "${ns}"`, () => feed.token(l.chg));
+      // The feed never fails (a broken feed answers a fresh token) and bounds its own commands.
+      if (this.#inflight.closed) throw new ClosedError();
+      // While the server is not reachable, do not wait for the feed: the read reports the outage.
+      if (this.#client.status !== "ready") return feed.freshToken();
+      return await feed.token(l.chg);
     }
     const token = await this.#run(`read change token of namespace "${ns}"`, (c) => c.get(l.chg));
     return token ?? "0";

@@ -80,8 +80,11 @@ if (typeof server === "string") {
         assert.equal(await s.load("k"), i - 1, `round ${i}: cached`);
         // Kill between the cached read and the other process's write, every other round.
         if (i % 2 === 0) await killTracking(raw, (["both", "sub", "tracker"] as const)[i % 3]!);
+        // Two writes: only the first sends an invalidation (the key is tracked
+        // again when this process next reads it), the second must be seen too.
+        await peer.run({ op: "save", key: "k", value: -i });
         await peer.run({ op: "save", key: "k", value: i });
-        assert.equal(await s.load("k"), i, `round ${i}: after the write`);
+        assert.equal(await s.load("k"), i, `round ${i}: after the writes`);
       }
       await peer.run({ op: "delete", key: "k" });
       assert.equal(await s.load("k", "gone"), "gone");
@@ -89,6 +92,35 @@ if (typeof server === "string") {
       await peer.close();
       await s.close();
       raw.disconnect();
+    }
+  });
+
+  test("redis: a watched namespace reports writes made while it was being tracked again", async () => {
+    const prefix = `trk-${crypto.randomUUID().slice(0, 8)}`;
+    const s = await open(prefix);
+    const w = await open(prefix, false);
+    const watcher = s.watch(["k"], { intervalMs: 5000 }); // push only: the poll is slower than the test
+    try {
+      await watcher.ready;
+      const seen: unknown[] = [];
+      const loop = (async () => {
+        for await (const e of watcher) seen.push(e.value);
+      })();
+      for (let i = 1; i <= 20; i++) {
+        await w.save("k", -i);
+        await w.save("k", i);
+        const start = Date.now();
+        while (seen[seen.length - 1] !== i) {
+          if (Date.now() - start > 3000) throw new Error(`round ${i}: last seen ${seen.at(-1)}`);
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      }
+      await watcher.close();
+      await loop;
+    } finally {
+      await watcher.close();
+      await w.close();
+      await s.close();
     }
   });
 
