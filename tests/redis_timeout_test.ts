@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Redis } from "ioredis";
-import { BackendError, StateManager } from "../mod.ts";
+import { BackendError, StateManager, ValidationError } from "../mod.ts";
+import { RedisBackend } from "../backends/redis.ts";
 import { Watchdog } from "../backends/_redis_watchdog.ts";
 import { type RedisServer, reportUnavailable, startRedisServer } from "./_redis_server.ts";
 
@@ -19,6 +20,16 @@ test("redis watchdog: fails what is still pending after the timeout, passes the 
   await assert.rejects(dog.guard(Promise.reject(new Error("boom"))), /boom/);
   const slow = dog.guard(new Promise((r) => setTimeout(() => r("late"), 30)));
   assert.equal(await slow, "late");
+});
+
+test("redis: commandTimeout must be a positive number of ms", () => {
+  for (const commandTimeout of [0, -1, Number.NaN, "5000"]) {
+    assert.throws(
+      () => new RedisBackend({ redisOptions: { commandTimeout: commandTimeout as number } }),
+      ValidationError,
+      String(commandTimeout),
+    );
+  }
 });
 
 let server: RedisServer | string;
