@@ -164,8 +164,8 @@ export interface BackendCapabilities {
   /**
    * A fresh `get()` costs about what checking the change token costs, so a
    * never-stale cache cannot make loads faster: the JSON backend answers from
-   * its own coherent in-process copy; Redis and Deno KV pay one round trip
-   * either way. The manager then skips its cache unless the caller opts into
+   * its own coherent in-process copy; Redis Cluster and remote Deno KV pay
+   * one round trip either way. The manager then skips its cache unless the caller opts into
    * bounded staleness (`cache: { maxStaleMs }`), which does save the trip.
    */
   freshReadsAreCheap?: boolean;

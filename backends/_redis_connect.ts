@@ -115,12 +115,14 @@ const SAFE: NodeOptions = {
   autoResendUnfulfilledCommands: false,
   enableOfflineQueue: false,
 };
-const DEFAULTS: NodeOptions = { connectTimeout: 5000, commandTimeout: 5000 };
+const DEFAULTS: NodeOptions = { connectTimeout: 5000 };
+/** Default command timeout, kept by the backend's watchdog (_redis_watchdog.ts), not ioredis. */
+const COMMAND_TIMEOUT_MS = 5000;
 
 /** Opens (lazily) a client for the options; `where` names it in messages, `secret` is redacted. */
 export function createClient(
   options: ConnectOptions,
-): { client: IoRedisClient; where: string; secret: string | undefined } {
+): { client: IoRedisClient; where: string; secret: string | undefined; commandTimeoutMs: number } {
   if (options.cluster !== undefined && typeof options.cluster !== "boolean") {
     throw new ValidationError(
       `The cluster option must be a boolean, got ${typeof options.cluster}`,
@@ -135,7 +137,15 @@ export function createClient(
     }
   }
   // The backend reads replies in ioredis' default ("legacy") shapes.
-  const { replyMapping: _mapping, ...extra } = (options.redisOptions ?? {}) as RedisOptions;
+  // commandTimeout is kept by the backend's watchdog: ioredis would arm a timer per command.
+  const { replyMapping: _mapping, commandTimeout, ...extra } = (options.redisOptions ??
+    {}) as RedisOptions;
+  const commandTimeoutMs = commandTimeout ?? COMMAND_TIMEOUT_MS;
+  if (typeof commandTimeoutMs !== "number" || !(commandTimeoutMs > 0)) {
+    throw new ValidationError(
+      `The commandTimeout option must be a positive number of ms, got ${String(commandTimeout)}`,
+    );
+  }
   if (extra.keyPrefix !== undefined || options.clusterOptions?.keyPrefix !== undefined) {
     throw new ValidationError(
       "ioredis keyPrefix is not supported: use the backend's prefix option",
@@ -173,13 +183,13 @@ export function createClient(
       lazyConnect: true,
       redisOptions: { ...DEFAULTS, ...auth, ...stripNodeOnly(extra), ...SAFE },
     });
-    return { client, where: `Redis Cluster at ${parsed.display}`, secret };
+    return { client, where: `Redis Cluster at ${parsed.display}`, secret, commandTimeoutMs };
   }
   const client = new Redis({ ...DEFAULTS, ...lazy, ...fromUrl, ...extra, ...SAFE });
   const where = sentinel
     ? `Redis master ${JSON.stringify(extra.name ?? "mymaster")} via Sentinel`
     : `Redis at ${parsed!.display}`;
-  return { client, where, secret };
+  return { client, where, secret, commandTimeoutMs };
 }
 
 function stripNodeOnly(options: NodeOptions): NodeOptions {

@@ -64,10 +64,17 @@ export class Durability {
   #waitAof: boolean;
 
   /** Throws ValidationError when `client` would time out a command before its wait ends. */
-  constructor(options: Required<RedisDurability>, client: IoRedisClient, where: string) {
-    const commandTimeout = isCluster(client)
-      ? client.options.redisOptions?.commandTimeout
-      : client.options.commandTimeout;
+  constructor(
+    options: Required<RedisDurability>,
+    client: IoRedisClient,
+    where: string,
+    /** The backend's own command timeout, when it opened the client. */
+    ownTimeoutMs?: number,
+  ) {
+    const commandTimeout = ownTimeoutMs ??
+      (isCluster(client)
+        ? client.options.redisOptions?.commandTimeout
+        : client.options.commandTimeout);
     if (commandTimeout !== undefined && commandTimeout <= options.timeoutMs) {
       throw new ValidationError(
         `The client's commandTimeout (${commandTimeout} ms) must be longer than ` +
@@ -104,7 +111,10 @@ export class Durability {
     what: string,
     request?: { id: string; chg: string },
   ): Promise<unknown> {
-    const retry = request !== undefined && this.#failed.delete(request.id);
+    const retry = request !== undefined && this.#failed.has(request.id);
+    // Counted as failed until its reply arrives: the backend's command timeout
+    // may give up on this attempt without an error reaching this function.
+    this.#remember(request);
     const send = (eval_: boolean) => {
       const p = client.pipeline();
       if (eval_) p.eval(s.lua, keys.length, ...keys, ...args);
@@ -112,20 +122,12 @@ export class Durability {
       if (retry) p.incr(request.chg);
       return exec(p.call(...this.#wait()));
     };
-    let replies: Replies;
-    try {
-      replies = await send(false);
-      if (String(replies[0]?.[0]?.message).startsWith("NOSCRIPT")) replies = await send(true);
-    } catch (error) {
-      this.#remember(request);
-      throw error;
-    }
+    let replies = await send(false);
+    if (String(replies[0]?.[0]?.message).startsWith("NOSCRIPT")) replies = await send(true);
     const [error, result] = replies[0] ?? [new Error("no reply to the script")];
     // The write failed (or its reply was lost): an ordinary error, retried by id when transient.
-    if (error) {
-      this.#remember(request);
-      throw error;
-    }
+    if (error) throw error;
+    if (request) this.#failed.delete(request.id);
     await this.#check(client, keys[0]!, replies[replies.length - 1], what);
     return result;
   }

@@ -35,11 +35,13 @@
  */
 import { compareKeys } from "../core/_keys.ts";
 import { validateNamespace } from "../core/_validate.ts";
-import { CheckpointExistsError } from "../errors.ts";
+import { CheckpointExistsError, ClosedError } from "../errors.ts";
 import { Inflight } from "../core/_inflight.ts";
 import type {
   Backend,
   BackendCapabilities,
+  ChangeFeed,
+  ChangeHint,
   CheckpointInfo,
   CheckpointRequest,
   CommitOp,
@@ -75,6 +77,8 @@ import {
 import type { RedisBackendOptions } from "./_redis_options.ts";
 import { Durability, validateDurability, withWaitTime } from "./_redis_durability.ts";
 import { scanNamespaces } from "./_redis_scan.ts";
+import { TrackingFeed } from "./_redis_feed.ts";
+import { Watchdog } from "./_redis_watchdog.ts";
 import * as lua from "./_redis_scripts.ts";
 
 export type {
@@ -102,11 +106,7 @@ export class RedisBackend implements Backend {
   /** Always "redis". */
   readonly name = "redis";
   /** Persistent (as the server is configured) and shared by many processes. */
-  readonly capabilities: BackendCapabilities = {
-    persistent: true,
-    multiProcess: true,
-    freshReadsAreCheap: true,
-  };
+  readonly capabilities: BackendCapabilities;
   readonly #client: IoRedisClient;
   readonly #owns: boolean;
   readonly #prefix: string;
@@ -117,6 +117,10 @@ export class RedisBackend implements Backend {
   readonly #inflight = new Inflight();
   /** Waits for replicas after each write (the `durability` option). */
   readonly #durability: Durability | undefined;
+  /** Fails commands that take longer than commandTimeout (clients this backend opened). */
+  readonly #watchdog: Watchdog | undefined;
+  /** Invalidations pushed by the server (client tracking); null on Cluster. */
+  readonly #feed: TrackingFeed | null;
 
   /** Creates the backend; nothing connects until the first operation. */
   constructor(options: RedisBackendOptions = {}) {
@@ -127,12 +131,14 @@ export class RedisBackend implements Backend {
     if (durability) options = withWaitTime(options, durability.timeoutMs);
     if (options.client !== undefined) {
       this.#client = toClient(options.client);
+      this.#watchdog = undefined; // the caller's client keeps its own commandTimeout
       this.#owns = false;
       this.#where = describeClient(this.#client);
       this.#secret = undefined;
     } else {
       const opened = createClient(options);
       this.#client = opened.client;
+      this.#watchdog = new Watchdog(opened.commandTimeoutMs);
       this.#owns = true;
       this.#where = opened.where;
       this.#secret = opened.secret;
@@ -145,7 +151,23 @@ export class RedisBackend implements Backend {
       ? client.options.redisOptions?.connectTimeout
       : client.options.connectTimeout;
     this.#gate = new ReadyGate(this.#client, timeout ?? 5000);
-    if (durability) this.#durability = new Durability(durability, client, this.#where);
+    if (durability) {
+      this.#durability = new Durability(durability, client, this.#where, this.#watchdog?.timeoutMs);
+    }
+    const feed = isCluster(client) ? null : new TrackingFeed(client, this.#watchdog);
+    this.#feed = feed;
+    if (feed) {
+      this.watch = (ns, onChange) => {
+        if (this.#inflight.closed) throw new ClosedError();
+        return feed.watch(this.#layout(ns).chg, onChange);
+      };
+    }
+    // With the feed a cached read costs one PING instead of a GET (see changeToken).
+    this.capabilities = {
+      persistent: true,
+      multiProcess: true,
+      freshReadsAreCheap: this.#feed === null,
+    };
   }
 
   readonly #layouts = new Map<string, RedisLayout>();
@@ -160,7 +182,8 @@ export class RedisBackend implements Backend {
       // Skip the extra await on the hot path: most calls find the client ready.
       if (this.#client.status !== "ready") await this.#gate.ready();
       sent = true;
-      return await fn(this.#client);
+      const watchdog = this.#watchdog;
+      return await (watchdog ? watchdog.guard(fn(this.#client)) : fn(this.#client));
     } catch (error) {
       throw mapRedisError(error, what, this.#where, this.#secret, this.#gate.lastError, sent);
     }
@@ -437,12 +460,32 @@ export class RedisBackend implements Backend {
     });
   }
 
-  /** The namespace's change counter (one GET); every write script increments it. */
+  /**
+   * The namespace's change token. Standalone and Sentinel: counted from the
+   * invalidations the server pushes for the namespace's change counter,
+   * proven current by one PING on the invalidation connection
+   * (`_redis_feed.ts`). Cluster: the change counter itself (one GET); every
+   * write script increments it.
+   */
   async changeToken(ns: string): Promise<string> {
     const l = this.#layout(ns);
+    const feed = this.#feed;
+    if (feed) {
+      // The feed never fails (a broken feed answers a fresh token) and bounds its own commands.
+      if (this.#inflight.closed) throw new ClosedError();
+      // While the server is not reachable, do not wait for the feed: the read reports the outage.
+      if (this.#client.status !== "ready") return feed.freshToken();
+      return await feed.token(l.chg);
+    }
     const token = await this.#run(`read change token of namespace "${ns}"`, (c) => c.get(l.chg));
     return token ?? "0";
   }
+
+  /**
+   * Pushes a hint for every commit to a namespace (client tracking; set on
+   * standalone and Sentinel only, Cluster watchers poll `changeToken()`).
+   */
+  readonly watch?: (ns: string, onChange: (hint: ChangeHint) => void) => ChangeFeed;
 
   /** Drops index entries whose keys expired or vanished (evicted, deleted by hand). */
   async recover(ns: string): Promise<RecoveryReport> {
@@ -460,7 +503,9 @@ export class RedisBackend implements Backend {
 
   /** Closes the connection if this backend opened it (QUIT, then disconnect). */
   async close(): Promise<void> {
-    if (!await this.#inflight.close() || !this.#owns) return;
+    if (!await this.#inflight.close()) return;
+    await this.#feed?.close();
+    if (!this.#owns) return;
     const client = this.#client;
     if (client.status === "ready") {
       let timer: ReturnType<typeof setTimeout> | undefined;

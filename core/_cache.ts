@@ -78,6 +78,16 @@ export class ReadCache {
     this.#checkedAt = now;
   }
 
+  /** Whether a change token is recorded (false when new or just cleared). */
+  get synced(): boolean {
+    return this.#token !== undefined;
+  }
+
+  /** Whether `key` is cached (expired or not), without touching the LRU order. */
+  has(key: string): boolean {
+    return this.#map.has(key);
+  }
+
   /** The cached entry, null when known absent, undefined when not cached. */
   get(key: string, now: number): StoredEntry | null | undefined {
     const entry = this.#map.get(key);

@@ -84,6 +84,7 @@ export class Engine {
     if (cache) {
       const now = Date.now();
       if (cache.needsCheck(now)) {
+        if (cache.synced && !cache.has(key)) return await this.#readAlongside(cache, key, now);
         // The token is read before the entry, so the entry is at least as new as it.
         const token = await this.call(() => this.backend.changeToken!(this.namespace));
         cache.sync(token, now);
@@ -94,6 +95,25 @@ export class Engine {
     }
     const [entry] = await this.call(() => this.backend.get(this.namespace, [key]));
     cache?.set(key, entry ?? null, epoch);
+    return entry ?? null;
+  }
+
+  /**
+   * A read that will miss: the entry and the token are read at once (one
+   * round trip where the token is one). The entry is cached only when the
+   * token did not move since the cache last synced, before the entry was
+   * asked for: then nothing changed between, and the entry is at least as new
+   * as the token. (When the token moved, `sync` clears the cache and moves
+   * its epoch, so `set` refuses the entry.)
+   */
+  async #readAlongside(cache: ReadCache, key: string, now: number): Promise<StoredEntry | null> {
+    const epoch = cache.epoch;
+    const [token, [entry]] = await Promise.all([
+      this.call(() => this.backend.changeToken!(this.namespace)),
+      this.call(() => this.backend.get(this.namespace, [key])),
+    ]);
+    cache.sync(token, now);
+    cache.set(key, entry ?? null, epoch);
     return entry ?? null;
   }
 

@@ -163,3 +163,46 @@ test("manager: maxStaleMs trades freshness for fewer checks; own writes stay vis
   await s.close();
   await other.close();
 });
+
+test("manager: a miss reads the entry alongside the token, and caches it only if the token held", async () => {
+  let readGate: Promise<void> | null = null;
+  let tokenGate: Promise<void> | null = null;
+  let reads = 0;
+  class Gated extends MemoryBackend {
+    override async get(ns: string, keys: string[]): Promise<(StoredEntry | null)[]> {
+      reads += keys.length;
+      const result = await super.get(ns, keys);
+      if (readGate) await readGate;
+      return result;
+    }
+    override async changeToken(ns: string): Promise<string> {
+      if (tokenGate) await tokenGate;
+      return await super.changeToken(ns);
+    }
+  }
+  const backend = new Gated();
+  const s = await StateManager.open({ backend, namespace: "wf" });
+  const other = await StateManager.open({ backend, namespace: "wf", cache: false });
+  await other.saveMany({ a: 1, b: 1, c: 1 });
+  assert.equal(await s.load("a"), 1); // the first read syncs the token, then reads
+  // A miss while nothing changes: cached at once.
+  assert.equal(await s.load("b"), 1);
+  const before = reads;
+  assert.equal(await s.load("b"), 1);
+  assert.equal(reads, before, "b was not cached");
+  // A miss whose entry was read before a write that completed before its token was read.
+  let openRead!: () => void;
+  let openToken!: () => void;
+  readGate = new Promise((r) => (openRead = r));
+  tokenGate = new Promise((r) => (openToken = r));
+  const slow = s.load("c"); // reads 1 now; its token waits
+  await new Promise((r) => setTimeout(r, 5));
+  readGate = tokenGate = null;
+  await other.save("c", 2);
+  openToken(); // the token, read now, has moved
+  openRead();
+  assert.equal(await slow, 1); // the load began before the write completed: 1 is fine
+  assert.equal(await s.load("c"), 2, "the old entry was cached under the new token");
+  await s.close();
+  await other.close();
+});
