@@ -21,11 +21,10 @@
 //   re-read everything), and the feed reconnects; a probe that spans a drop
 //   answers a fresh token that was never used before.
 import { BackendError, ClosedError } from "../errors.ts";
-import type { ChangeFeed, ChangeHint } from "../types.ts";
+import type { ChangeFeed } from "../types.ts";
 import type { PgClient } from "./_pg_connect.ts";
 import { ident } from "./_pg_sql.ts";
-
-type Listener = (hint: ChangeHint) => void;
+import { type Listener, Listeners } from "./_listeners.ts";
 
 /** The LISTEN connection, the counters it has heard of, and the watchers it feeds. */
 export class ListenFeed {
@@ -33,7 +32,7 @@ export class ListenFeed {
   readonly #channel: string;
   readonly #instance = Math.random().toString(36).slice(2, 10);
   readonly #counters = new Map<string, number>();
-  readonly #listeners = new Map<string, Set<Listener>>();
+  readonly #listeners = new Listeners();
   #client: PgClient | null = null;
   #connecting: Promise<PgClient> | null = null;
   #generation = 0;
@@ -62,16 +61,13 @@ export class ListenFeed {
 
   /** Reports changes to `ns` as they commit; `ready` resolves once LISTEN is in place. */
   watch(ns: string, onChange: Listener): ChangeFeed {
-    let set = this.#listeners.get(ns);
-    if (!set) this.#listeners.set(ns, set = new Set());
-    set.add(onChange);
+    const remove = this.#listeners.add(ns, onChange);
     const ready = this.#connect().then(() => {});
     ready.catch(() => {}); // the watcher reads `ready`; nobody else has to
     return {
       ready,
       close: () => {
-        set.delete(onChange);
-        if (set.size === 0 && this.#listeners.get(ns) === set) this.#listeners.delete(ns);
+        remove();
         return Promise.resolve();
       },
     };
@@ -175,8 +171,7 @@ export class ListenFeed {
     const ns = payload.slice(0, first);
     const counter = Number(payload.slice(first + 1, second === -1 ? undefined : second));
     if (counter > (this.#counters.get(ns) ?? 0)) this.#counters.set(ns, counter);
-    const listeners = this.#listeners.get(ns);
-    if (!listeners) return;
+    if (!this.#listeners.has(ns)) return;
     let keys: string[] | undefined;
     if (second !== -1) {
       try {
@@ -185,10 +180,10 @@ export class ListenFeed {
         keys = undefined; // unreadable: report a change of anything
       }
     }
-    for (const listener of listeners) listener(keys ? { keys } : {});
+    this.#listeners.notify(ns, keys ? { keys } : {});
   }
 
   #hintAll(): void {
-    for (const set of this.#listeners.values()) for (const listener of set) listener({});
+    this.#listeners.notifyAll();
   }
 }

@@ -33,10 +33,9 @@
 //   fresh token that was never used before (reads then go to the server).
 import type { Redis } from "ioredis";
 import { ClosedError } from "../errors.ts";
-import type { ChangeFeed, ChangeHint } from "../types.ts";
+import type { ChangeFeed } from "../types.ts";
 import type { Watchdog } from "./_redis_watchdog.ts";
-
-type Listener = (hint: ChangeHint) => void;
+import { type Listener, Listeners } from "./_listeners.ts";
 
 const CHANNEL = "__redis__:invalidate";
 /** After a failed open, calls answer fresh tokens for this long before trying again. */
@@ -56,7 +55,7 @@ export class TrackingFeed {
   readonly #base: Redis;
   readonly #instance = Math.random().toString(36).slice(2, 10);
   readonly #counters = new Map<string, number>();
-  readonly #listeners = new Map<string, Set<Listener>>();
+  readonly #listeners = new Listeners();
   #pair: Pair | null = null;
   #opening: Promise<Pair> | null = null;
   #generation = 0;
@@ -102,16 +101,13 @@ export class TrackingFeed {
 
   /** Reports changes to the namespace whose change counter is `key`. */
   watch(key: string, onChange: Listener): ChangeFeed {
-    let set = this.#listeners.get(key);
-    if (!set) this.#listeners.set(key, set = new Set());
-    set.add(onChange);
+    const remove = this.#listeners.add(key, onChange);
     const ready = this.#connect().then((pair) => this.#arm(pair, key)).then(() => {});
     ready.catch(() => this.#reconnectLater());
     return {
       ready,
       close: () => {
-        set.delete(onChange);
-        if (set.size === 0 && this.#listeners.get(key) === set) this.#listeners.delete(key);
+        remove();
         return Promise.resolve();
       },
     };
@@ -281,12 +277,11 @@ export class TrackingFeed {
   }
 
   #hint(key: string): void {
-    const listeners = this.#listeners.get(key);
-    if (listeners) { for (const listener of listeners) listener({}); }
+    this.#listeners.notify(key, {});
   }
 
   #hintAll(): void {
-    for (const set of this.#listeners.values()) for (const listener of set) listener({});
+    this.#listeners.notifyAll();
   }
 }
 
