@@ -28,6 +28,18 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
+/**
+ * A server of the test's own (never REDIS_URL's: the caller kills, restarts or
+ * stalls it), or the reason none could start, for reportUnavailable().
+ */
+export async function privateRedisServer(args: string[] = []): Promise<RedisServer | string> {
+  try {
+    return await startRedisServer(args);
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -21,7 +21,7 @@ import { run } from "../cli.ts";
 import { Connection, readItems } from "../migrate/_legacy_redis_client.ts";
 import { snapshot, stopRedis, type Store, STORES, withStores } from "./_migrate_stores.ts";
 import { pyRedisCheckpoint, pyRedisSave } from "./_python.ts";
-import { type RedisServer, reportUnavailable, startRedisServer } from "./_redis_server.ts";
+import { privateRedisServer, type RedisServer, reportUnavailable } from "./_redis_server.ts";
 import { removeDir, tempDir } from "./_runtime.ts";
 
 after(() => stopRedis());
@@ -43,12 +43,7 @@ const VALUES: Record<string, unknown> = {
 };
 const PLANNED: Record<string, unknown> = { current_phase: "planning", completed_tasks: ["scout"] };
 
-let server: RedisServer | string;
-try {
-  server = await startRedisServer();
-} catch (error) {
-  server = (error as Error).message;
-}
+const server = await privateRedisServer();
 
 if (typeof server === "string") {
   reportUnavailable("legacy-redis", server);

@@ -4,15 +4,10 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { sleep, writesSurviveKill } from "./_server_kill.ts";
 import { BackendError, StateManager } from "../mod.ts";
-import { type RedisServer, reportUnavailable, startRedisServer } from "./_redis_server.ts";
+import { privateRedisServer, type RedisServer, reportUnavailable } from "./_redis_server.ts";
 
-let server: RedisServer | string;
-try {
-  // Every acknowledged write is on disk before the reply.
-  server = await startRedisServer(["--appendonly", "yes", "--appendfsync", "always"]);
-} catch (error) {
-  server = (error as Error).message;
-}
+// Every acknowledged write is on disk before the reply.
+const server = await privateRedisServer(["--appendonly", "yes", "--appendfsync", "always"]);
 
 if (typeof server === "string") {
   reportUnavailable("redis-fault", server);

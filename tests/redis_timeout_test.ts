@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import { BackendError, StateManager, ValidationError } from "../mod.ts";
 import { RedisBackend } from "../backends/redis.ts";
 import { Watchdog } from "../backends/_redis_watchdog.ts";
-import { type RedisServer, reportUnavailable, startRedisServer } from "./_redis_server.ts";
+import { privateRedisServer, reportUnavailable } from "./_redis_server.ts";
 
 test("redis watchdog: fails what is still pending after the timeout, passes the rest through", async () => {
   const dog = new Watchdog(100);
@@ -32,12 +32,7 @@ test("redis: commandTimeout must be a positive number of ms", () => {
   }
 });
 
-let server: RedisServer | string;
-try {
-  server = await startRedisServer();
-} catch (error) {
-  server = (error as Error).message;
-}
+const server = await privateRedisServer();
 
 if (typeof server === "string") {
   reportUnavailable("redis-timeout", server);

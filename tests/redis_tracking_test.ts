@@ -8,15 +8,10 @@ import { after, test } from "node:test";
 import { Redis } from "ioredis";
 import { StateManager } from "../mod.ts";
 import { childPeer, MISSING } from "./_peer.ts";
-import { type RedisServer, reportUnavailable, startRedisServer } from "./_redis_server.ts";
+import { privateRedisServer, reportUnavailable } from "./_redis_server.ts";
 
-let server: RedisServer | string;
-try {
-  // Acknowledged writes are on disk, so a restart brings back what was cached.
-  server = await startRedisServer(["--appendonly", "yes", "--appendfsync", "always"]);
-} catch (error) {
-  server = (error as Error).message;
-}
+// Acknowledged writes are on disk, so a restart brings back what was cached.
+const server = await privateRedisServer(["--appendonly", "yes", "--appendfsync", "always"]);
 
 /** Rounds of the kill loop (CI-sized by default). */
 const ROUNDS = Number(process.env.REDIS_TRACKING_ROUNDS ?? 40);
