@@ -104,5 +104,7 @@ export function exitCode(error: unknown): number {
     return EXIT.conflict;
   }
   if (error instanceof StateError && error.code === "VALIDATION") return EXIT.usage;
+  // The write was sent but not confirmed: a caller must read before writing again.
+  if (error instanceof BackendError && error.outcomeUnknown) return EXIT.unknown;
   return EXIT.error;
 }

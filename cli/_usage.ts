@@ -22,7 +22,7 @@ export const GLOBAL_OPTIONS: Record<string, { type: "string" | "boolean"; help: 
 };
 
 /** Exit codes; part of the CLI's contract. */
-export const EXIT = { ok: 0, error: 1, usage: 2, notFound: 3, conflict: 4 } as const;
+export const EXIT = { ok: 0, error: 1, usage: 2, notFound: 3, conflict: 4, unknown: 5 } as const;
 
 /** Formats an options table. */
 export function optionLines(

@@ -13,6 +13,8 @@ import { fileURLToPath } from "node:url";
 import { run } from "../cli.ts";
 import { COMMANDS } from "../cli/_commands.ts";
 import { GLOBAL_OPTIONS } from "../cli/_usage.ts";
+import { exitCode } from "../cli/_errors.ts";
+import { BackendError } from "../errors.ts";
 import { isDeno, removeDir, runCommand, tempDir } from "./_runtime.ts";
 
 const cliPath = fileURLToPath(new URL("../cli.ts", import.meta.url));
@@ -254,3 +256,13 @@ function usageErrorTexts(): string[] {
   assert.ok(texts.length > 20, `found the usage errors in ${root}`);
   return texts;
 }
+
+test("cli: a write that may have landed exits 5, a plain storage failure 1", () => {
+  const lost = new BackendError("connection lost (the command may have run)", {
+    transient: true,
+    outcomeUnknown: true,
+  });
+  assert.equal(exitCode(lost), 5);
+  assert.equal(exitCode(new BackendError("connection refused", { transient: true })), 1);
+  assert.equal(exitCode(new BackendError("disk full")), 1);
+});
